@@ -1,0 +1,40 @@
+# radxai: two commands for a newcomer, `make reproduce` and `make test`. Each builds .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.radxai-installed
+PROFILE ?= default
+
+.PHONY: setup reproduce test unit notebooks bench clean-venv
+
+setup: $(STAMP)
+
+# Rebuilt only when the pinned requirements or the package metadata change.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name radxai --display-name "Python (radxai)"
+	touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(BIN)/radxai reproduce --profile $(PROFILE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# Unit tests only (no notebooks): the quick loop while developing.
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -q
+
+# Re-execute the committed notebooks in place with their smoke defaults (what nbval checks).
+notebooks: $(STAMP)
+	$(BIN)/radxai notebooks refresh
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Data: synthetic phantoms, image I/O (NIfTI, DICOM, PNG), preprocessing and datasets."""

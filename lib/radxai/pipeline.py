@@ -1,0 +1,461 @@
+"""Papermill runs of the numbered notebooks, and the load-or-build cache the notebooks share.
+
+A *profile* (``params/<name>.yaml``) holds the parameters of one run size::
+
+    description: what this profile is for
+    parameters:          # given to every notebook that declares them in its `parameters` cell
+      seed: 0
+      ct_shape: [32, 64, 64]
+    notebooks:           # optional per-notebook overrides, keyed by notebook stem
+      03_cam_3d: {n_volumes: 4}
+
+``reproduce`` executes the notebooks in order into a new ``runs/<timestamp>-<profile>/``:
+executed notebooks, whatever the notebooks write (figures/, tables/, heatmaps/, data/) and
+``run.json`` (git commit, package versions, parameters, seeds, timings, sha256 of every output).
+A run directory is never reused for a new run; a failed run keeps everything done so far and
+``resume`` continues it.
+"""
+
+from __future__ import annotations
+
+import datetime as _datetime
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RUN_RECORD = "run.json"
+CACHE_FOLDER = "cache"
+COMPLETE_MARKER = ".complete"
+DEFAULT_KERNEL = "radxai"
+
+# Recorded in run.json; the exact pins live in requirements.txt.
+RECORDED_PACKAGES = (
+    "radxai", "torch", "tensorflow-cpu", "keras", "numpy", "scipy", "scikit-image",
+    "scikit-learn", "nibabel", "pydicom", "shap", "lime", "papermill", "nbval",
+    "matplotlib", "pandas",
+)
+
+
+class ProfileError(ValueError):
+    """A profile name that has no YAML file, or a profile file that is malformed."""
+
+
+class NotebookSelectionError(ValueError):
+    """An ``--only`` selection that matches no notebook, or a notebooks folder with none."""
+
+
+class RunDirectoryError(RuntimeError):
+    """A run directory that cannot be resumed (missing or unreadable run.json)."""
+
+
+class NotebookFailure(RuntimeError):
+    """A notebook that raised during a run.
+
+    Attributes: ``notebook`` (file name), ``cell`` (execution count shown as ``In [n]``),
+    ``error_name``, ``error_value``, ``output`` (the partly executed notebook, kept on disk).
+    """
+
+    def __init__(self, notebook: str, cell: int | None, error_name: str, error_value: str,
+                 output: Path, cell_source: str = "") -> None:
+        self.notebook = notebook
+        self.cell = cell
+        self.error_name = error_name
+        self.error_value = error_value
+        self.output = output
+        self.cell_source = cell_source
+        first_line = cell_source.strip().splitlines()[0] if cell_source.strip() else ""
+        where = f"cell In [{cell}]" if cell is not None else "an unknown cell"
+        super().__init__(
+            f"notebook {notebook} failed at {where}"
+            + (f" ({first_line!r})" if first_line else "")
+            + f": {error_name}: {error_value}. The partly executed notebook is kept at {output}"
+        )
+
+
+# ----------------------------------------------------------------------------- profiles
+
+def available_profiles(params_dir: Path) -> list[str]:
+    """Names of the profiles in ``params_dir`` (the stems of its ``*.yaml`` files), sorted."""
+    return sorted(path.stem for path in Path(params_dir).glob("*.yaml"))
+
+
+def load_profile(name: str, params_dir: Path) -> dict[str, Any]:
+    """Read profile ``name`` from ``params_dir/<name>.yaml``.
+
+    Returns ``{"name", "description", "parameters": {...}, "notebooks": {stem: {...}}}``.
+    Raises ``ProfileError`` naming the profile and listing the available ones if it is unknown,
+    or naming the file if its content is not a profile.
+    """
+    path = Path(params_dir) / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_profiles(params_dir)) or "none"
+        raise ProfileError(f"unknown profile {name!r}: no {path}; available profiles: {known}")
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ProfileError(f"profile file {path} is not valid YAML: {error}") from error
+    if not isinstance(content, dict) or not isinstance(content.get("parameters", {}), dict):
+        raise ProfileError(f"profile file {path} must be a mapping with a 'parameters' mapping")
+    notebooks = content.get("notebooks") or {}
+    if not isinstance(notebooks, dict):
+        raise ProfileError(f"profile file {path}: 'notebooks' must map notebook names to parameters")
+    return {
+        "name": name,
+        "description": content.get("description", ""),
+        "parameters": dict(content.get("parameters") or {}),
+        "notebooks": {str(stem): dict(values or {}) for stem, values in notebooks.items()},
+    }
+
+
+def notebook_parameters(profile: Mapping[str, Any], notebook_stem: str) -> dict[str, Any]:
+    """The profile's parameters for one notebook: shared parameters, then its own overrides."""
+    merged = dict(profile["parameters"])
+    merged.update(profile["notebooks"].get(notebook_stem, {}))
+    return merged
+
+
+def seeds_of(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters that are seeds (their name contains ``seed``), for run.json."""
+    return {key: value for key, value in parameters.items() if "seed" in key.lower()}
+
+
+# ---------------------------------------------------------------------------- notebooks
+
+def list_notebooks(notebooks_dir: Path, only: Iterable[str] | None = None) -> list[Path]:
+    """The numbered notebooks (``NN_name.ipynb``) of ``notebooks_dir`` in order.
+
+    ``only`` keeps the notebooks whose number or stem is listed (``["01", "03"]``); a listed
+    entry that matches nothing raises ``NotebookSelectionError`` naming it.
+    """
+    notebooks = sorted(
+        path for path in Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")
+        if not path.name.endswith(".partial.ipynb")
+    )
+    if not notebooks:
+        raise NotebookSelectionError(f"no numbered notebooks (NN_name.ipynb) in {notebooks_dir}")
+    if only is None:
+        return notebooks
+    wanted = [entry.strip() for entry in only if entry.strip()]
+    selected = []
+    for entry in wanted:
+        matches = [nb for nb in notebooks if nb.stem == entry or nb.stem.split("_", 1)[0] == entry]
+        if not matches:
+            names = ", ".join(nb.stem for nb in notebooks)
+            raise NotebookSelectionError(f"--only {entry!r} matches no notebook; notebooks: {names}")
+        selected.extend(match for match in matches if match not in selected)
+    return sorted(selected)
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names declared in the notebook's cell tagged ``parameters``."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook)).keys())
+
+
+# --------------------------------------------------------------------- run directories
+
+def new_run_directory(runs_root: Path, profile: str,
+                      now: _datetime.datetime | None = None) -> Path:
+    """Create and return a fresh ``runs_root/<YYYYmmdd-HHMMSS>-<profile>/``.
+
+    Never reuses an existing directory: a clash within the same second gets ``-2``, ``-3``...
+    """
+    stamp = (now or _datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    runs_root = Path(runs_root)
+    runs_root.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        candidate = runs_root / f"{stamp}-{profile}{suffix}"
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise RunDirectoryError(f"could not create a new run directory under {runs_root}")
+
+
+def sha256_of_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def output_hashes(run_dir: Path) -> dict[str, str]:
+    """sha256 of every file under ``run_dir`` except run.json itself, keyed by relative path."""
+    run_dir = Path(run_dir)
+    return {
+        path.relative_to(run_dir).as_posix(): sha256_of_file(path)
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and path.name != RUN_RECORD
+    }
+
+
+def write_json_atomically(data: Mapping[str, Any], path: Path) -> None:
+    """Write ``data`` as indented JSON via a temporary file, so a crash never leaves half a file."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=2, sort_keys=True, default=str)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def git_commit(directory: Path) -> dict[str, Any]:
+    """The git commit of ``directory`` and whether the work tree has uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": "unknown", "dirty": None}
+
+
+def package_versions(names: Iterable[str] = RECORDED_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names``; a package that is not installed is recorded as such."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+# ----------------------------------------------------------------------------- running
+
+@dataclass
+class RunSettings:
+    """Where a run reads from and writes to, and how notebooks are executed."""
+
+    notebooks_dir: Path
+    params_dir: Path
+    runs_root: Path
+    kernel_name: str | None = DEFAULT_KERNEL
+    progress: Callable[[str], None] = print
+
+
+def _execute(notebook: Path, output: Path, parameters: dict[str, Any], settings: RunSettings) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters, kernel_name=settings.kernel_name,
+            cwd=str(notebook.parent), progress_bar=False, log_output=False,
+        )
+    except PapermillExecutionError as error:
+        raise NotebookFailure(notebook.name, error.exec_count, error.ename, error.evalue,
+                              output, error.source) from error
+
+
+def _start_record(profile: Mapping[str, Any], settings: RunSettings) -> dict[str, Any]:
+    return {
+        "profile": profile["name"],
+        "profile_description": profile["description"],
+        "status": "running",
+        "started": _datetime.datetime.now().isoformat(timespec="seconds"),
+        "finished": None,
+        "git": git_commit(settings.notebooks_dir),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "profile_parameters": profile["parameters"],
+        "profile_notebook_overrides": profile["notebooks"],
+        "notebooks": {},
+        "outputs": {},
+    }
+
+
+def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | None = None,
+              run_dir: Path | None = None) -> Path:
+    """Execute the notebooks on a profile into a new run directory; return that directory.
+
+    ``run_dir`` given means *resume*: its run.json supplies the profile and the notebooks already
+    completed are skipped. On a failure the run.json says which notebook and cell failed,
+    everything written so far stays, and ``NotebookFailure`` is raised.
+    """
+    if run_dir is None:
+        profile = load_profile(profile_name, settings.params_dir)
+        notebooks = list_notebooks(settings.notebooks_dir, only)
+        run_dir = new_run_directory(settings.runs_root, profile["name"])
+        record = _start_record(profile, settings)
+        record["selected_notebooks"] = [nb.name for nb in notebooks]
+    else:
+        run_dir = Path(run_dir)
+        record = read_run_record(run_dir)
+        profile = {"name": record["profile"], "description": record["profile_description"],
+                   "parameters": record["profile_parameters"],
+                   "notebooks": record["profile_notebook_overrides"]}
+        selected = set(record.get("selected_notebooks") or [])
+        notebooks = [nb for nb in list_notebooks(settings.notebooks_dir)
+                     if not selected or nb.name in selected]
+        record["status"] = "running"
+        record["resumed"] = record.get("resumed", 0) + 1
+    record_path = run_dir / RUN_RECORD
+    write_json_atomically(record, record_path)
+
+    run_started = time.perf_counter()
+    for position, notebook in enumerate(notebooks, start=1):
+        entry = record["notebooks"].get(notebook.name, {})
+        if entry.get("status") == "completed":
+            settings.progress(f"[{position}/{len(notebooks)}] {notebook.stem}: already completed, skipped")
+            continue
+        parameters = notebook_parameters(profile, notebook.stem)
+        declared = declared_parameters(notebook)
+        parameters = {key: value for key, value in parameters.items() if key in declared}
+        if "run_dir" in declared:
+            parameters["run_dir"] = str(run_dir.resolve())
+        output = run_dir / notebook.name
+        settings.progress(f"[{position}/{len(notebooks)}] {notebook.stem}: running ...")
+        started = time.perf_counter()
+        entry = {"status": "running", "parameters": parameters, "seeds": seeds_of(parameters),
+                 "output": notebook.name}
+        record["notebooks"][notebook.name] = entry
+        write_json_atomically(record, record_path)
+        try:
+            _execute(notebook, output, parameters, settings)
+        except NotebookFailure as failure:
+            entry.update(status="failed", seconds=round(time.perf_counter() - started, 2),
+                         error={"cell": failure.cell, "name": failure.error_name,
+                                "value": failure.error_value, "source": failure.cell_source})
+            record.update(status="failed", failed_notebook=notebook.name,
+                          finished=_datetime.datetime.now().isoformat(timespec="seconds"),
+                          outputs=output_hashes(run_dir))
+            write_json_atomically(record, record_path)
+            settings.progress(f"[{position}/{len(notebooks)}] {notebook.stem}: FAILED: {failure}")
+            raise
+        seconds = time.perf_counter() - started
+        entry.update(status="completed", seconds=round(seconds, 2))
+        record["outputs"] = output_hashes(run_dir)
+        write_json_atomically(record, record_path)
+        settings.progress(f"[{position}/{len(notebooks)}] {notebook.stem}: done in {seconds:.1f} s "
+                          f"(run so far {time.perf_counter() - run_started:.1f} s)")
+    record.update(status="completed", failed_notebook=None,
+                  finished=_datetime.datetime.now().isoformat(timespec="seconds"),
+                  outputs=output_hashes(run_dir))
+    write_json_atomically(record, record_path)
+    return run_dir
+
+
+def read_run_record(run_dir: Path) -> dict[str, Any]:
+    """The run.json of ``run_dir``; ``RunDirectoryError`` naming the directory if absent or broken."""
+    path = Path(run_dir) / RUN_RECORD
+    if not path.is_file():
+        raise RunDirectoryError(f"cannot resume {run_dir}: it has no {RUN_RECORD}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise RunDirectoryError(f"cannot resume {run_dir}: {path} is not valid JSON ({error})") from error
+
+
+# --------------------------------------------------------------------- load-or-build cache
+
+def parameters_key(parameters: Mapping[str, Any]) -> str:
+    """A short stable hash of JSON-serialisable parameters (key order does not matter)."""
+    text = json.dumps(parameters, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def source_fingerprint(*modules: Any) -> str:
+    """A hash of the source files of ``modules``, so a cache entry built by older code is not reused."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def load_or_build(run_dir: Path, kind: str, parameters: Mapping[str, Any],
+                  build: Callable[[Path], None], code: Iterable[Any] = ()) -> Path:
+    """Return ``run_dir/cache/<kind>-<key>``, building it with ``build(folder)`` if absent.
+
+    The key hashes ``parameters`` and the source of the ``code`` modules. ``build`` writes into a
+    temporary folder that is renamed into place only when it succeeds, so an interrupted build
+    never leaves a half-written entry that a later notebook would trust.
+    """
+    key_material = dict(parameters)
+    key_material["__code__"] = source_fingerprint(*code) if code else ""
+    target = Path(run_dir) / CACHE_FOLDER / f"{kind}-{parameters_key(key_material)}"
+    if (target / COMPLETE_MARKER).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        build(building)
+        write_json_atomically({"kind": kind, "parameters": dict(parameters)},
+                              building / "parameters.json")
+        (building / COMPLETE_MARKER).write_text("")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(building, target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return target
+
+
+def resolve_run_dir(run_dir: str | os.PathLike[str]) -> Path:
+    """The run directory a notebook writes to, created if needed (``figures/``, ``tables/`` too)."""
+    path = Path(run_dir)
+    for sub in ("", "figures", "tables"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------- shared notebook inputs
+
+def synthetic_ct_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: int,
+                         confounder: str | None = None, confounder_strength: float = 0.9) -> Path:
+    """The folder of a synthetic CT dataset (MosMedData layout) in ``run_dir``, built once.
+
+    Any notebook that asks with the same parameters gets the same folder, so notebooks share
+    the data within a run and each one still runs alone.
+    """
+    from radxai.data import datasets, io, phantoms
+
+    parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
+                  "confounder": confounder, "confounder_strength": float(confounder_strength)}
+    return load_or_build(
+        run_dir, "synthetic-ct", parameters,
+        lambda folder: datasets.write_synthetic_ct(folder, **parameters),
+        code=(datasets, io, phantoms),
+    )
+
+
+def synthetic_cxr_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: int,
+                          prevalence: float = 0.3, confounder: str | None = None,
+                          confounder_label: str = "Cardiomegaly",
+                          confounder_strength: float = 0.9) -> Path:
+    """The folder of a synthetic chest X-ray dataset (VinDr-CXR layout) in ``run_dir``, built once."""
+    from radxai.data import datasets, io, phantoms
+
+    parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
+                  "prevalence": float(prevalence), "confounder": confounder,
+                  "confounder_label": confounder_label,
+                  "confounder_strength": float(confounder_strength)}
+    return load_or_build(
+        run_dir, "synthetic-cxr", parameters,
+        lambda folder: datasets.write_synthetic_cxr(folder, **parameters),
+        code=(datasets, io, phantoms),
+    )

@@ -1,0 +1,167 @@
+"""Tests of radxai.pipeline and the `radxai reproduce` command on tiny generated notebooks."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from radxai import cli, pipeline
+
+
+def make_notebook(path: Path, parameters: str, body: list[str]) -> Path:
+    """Write a notebook with a `parameters`-tagged cell and the given code cells."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    parameters_cell = nbformat.v4.new_code_cell(parameters)
+    parameters_cell.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters_cell] + [nbformat.v4.new_code_cell(source) for source in body]
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> pipeline.RunSettings:
+    """A project with a profile and three notebooks; 02 fails until a flag file exists."""
+    notebooks = tmp_path / "notebooks"
+    params = tmp_path / "params"
+    notebooks.mkdir()
+    params.mkdir()
+    (params / "tiny.yaml").write_text(
+        "description: tiny test profile\n"
+        "parameters:\n  seed: 3\n  size: 5\n  unused_elsewhere: 1\n"
+        "notebooks:\n  03_last: {size: 7}\n"
+    )
+    flag = tmp_path / "allow_second"
+    counter = tmp_path / "first_ran"
+    make_notebook(notebooks / "01_first.ipynb", "seed = 0\nsize = 1\nrun_dir = 'unset'",
+                  [f"open({str(counter)!r}, 'a').write('x')",
+                   "from pathlib import Path\nPath(run_dir, 'first.txt').write_text(f'{seed} {size}')"])
+    make_notebook(notebooks / "02_second.ipynb", "size = 1",
+                  ["x = 1",
+                   f"import os\nif not os.path.exists({str(flag)!r}):\n    raise RuntimeError('flag missing')"])
+    make_notebook(notebooks / "03_last.ipynb", "size = 1\nrun_dir = 'unset'",
+                  ["from pathlib import Path\nPath(run_dir, 'last.txt').write_text(str(size))"])
+    return pipeline.RunSettings(notebooks_dir=notebooks, params_dir=params,
+                                runs_root=tmp_path / "runs", kernel_name=None,
+                                progress=lambda message: None)
+
+
+@pytest.mark.slow
+def test_run_writes_outputs_parameters_and_hashes(project: pipeline.RunSettings, tmp_path: Path) -> None:
+    (tmp_path / "allow_second").write_text("")
+    run_dir = pipeline.reproduce("tiny", project)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "completed"
+    assert (run_dir / "first.txt").read_text() == "3 5"
+    assert (run_dir / "last.txt").read_text() == "7"  # per-notebook override wins
+    assert record["notebooks"]["01_first.ipynb"]["seeds"] == {"seed": 3}
+    assert "unused_elsewhere" not in record["notebooks"]["01_first.ipynb"]["parameters"]
+    assert set(record["outputs"]) >= {"first.txt", "last.txt", "01_first.ipynb"}
+    assert record["outputs"]["first.txt"] == pipeline.sha256_of_file(run_dir / "first.txt")
+    assert record["packages"]["numpy"] != "not installed"
+    assert record["profile"] == "tiny"
+
+
+@pytest.mark.slow
+def test_failure_names_notebook_and_cell_keeps_work_and_resume_continues(
+        project: pipeline.RunSettings, tmp_path: Path) -> None:
+    with pytest.raises(pipeline.NotebookFailure) as caught:
+        pipeline.reproduce("tiny", project)
+    failure = caught.value
+    assert failure.notebook == "02_second.ipynb"
+    assert "flag missing" in str(failure) and "In [" in str(failure)
+    run_dir = failure.output.parent
+    assert failure.output.is_file()  # the partly executed notebook is kept
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "failed"
+    assert record["failed_notebook"] == "02_second.ipynb"
+    assert record["notebooks"]["02_second.ipynb"]["error"]["name"] == "RuntimeError"
+    assert (run_dir / "first.txt").is_file() and not (run_dir / "last.txt").exists()
+
+    (tmp_path / "allow_second").write_text("")
+    resumed = pipeline.reproduce("ignored-on-resume", project, run_dir=run_dir)
+    assert resumed == run_dir
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "completed" and record["resumed"] == 1
+    assert (tmp_path / "first_ran").read_text() == "x"  # 01 was not executed again
+    assert (run_dir / "last.txt").read_text() == "7"
+
+
+@pytest.mark.slow
+def test_only_runs_the_selected_notebooks(project: pipeline.RunSettings) -> None:
+    run_dir = pipeline.reproduce("tiny", project, only=["03"])
+    assert (run_dir / "last.txt").is_file()
+    assert not (run_dir / "first.txt").exists()
+
+
+def test_run_directories_are_never_reused(tmp_path: Path) -> None:
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    first = pipeline.new_run_directory(tmp_path, "smoke", now=moment)
+    (first / "keep.txt").write_text("earlier run")
+    second = pipeline.new_run_directory(tmp_path, "smoke", now=moment)
+    assert first != second and first.name == "20260102-030405-smoke"
+    assert second.name == "20260102-030405-smoke-2"
+    assert (first / "keep.txt").read_text() == "earlier run"
+
+
+def test_unknown_profile_lists_the_available_ones(project: pipeline.RunSettings) -> None:
+    with pytest.raises(pipeline.ProfileError, match=r"unknown profile 'huge'.*available profiles: tiny"):
+        pipeline.load_profile("huge", project.params_dir)
+
+
+def test_malformed_profile_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text("parameters: [1, 2]\n")
+    with pytest.raises(pipeline.ProfileError, match="broken.yaml"):
+        pipeline.load_profile("broken", tmp_path)
+
+
+def test_only_with_unknown_notebook_names_it(project: pipeline.RunSettings) -> None:
+    assert [nb.stem for nb in pipeline.list_notebooks(project.notebooks_dir, ["01", "03_last"])] == [
+        "01_first", "03_last"]
+    with pytest.raises(pipeline.NotebookSelectionError, match="'09'"):
+        pipeline.list_notebooks(project.notebooks_dir, ["09"])
+
+
+def test_resume_of_a_folder_without_record_is_refused(project: pipeline.RunSettings, tmp_path: Path) -> None:
+    with pytest.raises(pipeline.RunDirectoryError, match="run.json"):
+        pipeline.reproduce("tiny", project, run_dir=tmp_path)
+
+
+def test_cli_reports_unknown_profile_without_traceback(project: pipeline.RunSettings, capsys) -> None:
+    status = cli.main(["reproduce", "--profile", "huge", "--params", str(project.params_dir),
+                       "--notebooks", str(project.notebooks_dir), "--runs", str(project.runs_root)])
+    assert status == 2
+    assert "unknown profile 'huge'" in capsys.readouterr().err
+    assert not project.runs_root.exists() or not any(project.runs_root.iterdir())
+
+
+def test_load_or_build_builds_once_per_parameters(tmp_path: Path) -> None:
+    calls = []
+
+    def build(folder: Path) -> None:
+        calls.append(folder)
+        (folder / "data.txt").write_text("built")
+
+    first = pipeline.load_or_build(tmp_path, "thing", {"a": 1, "b": [1, 2]}, build)
+    again = pipeline.load_or_build(tmp_path, "thing", {"b": [1, 2], "a": 1}, build)
+    other = pipeline.load_or_build(tmp_path, "thing", {"a": 2, "b": [1, 2]}, build)
+    assert first == again != other
+    assert len(calls) == 2
+    assert (first / "data.txt").read_text() == "built"
+
+
+def test_failed_build_leaves_no_entry_and_keeps_earlier_ones(tmp_path: Path) -> None:
+    kept = pipeline.load_or_build(tmp_path, "thing", {"a": 1}, lambda folder: None)
+
+    def failing(folder: Path) -> None:
+        (folder / "half.txt").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.load_or_build(tmp_path, "thing", {"a": 2}, failing)
+    entries = sorted(path.name for path in (tmp_path / "cache").iterdir())
+    assert entries == [kept.name]
