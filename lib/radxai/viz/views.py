@@ -35,10 +35,15 @@ def aspect_of(view: str, spacing: Sequence[float]) -> float:
 
 
 def centre_of(mask: np.ndarray | None, shape: Sequence[int]) -> tuple[int, int, int]:
-    """(k, j, i) through the centre of mass of ``mask``, or the volume centre if it is empty."""
-    if mask is not None and np.any(mask):
-        return tuple(int(round(value)) for value in np.argwhere(mask).mean(axis=0))
-    return tuple(size // 2 for size in shape)
+    """(k, j, i): in each view, the slice that holds the most ``mask`` voxels.
+
+    Unlike the centre of mass, this lands inside one lung for bilateral lesions rather than on
+    the mediastinum between them. An empty or absent mask gives the volume centre.
+    """
+    if mask is None or not np.any(mask):
+        return tuple(size // 2 for size in shape)
+    return tuple(int(np.argmax(np.count_nonzero(mask, axis=tuple(a for a in range(3) if a != axis))))
+                 for axis in range(3))
 
 
 def show_slice(axes: Axes, image: np.ndarray, *, window: tuple[float, float] | None = None,

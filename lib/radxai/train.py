@@ -1,0 +1,249 @@
+"""One fit loop for PyTorch classifiers: seeds, class imbalance, early stopping, history, checkpoints.
+
+Every model in radxai outputs logits, (N, K) with K = 1 for a binary task; the loss is binary
+cross-entropy with logits (one sigmoid per output, so multi-label and binary share the loop).
+Datasets are map-style (``dataset[i] -> (x, y)`` with numpy arrays), as ``radxai.data.datasets``
+provides. The same seed on the same machine gives the same weights and the same history.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+Augmentation = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch so a run is repeatable on the same machine."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Use ``threads`` intra-op threads (default: the machine's cores); returns the number set.
+
+    Inter-op threads are kept at 1: the models here are small sequential stacks, and extra
+    inter-op threads only compete with the intra-op pool on a small machine.
+    """
+    threads = threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass  # only settable before the first parallel op; keep whatever is in place
+    return threads
+
+
+@dataclass
+class FitConfig:
+    """Settings of ``fit``.
+
+    ``positive_weight``: ``"balanced"`` weighs each output's positives by negatives/positives
+    of the training labels (BCE ``pos_weight``), ``None`` leaves the loss unweighted, or give
+    one number per output. ``patience``: epochs without a lower validation loss before stopping.
+    """
+
+    epochs: int = 20
+    batch_size: int = 4
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 5
+    seed: int = 0
+    positive_weight: str | Sequence[float] | None = "balanced"
+    threads: int | None = None
+    progress: bool = False
+
+
+@dataclass
+class History:
+    """Per-epoch record of a fit: losses, accuracies, seconds and samples per second."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_validation_loss: float = math.inf
+    stopped_early: bool = False
+
+    def to_frame(self):
+        """The epochs as a pandas DataFrame indexed by epoch."""
+        import pandas as pd
+
+        return pd.DataFrame(self.epochs).set_index("epoch")
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable copy, for checkpoints and run records."""
+        return asdict(self)
+
+
+def _targets_of(dataset) -> np.ndarray:
+    targets = [np.atleast_1d(np.asarray(dataset[index][1], dtype=np.float32)) for index in range(len(dataset))]
+    return np.stack(targets)
+
+
+def balanced_positive_weight(targets: np.ndarray) -> torch.Tensor:
+    """negatives / positives per output for (N, K) binary targets; 1 where a class has none."""
+    positives = targets.sum(axis=0)
+    negatives = targets.shape[0] - positives
+    weight = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+    return torch.as_tensor(weight, dtype=torch.float32)
+
+
+def _loader(dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      num_workers=0, drop_last=False)
+
+
+def _as_batch(targets: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    return targets.reshape(logits.shape).to(logits.dtype)
+
+
+def _run_epoch(model: nn.Module, loader: DataLoader, loss_function: nn.Module,
+               optimiser: torch.optim.Optimizer | None, augmentation: Augmentation | None,
+               generator: torch.Generator) -> tuple[float, float, int]:
+    training = optimiser is not None
+    model.train(training)
+    total_loss, correct, count, seen = 0.0, 0.0, 0, 0
+    with torch.set_grad_enabled(training):
+        for inputs, targets in loader:
+            if training and augmentation is not None:
+                inputs = augmentation(inputs, generator)
+            logits = _logits(model(inputs))
+            targets = _as_batch(targets, logits)
+            loss = loss_function(logits, targets)
+            if training:
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+            total_loss += loss.item() * inputs.shape[0]
+            correct += float(((logits > 0).to(targets.dtype) == targets).float().sum())
+            count += targets.numel()
+            seen += inputs.shape[0]
+    return total_loss / max(seen, 1), correct / max(count, 1), seen
+
+
+def _logits(output: Any) -> torch.Tensor:
+    """The classification logits of a model output (a tensor, or an object with ``logits``)."""
+    return output.logits if hasattr(output, "logits") else output
+
+
+def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        augmentation: Augmentation | None = None) -> History:
+    """Train ``model`` with Adam and binary cross-entropy on logits; return the ``History``.
+
+    Each epoch trains on ``train_dataset`` (shuffled with the seed) and measures the loss on
+    ``validation_dataset``. The weights of the epoch with the lowest validation loss are restored
+    at the end (and written to ``checkpoint`` with ``radxai.models.save`` if given); training
+    stops after ``config.patience`` epochs without improvement. ``augmentation(x, generator)``
+    transforms each training batch x (N, C, *spatial).
+    """
+    config = config or FitConfig()
+    if len(train_dataset) == 0 or len(validation_dataset) == 0:
+        raise ValueError(f"fit needs non-empty datasets; got {len(train_dataset)} training and "
+                         f"{len(validation_dataset)} validation samples")
+    set_threads(config.threads)
+    seed_everything(config.seed)
+    targets = _targets_of(train_dataset)
+    if config.positive_weight == "balanced":
+        positive_weight = balanced_positive_weight(targets)
+    elif config.positive_weight is None:
+        positive_weight = None
+    else:
+        positive_weight = torch.as_tensor(config.positive_weight, dtype=torch.float32)
+    loss_function = nn.BCEWithLogitsLoss(pos_weight=positive_weight)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
+                                 weight_decay=config.weight_decay)
+    augmentation_generator = torch.Generator().manual_seed(config.seed + 1)
+    history = History()
+    best_state = copy.deepcopy(model.state_dict())
+    epochs = range(1, config.epochs + 1)
+    if config.progress:
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc="epochs")
+    for epoch in epochs:
+        started = time.perf_counter()
+        train_loader = _loader(train_dataset, config.batch_size, True, config.seed + epoch)
+        train_loss, train_accuracy, seen = _run_epoch(model, train_loader, loss_function, optimiser,
+                                                      augmentation, augmentation_generator)
+        train_seconds = time.perf_counter() - started
+        validation_loss, validation_accuracy, _ = _run_epoch(
+            model, _loader(validation_dataset, config.batch_size, False, 0), loss_function, None,
+            None, augmentation_generator)
+        history.epochs.append({
+            "epoch": epoch, "train_loss": train_loss, "validation_loss": validation_loss,
+            "train_accuracy": train_accuracy, "validation_accuracy": validation_accuracy,
+            "seconds": time.perf_counter() - started,
+            "train_samples_per_second": seen / max(train_seconds, 1e-9),
+        })
+        if validation_loss < history.best_validation_loss:
+            history.best_validation_loss = validation_loss
+            history.best_epoch = epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - history.best_epoch >= config.patience:
+            history.stopped_early = True
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    if checkpoint is not None:
+        from radxai import models
+
+        models.save(model, Path(checkpoint), history=history.as_dict(), fit_config=asdict(config))
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (N, K) of ``model`` on ``dataset`` in eval mode, and the targets (N, K)."""
+    model.eval()
+    logits, targets = [], []
+    for inputs, batch_targets in _loader(dataset, batch_size, False, 0):
+        output = _logits(model(inputs))
+        logits.append(output.numpy())
+        targets.append(batch_targets.reshape(output.shape[0], -1).numpy())
+    return np.concatenate(logits), np.concatenate(targets)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Probabilities from logits, without overflow for large magnitudes."""
+    from scipy.special import expit
+
+    return expit(logits)
+
+
+def random_rotation(max_degrees: float = 20.0) -> Augmentation:
+    """An augmentation rotating each sample by a random angle in [-max_degrees, max_degrees]
+    in its last two spatial axes (the axial plane of a (D, H, W) volume), bilinear, zero padded.
+
+    The 3D COVID-19 work rotates volumes by a random angle between -20 and 20 degrees.
+    """
+    def rotate(inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        count, _, *spatial = inputs.shape
+        angles = (torch.rand(count, generator=generator) * 2 - 1) * math.radians(max_degrees)
+        cosine, sine = torch.cos(angles), torch.sin(angles)
+        dims = len(spatial)
+        theta = torch.zeros(count, dims, dims + 1)
+        # affine_grid orders coordinates (x, y[, z]) = last spatial axis first.
+        theta[:, 0, 0], theta[:, 0, 1] = cosine, -sine
+        theta[:, 1, 0], theta[:, 1, 1] = sine, cosine
+        if dims == 3:
+            theta[:, 2, 2] = 1.0
+        grid = torch.nn.functional.affine_grid(theta, list(inputs.shape), align_corners=False)
+        return torch.nn.functional.grid_sample(inputs, grid, mode="bilinear", padding_mode="zeros",
+                                               align_corners=False)
+
+    return rotate

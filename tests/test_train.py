@@ -1,0 +1,105 @@
+"""Tests of radxai.train on tiny models and separable toy data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from radxai import train
+
+
+class ToyDataset:
+    """Images whose label is whether the left half is brighter than the right (2D, 1 channel)."""
+
+    def __init__(self, count: int, seed: int, outputs: int = 1) -> None:
+        rng = np.random.default_rng(seed)
+        self.images = rng.normal(size=(count, 1, 8, 8)).astype(np.float32)
+        labels = rng.random(count) < 0.5
+        self.images[labels, :, :, :4] += 1.5
+        self.targets = np.repeat(labels[:, None], outputs, axis=1).astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        return self.images[index], self.targets[index]
+
+
+def tiny_model(outputs: int = 1) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 2)),
+                         nn.Flatten(), nn.Linear(8, outputs))
+
+
+def test_fit_learns_a_separable_task() -> None:
+    model = tiny_model()
+    data, validation = ToyDataset(64, 0), ToyDataset(32, 1)
+    history = train.fit(model, data, validation, train.FitConfig(epochs=15, batch_size=8, learning_rate=0.05))
+    frame = history.to_frame()
+    assert frame["validation_loss"].min() < frame["validation_loss"].iloc[0]
+    logits, targets = train.predict(model, validation)
+    accuracy = ((logits > 0) == (targets > 0.5)).mean()
+    assert accuracy > 0.85
+    assert logits.shape == (32, 1)
+    assert history.best_validation_loss == pytest.approx(frame["validation_loss"].min())
+
+
+def test_same_seed_same_weights_and_history() -> None:
+    runs = []
+    for _ in range(2):
+        model = tiny_model()
+        history = train.fit(model, ToyDataset(32, 0), ToyDataset(16, 1),
+                            train.FitConfig(epochs=3, batch_size=8, seed=5))
+        runs.append(([epoch["train_loss"] for epoch in history.epochs],
+                     [parameter.detach().clone() for parameter in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    for first, second in zip(runs[0][1], runs[1][1]):
+        assert torch.equal(first, second)
+
+
+def test_early_stopping_when_validation_loss_stops_improving() -> None:
+    model = tiny_model()
+    history = train.fit(model, ToyDataset(16, 0), ToyDataset(8, 1),
+                        train.FitConfig(epochs=10, learning_rate=0.0, weight_decay=0.0, patience=2))
+    assert history.stopped_early
+    assert len(history.epochs) == 3 and history.best_epoch == 1
+
+
+def test_multi_label_targets_and_balanced_weights() -> None:
+    targets = np.array([[1, 0], [0, 0], [0, 1], [0, 0]], dtype=np.float32)
+    np.testing.assert_allclose(train.balanced_positive_weight(targets).numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(train.balanced_positive_weight(np.zeros((3, 1))).numpy(), [1.0])
+    model = tiny_model(outputs=3)
+    history = train.fit(model, ToyDataset(16, 0, outputs=3), ToyDataset(8, 1, outputs=3),
+                        train.FitConfig(epochs=2))
+    assert len(history.epochs) == 2
+
+
+def test_empty_dataset_is_refused_with_the_counts() -> None:
+    with pytest.raises(ValueError, match="0 training"):
+        train.fit(tiny_model(), ToyDataset(0, 0), ToyDataset(4, 1))
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 12, 12), (2, 1, 4, 12, 12)])
+def test_random_rotation_keeps_shape_and_is_identity_at_zero_degrees(shape: tuple[int, ...]) -> None:
+    inputs = torch.rand(shape)
+    generator = torch.Generator().manual_seed(0)
+    still = train.random_rotation(0.0)(inputs, generator)
+    torch.testing.assert_close(still, inputs, atol=1e-5, rtol=0)
+    rotated = train.random_rotation(20.0)(inputs, generator)
+    assert rotated.shape == inputs.shape
+    assert not torch.allclose(rotated, inputs)
+
+
+def test_rotation_stays_in_the_axial_plane() -> None:
+    volume = torch.zeros(1, 1, 4, 9, 9)
+    volume[0, 0, 1] = 1.0  # only slice 1 is bright: a rotation in (H, W) must not move it to other slices
+    rotated = train.random_rotation(20.0)(volume, torch.Generator().manual_seed(1))
+    assert rotated[0, 0, [0, 2, 3]].abs().max() == 0
+    assert rotated[0, 0, 1].sum() > 0
+
+
+def test_sigmoid_is_stable() -> None:
+    np.testing.assert_allclose(train.sigmoid(np.array([-1000.0, 0.0, 1000.0])), [0.0, 0.5, 1.0])
