@@ -444,14 +444,16 @@ def synthetic_ct_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: 
 
 
 def synthetic_cxr_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: int,
-                          prevalence: float = 0.3, confounder: str | None = None,
+                          prevalence: float = 0.3, normal_share: float = 0.4,
+                          confounder: str | None = None,
                           confounder_label: str = "Cardiomegaly",
                           confounder_strength: float = 0.9) -> Path:
     """The folder of a synthetic chest X-ray dataset (VinDr-CXR layout) in ``run_dir``, built once."""
     from radxai.data import datasets, io, phantoms
 
     parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
-                  "prevalence": float(prevalence), "confounder": confounder,
+                  "prevalence": float(prevalence), "normal_share": float(normal_share),
+                  "confounder": confounder,
                   "confounder_label": confounder_label,
                   "confounder_strength": float(confounder_strength)}
     return load_or_build(

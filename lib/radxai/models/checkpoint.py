@@ -1,0 +1,114 @@
+"""Model checkpoints: one file holding the architecture name, its arguments and the weights.
+
+A checkpoint is a ``torch.save`` dictionary::
+
+    {"architecture": str, "arguments": dict, "state_dict": dict[str, Tensor],
+     "radxai_version": str, **extra}
+
+It is read back with ``torch.load(weights_only=True)``, so nothing in it can run code on
+load; `extra` must therefore be plain data (numbers, strings, lists, tuples, dicts, tensors).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from radxai import __version__
+from radxai.models.registry import UnknownArchitectureError, build
+
+__all__ = ["CheckpointError", "REQUIRED_KEYS", "save", "load"]
+
+REQUIRED_KEYS = ("architecture", "arguments", "state_dict", "radxai_version")
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable radxai checkpoint (unreadable, incomplete, mismatched)."""
+
+
+def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
+    """Write `model` to `path` as a checkpoint and return the path.
+
+    The model must come from `radxai.models.build` (it needs ``architecture`` and
+    ``arguments``). `extra` entries (e.g. ``epoch=3, metrics={...}``) are stored alongside.
+    The file is written to a temporary file in the same directory and then moved into place,
+    so an existing checkpoint is never left half-overwritten.
+    """
+    architecture = getattr(model, "architecture", None)
+    arguments = getattr(model, "arguments", None)
+    if architecture is None or arguments is None:
+        raise ValueError(
+            f"{type(model).__name__} has no 'architecture'/'arguments' attributes; build "
+            "models with radxai.models.build(name, ...) so that they can be saved and reloaded"
+        )
+    clashing = sorted(set(extra) & set(REQUIRED_KEYS))
+    if clashing:
+        raise ValueError(f"extra checkpoint entries may not use reserved keys: {clashing}")
+    checkpoint = {
+        "architecture": architecture,
+        "arguments": dict(arguments),
+        "state_dict": model.state_dict(),
+        "radxai_version": __version__,
+        **extra,
+    }
+    destination = Path(path)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary_name = tempfile.mkstemp(
+        dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            torch.save(checkpoint, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary_name, destination)
+    except BaseException:
+        Path(temporary_name).unlink(missing_ok=True)
+        raise
+    return destination
+
+
+def load(path: str | os.PathLike[str], map_location: Any = "cpu") -> nn.Module:
+    """Rebuild the model saved at `path`, load its weights and return it in eval mode.
+
+    Raises FileNotFoundError if there is no such file, and CheckpointError (a ValueError)
+    naming the file when it is not a torch checkpoint, lacks required keys, names an unknown
+    architecture, or holds weights that do not fit the architecture.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {source}")
+    try:
+        checkpoint = torch.load(source, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise CheckpointError(
+            f"{source} is not a readable torch checkpoint ({type(error).__name__}: {error})"
+        ) from error
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f"{source} holds a {type(checkpoint).__name__}, not a radxai checkpoint dictionary"
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{source} is missing checkpoint keys: {', '.join(missing)}")
+    try:
+        model = build(checkpoint["architecture"], **checkpoint["arguments"])
+    except UnknownArchitectureError as error:
+        raise CheckpointError(f"{source}: {error}") from error
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(
+            f"{source}: cannot rebuild architecture {checkpoint['architecture']!r} from its "
+            f"stored arguments ({error})"
+        ) from error
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise CheckpointError(
+            f"{source}: weights do not fit architecture {checkpoint['architecture']!r} ({error})"
+        ) from error
+    return model.eval()

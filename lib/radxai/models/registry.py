@@ -1,0 +1,79 @@
+"""Architectures by name: register builders, build models that remember how they were built.
+
+A builder is any callable returning a ``torch.nn.Module`` (usually the model class). A model
+made by `build` carries two attributes, ``architecture`` (the registered name) and
+``arguments`` (every constructor argument, defaults included), which is all a checkpoint
+needs to rebuild it (see `radxai.models.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from torch import nn
+
+__all__ = ["UnknownArchitectureError", "register", "build", "architectures"]
+
+Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
+
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+
+
+class UnknownArchitectureError(ValueError):
+    """An architecture name that no builder was registered under."""
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Decorator registering a model builder (class or function) under `name`.
+
+    Registering a second builder under a taken name raises ValueError, so that two modules
+    cannot silently replace each other's architecture.
+    """
+
+    def decorator(builder: Builder) -> Builder:
+        if name in _BUILDERS and _BUILDERS[name] is not builder:
+            raise ValueError(f"architecture {name!r} is already registered to {_BUILDERS[name]}")
+        _BUILDERS[name] = builder
+        return builder
+
+    return decorator
+
+
+def architectures() -> list[str]:
+    """Sorted names of the registered architectures."""
+    return sorted(_BUILDERS)
+
+
+def builder_of(name: str) -> Callable[..., nn.Module]:
+    """The builder registered under `name`; UnknownArchitectureError lists the known names."""
+    try:
+        return _BUILDERS[name]
+    except KeyError:
+        raise UnknownArchitectureError(
+            f"unknown architecture {name!r}; known architectures: {', '.join(architectures())}"
+        ) from None
+
+
+def build(name: str, **arguments: Any) -> nn.Module:
+    """Build the architecture registered under `name` with the given constructor arguments.
+
+    Returns the model in training mode (as a fresh nn.Module is), with ``model.architecture``
+    = name and ``model.arguments`` = all constructor arguments including defaults. Wrong
+    argument names raise TypeError listing the accepted ones.
+    """
+    builder = builder_of(name)
+    signature = inspect.signature(builder)
+    try:
+        bound = signature.bind(**arguments)
+    except TypeError as error:
+        accepted = ", ".join(signature.parameters)
+        raise TypeError(
+            f"architecture {name!r}: {error}; accepted arguments: {accepted}"
+        ) from error
+    bound.apply_defaults()
+    model = builder(**bound.arguments)
+    model.architecture = name
+    model.arguments = dict(bound.arguments)
+    return model
