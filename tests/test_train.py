@@ -103,3 +103,41 @@ def test_rotation_stays_in_the_axial_plane() -> None:
 
 def test_sigmoid_is_stable() -> None:
     np.testing.assert_allclose(train.sigmoid(np.array([-1000.0, 0.0, 1000.0])), [0.0, 0.5, 1.0])
+
+
+@pytest.mark.slow
+def test_fit_keras_learns_and_restores_the_best_epoch() -> None:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(1)])
+    validation = ToyDataset(32, 1)
+    history = train.fit_keras(model, ToyDataset(64, 0), validation,
+                              train.FitConfig(epochs=8, batch_size=8, learning_rate=0.02))
+    losses = [epoch["validation_loss"] for epoch in history.epochs]
+    assert min(losses) < losses[0]
+    assert history.best_validation_loss == pytest.approx(min(losses))
+    assert history.best_epoch == int(np.argmin(losses)) + 1
+    inputs = np.moveaxis(validation.images, 1, -1)
+    restored_loss = float(keras.losses.BinaryCrossentropy(from_logits=True)(validation.targets, model(inputs)))
+    assert restored_loss == pytest.approx(min(losses), rel=1e-4)
+
+
+def test_batch_norm_recalibration_gives_the_training_set_statistics() -> None:
+    model = nn.Sequential(nn.BatchNorm2d(1, momentum=0.01), nn.Flatten(), nn.Linear(64, 1)).eval()
+    data = ToyDataset(16, 0)
+    data.images = data.images * 2.0 + 5.0
+    layers = train.recalibrate_batch_norm(model, train._loader(data, 4, False, 0))
+    assert layers == 1
+    batch_norm = model[0]
+    assert batch_norm.running_mean.item() == pytest.approx(float(data.images.mean()), abs=1e-4)
+    assert batch_norm.running_var.item() == pytest.approx(float(data.images.var(ddof=1)), rel=0.02)
+    assert batch_norm.momentum == 0.01 and not model.training
+
+
+def test_recalibration_is_a_no_op_without_batch_norm() -> None:
+    assert train.recalibrate_batch_norm(tiny_model(), train._loader(ToyDataset(4, 0), 2, False, 0)) == 0

@@ -461,3 +461,88 @@ def synthetic_cxr_dataset(run_dir: Path, count: int, shape: Iterable[int], seed:
         lambda folder: datasets.write_synthetic_cxr(folder, **parameters),
         code=(datasets, io, phantoms),
     )
+
+
+def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any],
+                   input_shape: Iterable[int]) -> dict[str, Any]:
+    """The train/val/test model-input datasets of a synthetic task, keyed by split.
+
+    ``task`` is ``"ct"`` (``dataset`` are the ``synthetic_ct_dataset`` arguments; inputs
+    (1, D, H, W) resized to ``input_shape``) or ``"cxr"`` (``synthetic_cxr_dataset`` arguments;
+    inputs (1, H, W), multi-label targets).
+    """
+    from radxai.data import datasets
+
+    shape = tuple(int(size) for size in input_shape)
+    if task == "ct":
+        studies = datasets.read_ct_studies(synthetic_ct_dataset(run_dir, **dataset))
+        return {split: datasets.CTVolumeDataset([s for s in studies if s.split == split], shape=shape)
+                for split in datasets.SPLITS}
+    if task == "cxr":
+        images = datasets.read_cxr_images(synthetic_cxr_dataset(run_dir, **dataset))
+        return {split: datasets.CXRImageDataset([i for i in images if i.split == split], shape=shape)
+                for split in datasets.SPLITS}
+    raise ValueError(f"unknown task {task!r}: use 'ct' or 'cxr'")
+
+
+def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_shape: Iterable[int],
+                  architecture: str, arguments: Mapping[str, Any], fit: Mapping[str, Any],
+                  augment_degrees: float = 0.0) -> Path:
+    """The checkpoint of a PyTorch model trained on a synthetic task, trained once per run.
+
+    Keyed by every argument (and the source of the data, model and training code), so notebooks
+    asking for the same model share one checkpoint. The folder also holds ``history.json``.
+    Load it with ``radxai.models.load``.
+    """
+    from radxai import models, train
+    from radxai.data import datasets, phantoms
+
+    parameters = {"task": task, "dataset": dict(dataset), "input_shape": list(input_shape),
+                  "architecture": architecture, "arguments": dict(arguments), "fit": dict(fit),
+                  "augment_degrees": augment_degrees}
+
+    def build(folder: Path) -> None:
+        splits = model_datasets(run_dir, task, dataset, input_shape)
+        model = models.build(architecture, **arguments)
+        augmentation = train.random_rotation(augment_degrees) if augment_degrees else None
+        history = train.fit(model, splits["train"], splits["val"], train.FitConfig(**fit),
+                            checkpoint=folder / "model.pt", augmentation=augmentation)
+        write_json_atomically(history.as_dict(), folder / "history.json")
+
+    folder = load_or_build(run_dir, f"model-{architecture}", parameters, build,
+                           code=(datasets, phantoms, train, *_torch_model_modules()))
+    return folder / "model.pt"
+
+
+def _torch_model_modules() -> tuple[Any, ...]:
+    from radxai.models import _common, axialnet, checkpoint, cnn2d, cnn3d, registry, unet_classifier
+
+    return (_common, axialnet, checkpoint, cnn2d, cnn3d, registry, unet_classifier)
+
+
+def trained_keras_cnn3d(run_dir: Path, dataset: Mapping[str, Any], input_shape: Iterable[int],
+                        arguments: Mapping[str, Any], fit: Mapping[str, Any]) -> Path:
+    """The saved Keras 3D CNN (``model.keras``) trained on the synthetic CT task, once per run."""
+    from radxai import train
+    from radxai.data import datasets, phantoms
+    from radxai.models import keras_cnn3d
+
+    parameters = {"dataset": dict(dataset), "input_shape": list(input_shape),
+                  "arguments": dict(arguments), "fit": dict(fit)}
+
+    def build(folder: Path) -> None:
+        config = train.FitConfig(**fit)
+        splits = model_datasets(run_dir, "ct", dataset, input_shape)
+        model = keras_cnn3d.build_keras_cnn3d(input_shape=tuple(input_shape), seed=config.seed, **arguments)
+        history = train.fit_keras(model, splits["train"], splits["val"], config)
+        model.save(folder / "model.keras")
+        write_json_atomically(history.as_dict(), folder / "history.json")
+
+    folder = load_or_build(run_dir, "model-keras-cnn3d", parameters, build,
+                           code=(datasets, phantoms, train, keras_cnn3d))
+    return folder / "model.keras"
+
+
+def training_history(checkpoint: Path) -> dict[str, Any]:
+    """The ``history.json`` written next to a checkpoint by ``trained_model``."""
+    return json.loads((Path(checkpoint).parent / "history.json").read_text())
