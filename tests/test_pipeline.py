@@ -165,3 +165,26 @@ def test_failed_build_leaves_no_entry_and_keeps_earlier_ones(tmp_path: Path) -> 
         pipeline.load_or_build(tmp_path, "thing", {"a": 2}, failing)
     entries = sorted(path.name for path in (tmp_path / "cache").iterdir())
     assert entries == [kept.name]
+
+
+@pytest.mark.slow
+def test_trained_model_is_reproducible_across_builds(tmp_path: Path) -> None:
+    import torch
+
+    from radxai import models
+
+    dataset = {"count": 8, "shape": [16, 32, 32], "seed": 0}
+    arguments = {"width": 0.05, "padding": "same"}
+    fit = {"epochs": 2, "batch_size": 2, "seed": 3}
+    first = pipeline.trained_model(tmp_path / "a", "ct", dataset, [16, 32, 32], "cnn3d", arguments, fit)
+    torch.manual_seed(12345)  # whatever the caller did to the global generators before
+    second = pipeline.trained_model(tmp_path / "b", "ct", dataset, [16, 32, 32], "cnn3d", arguments, fit)
+    again = pipeline.trained_model(tmp_path / "a", "ct", dataset, [16, 32, 32], "cnn3d", arguments, fit)
+    assert again == first
+    for (name, a), (_, b) in zip(models.load(first).state_dict().items(), models.load(second).state_dict().items()):
+        assert torch.equal(a, b), name
+    def losses(checkpoint: Path) -> list[tuple[float, float]]:
+        return [(epoch["train_loss"], epoch["validation_loss"])
+                for epoch in pipeline.training_history(checkpoint)["epochs"]]
+
+    assert losses(first) == losses(second)

@@ -503,6 +503,8 @@ def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_sh
 
     def build(folder: Path) -> None:
         splits = model_datasets(run_dir, task, dataset, input_shape)
+        # The initial weights come from the global generators: seed them, or reruns differ.
+        train.seed_everything(int(fit.get("seed", 0)))
         model = models.build(architecture, **arguments)
         augmentation = train.random_rotation(augment_degrees) if augment_degrees else None
         history = train.fit(model, splits["train"], splits["val"], train.FitConfig(**fit),

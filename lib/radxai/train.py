@@ -296,13 +296,18 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
     ``"balanced"`` positive weight becomes Keras per-sample weights; the weights of the epoch
     with the lowest validation loss are restored.
     """
-    import keras
+    from radxai.models.keras_backend import import_keras
+
+    keras = import_keras()
+    import tensorflow
 
     config = config or FitConfig()
     if len(train_dataset) == 0 or len(validation_dataset) == 0:
         raise ValueError(f"fit_keras needs non-empty datasets; got {len(train_dataset)} training and "
                          f"{len(validation_dataset)} validation samples")
     keras.utils.set_random_seed(config.seed)
+    # Same seed, same weights: TensorFlow otherwise may pick non-deterministic kernels.
+    tensorflow.config.experimental.enable_op_determinism()
     train_inputs, train_targets = _arrays_of(train_dataset)
     validation_inputs, validation_targets = _arrays_of(validation_dataset)
     sample_weight = None

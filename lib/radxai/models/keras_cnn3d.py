@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from radxai.models._common import scaled
+from radxai.models.keras_backend import import_keras
 from radxai.models.cnn3d import (
     BASE_DENSE_UNITS,
     BASE_FILTERS,
@@ -123,7 +124,7 @@ def build_keras_cnn3d(
     ``block4_conv`` outputs (N, 4, 12, 12, 256 * width) and ``block4_norm``
     (N, 2, 6, 6, 256 * width).
     """
-    import keras
+    keras = import_keras()
 
     minimum = minimum_input_size(padding)
     if len(input_shape) != 3 or any(int(size) < minimum for size in input_shape):
