@@ -1,0 +1,37 @@
+"""Checks of the committed notebooks that nbval cannot make: parameters, outputs, paths."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SMOKE = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())["parameters"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_parameter_defaults_are_the_smoke_profile(notebook: Path) -> None:
+    defaults = {name: spec["default"] for name, spec in papermill.inspect_notebook(str(notebook)).items()}
+    assert "run_dir" in defaults
+    for name in set(defaults) & set(SMOKE):
+        assert ast.literal_eval(defaults[name]) == SMOKE[name], f"{notebook.name}: {name}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_committed_outputs_are_complete_small_and_free_of_local_paths(notebook: Path) -> None:
+    content = nbformat.read(notebook, as_version=4)
+    code_cells = [cell for cell in content.cells if cell.cell_type == "code"]
+    assert all(cell.get("execution_count") for cell in code_cells), "notebook not fully executed"
+    assert not any(output.get("output_type") == "error" for cell in code_cells for output in cell.outputs)
+    text = json.dumps([cell.outputs for cell in code_cells])
+    assert str(ROOT) not in text and "/tmp/" not in text and "/root/" not in text
+    assert notebook.stat().st_size < 3_000_000
+    assert content.cells[0].cell_type == "markdown"
+    assert "parameters" in code_cells[0].metadata.get("tags", [])
