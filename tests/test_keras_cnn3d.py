@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from radxai.models import build
+from radxai.models import build, keras_cnn3d
 from radxai.models.keras_cnn3d import (
     KERAS_CAM_LAYER,
     build_keras_cnn3d,
@@ -291,3 +291,22 @@ def test_channel_layout_helpers():
         to_channels_last(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="shape"):
         to_channels_first(np.zeros(3))
+
+
+def test_saved_archive_is_byte_reproducible_and_reloads(tmp_path) -> None:
+    import hashlib
+
+    arguments = {"input_shape": [16, 16, 16], "width": 0.05, "padding": "same", "seed": 1}
+    paths = []
+    for name in ("first.zip", "second.zip"):
+        model = keras_cnn3d.build_keras_cnn3d(**arguments)
+        paths.append(keras_cnn3d.save_keras_cnn3d(model, tmp_path / name, arguments))
+    digests = {hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
+    assert len(digests) == 1
+    reloaded = keras_cnn3d.load_keras_cnn3d(paths[0])
+    inputs = np.random.default_rng(0).random((1, 16, 16, 16, 1)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(reloaded(inputs, training=False)),
+                               np.asarray(model(inputs, training=False)), atol=1e-6)
+    (tmp_path / "broken.zip").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="broken.zip"):
+        keras_cnn3d.load_keras_cnn3d(tmp_path / "broken.zip")

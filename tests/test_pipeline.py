@@ -188,3 +188,13 @@ def test_trained_model_is_reproducible_across_builds(tmp_path: Path) -> None:
                 for epoch in pipeline.training_history(checkpoint)["epochs"]]
 
     assert losses(first) == losses(second)
+
+
+@pytest.mark.slow
+def test_a_dead_kernel_is_recorded_as_a_failure(project: pipeline.RunSettings) -> None:
+    make_notebook(project.notebooks_dir / "01_first.ipynb", "size = 1", ["import os\nos._exit(1)"])
+    with pytest.raises(pipeline.NotebookFailure) as caught:
+        pipeline.reproduce("tiny", project, only=["01"])
+    assert caught.value.error_name == "DeadKernelError"
+    record = json.loads((caught.value.output.parent / "run.json").read_text())
+    assert record["status"] == "failed" and record["failed_notebook"] == "01_first.ipynb"

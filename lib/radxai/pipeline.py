@@ -215,6 +215,7 @@ def write_json_atomically(data: Mapping[str, Any], path: Path) -> None:
         with os.fdopen(handle, "w") as stream:
             json.dump(data, stream, indent=2, sort_keys=True, default=str)
             stream.write("\n")
+        os.chmod(temporary, 0o644)  # mkstemp creates owner-only files; outputs are for sharing
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -336,7 +337,11 @@ def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | No
         write_json_atomically(record, record_path)
         try:
             _execute(notebook, output, parameters, settings)
-        except NotebookFailure as failure:
+        except (Exception, KeyboardInterrupt) as error:
+            # A dead kernel, an interrupt or a papermill error must still leave run.json saying
+            # which notebook failed, so that --resume knows where to continue.
+            failure = error if isinstance(error, NotebookFailure) else NotebookFailure(
+                notebook.name, None, type(error).__name__, str(error), output)
             entry.update(status="failed", seconds=round(time.perf_counter() - started, 2),
                          error={"cell": failure.cell, "name": failure.error_name,
                                 "value": failure.error_value, "source": failure.cell_source})
@@ -345,7 +350,9 @@ def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | No
                           outputs=output_hashes(run_dir))
             write_json_atomically(record, record_path)
             settings.progress(f"[{position}/{len(notebooks)}] {notebook.stem}: FAILED: {failure}")
-            raise
+            if failure is error:
+                raise
+            raise failure from error
         seconds = time.perf_counter() - started
         entry.update(status="completed", seconds=round(seconds, 2))
         record["outputs"] = output_hashes(run_dir)
@@ -432,14 +439,14 @@ def synthetic_ct_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: 
     Any notebook that asks with the same parameters gets the same folder, so notebooks share
     the data within a run and each one still runs alone.
     """
-    from radxai.data import datasets, io, phantoms
+    from radxai.data import datasets, io, phantoms, volume
 
     parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
                   "confounder": confounder, "confounder_strength": float(confounder_strength)}
     return load_or_build(
         run_dir, "synthetic-ct", parameters,
         lambda folder: datasets.write_synthetic_ct(folder, **parameters),
-        code=(datasets, io, phantoms),
+        code=(datasets, io, phantoms, volume),
     )
 
 
@@ -449,7 +456,7 @@ def synthetic_cxr_dataset(run_dir: Path, count: int, shape: Iterable[int], seed:
                           confounder_label: str = "Cardiomegaly",
                           confounder_strength: float = 0.9) -> Path:
     """The folder of a synthetic chest X-ray dataset (VinDr-CXR layout) in ``run_dir``, built once."""
-    from radxai.data import datasets, io, phantoms
+    from radxai.data import datasets, io, phantoms, volume
 
     parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
                   "prevalence": float(prevalence), "normal_share": float(normal_share),
@@ -459,7 +466,7 @@ def synthetic_cxr_dataset(run_dir: Path, count: int, shape: Iterable[int], seed:
     return load_or_build(
         run_dir, "synthetic-cxr", parameters,
         lambda folder: datasets.write_synthetic_cxr(folder, **parameters),
-        code=(datasets, io, phantoms),
+        code=(datasets, io, phantoms, volume),
     )
 
 
@@ -495,7 +502,7 @@ def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_sh
     Load it with ``radxai.models.load``.
     """
     from radxai import models, train
-    from radxai.data import datasets, phantoms
+    from radxai.data import datasets, io, phantoms, preprocess, volume
 
     parameters = {"task": task, "dataset": dict(dataset), "input_shape": list(input_shape),
                   "architecture": architecture, "arguments": dict(arguments), "fit": dict(fit),
@@ -509,10 +516,11 @@ def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_sh
         augmentation = train.random_rotation(augment_degrees) if augment_degrees else None
         history = train.fit(model, splits["train"], splits["val"], train.FitConfig(**fit),
                             checkpoint=folder / "model.pt", augmentation=augmentation)
-        write_json_atomically(history.as_dict(), folder / "history.json")
+        _write_history(history, folder)
 
     folder = load_or_build(run_dir, f"model-{architecture}", parameters, build,
-                           code=(datasets, phantoms, train, *_torch_model_modules()))
+                           code=(datasets, io, phantoms, preprocess, volume, train,
+                                 *_torch_model_modules()))
     return folder / "model.pt"
 
 
@@ -524,9 +532,12 @@ def _torch_model_modules() -> tuple[Any, ...]:
 
 def trained_keras_cnn3d(run_dir: Path, dataset: Mapping[str, Any], input_shape: Iterable[int],
                         arguments: Mapping[str, Any], fit: Mapping[str, Any]) -> Path:
-    """The saved Keras 3D CNN (``model.keras``) trained on the synthetic CT task, once per run."""
+    """The saved Keras 3D CNN trained on the synthetic CT task, once per run.
+
+    Returns the archive path; load it with ``radxai.models.keras_cnn3d.load_keras_cnn3d``.
+    """
     from radxai import train
-    from radxai.data import datasets, phantoms
+    from radxai.data import datasets, io, phantoms, preprocess, volume
     from radxai.models import keras_cnn3d
 
     parameters = {"dataset": dict(dataset), "input_shape": list(input_shape),
@@ -535,16 +546,33 @@ def trained_keras_cnn3d(run_dir: Path, dataset: Mapping[str, Any], input_shape: 
     def build(folder: Path) -> None:
         config = train.FitConfig(**fit)
         splits = model_datasets(run_dir, "ct", dataset, input_shape)
-        model = keras_cnn3d.build_keras_cnn3d(input_shape=tuple(input_shape), seed=config.seed, **arguments)
+        build_arguments = {"input_shape": list(input_shape), "seed": config.seed, **arguments}
+        model = keras_cnn3d.build_keras_cnn3d(**build_arguments)
         history = train.fit_keras(model, splits["train"], splits["val"], config)
-        model.save(folder / "model.keras")
-        write_json_atomically(history.as_dict(), folder / "history.json")
+        keras_cnn3d.save_keras_cnn3d(model, folder / "model.zip", build_arguments)
+        _write_history(history, folder)
 
     folder = load_or_build(run_dir, "model-keras-cnn3d", parameters, build,
-                           code=(datasets, phantoms, train, keras_cnn3d))
-    return folder / "model.keras"
+                           code=(datasets, io, phantoms, preprocess, volume, train, keras_cnn3d))
+    return folder / "model.zip"
+
+
+TIMINGS_FILE = "timings.json"
+
+
+def _write_history(history: Any, folder: Path) -> None:
+    """``history.json`` (deterministic) and ``timings.json`` (wall clock) next to a checkpoint."""
+    write_json_atomically(history.as_dict(), folder / "history.json")
+    write_json_atomically({"epochs": history.timings,
+                           "train_samples_per_second": history.samples_per_second()},
+                          folder / TIMINGS_FILE)
 
 
 def training_history(checkpoint: Path) -> dict[str, Any]:
     """The ``history.json`` written next to a checkpoint by ``trained_model``."""
     return json.loads((Path(checkpoint).parent / "history.json").read_text())
+
+
+def training_timings(checkpoint: Path) -> dict[str, Any]:
+    """The wall-clock ``timings.json`` written next to a checkpoint (varies between runs)."""
+    return json.loads((Path(checkpoint).parent / TIMINGS_FILE).read_text())

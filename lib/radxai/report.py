@@ -48,13 +48,15 @@ def save_figure(figure: Figure, run_dir: str | os.PathLike[str], name: str, dpi:
 
 
 def save_table(table: pandas.DataFrame, run_dir: str | os.PathLike[str], name: str,
-               float_format: str = "%.4f", caption: str | None = None) -> list[Path]:
-    """Save ``table`` as ``run_dir/tables/<name>.csv`` and ``.tex`` (booktabs LaTeX); return both.
+               float_format: str = "%.4f", caption: str | None = None,
+               folder_name: str = "tables") -> list[Path]:
+    """Save ``table`` as ``run_dir/<folder_name>/<name>.csv`` and ``.tex``; return both paths.
 
     Floats are written with ``float_format`` so a table is byte-identical across runs that
-    produce the same numbers.
+    produce the same numbers. Wall-clock measurements, which differ between runs, go to
+    ``folder_name="timings"`` so that ``tables/`` stays reproducible byte for byte.
     """
-    folder = Path(run_dir) / "tables"
+    folder = Path(run_dir) / folder_name
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = _replace_atomically(
         lambda target: table.to_csv(target, float_format=float_format, lineterminator="\n"),

@@ -73,22 +73,36 @@ class FitConfig:
 
 @dataclass
 class History:
-    """Per-epoch record of a fit: losses, accuracies, seconds and samples per second."""
+    """What a fit did, epoch by epoch.
+
+    ``epochs`` holds the deterministic record (losses and accuracies: the same seed gives the
+    same numbers); ``timings`` holds the wall-clock measurements of the same epochs (seconds,
+    training samples per second), which vary from run to run and so are kept apart from data
+    outputs that must be byte-identical.
+    """
 
     epochs: list[dict[str, float]] = field(default_factory=list)
+    timings: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     best_validation_loss: float = math.inf
     stopped_early: bool = False
 
     def to_frame(self):
-        """The epochs as a pandas DataFrame indexed by epoch."""
+        """The epochs as a pandas DataFrame indexed by epoch (losses and accuracies)."""
         import pandas as pd
 
         return pd.DataFrame(self.epochs).set_index("epoch")
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable copy, for checkpoints and run records."""
-        return asdict(self)
+        """The deterministic part as a JSON-serialisable dict, for checkpoints and history files."""
+        record = asdict(self)
+        del record["timings"]
+        return record
+
+    def samples_per_second(self) -> float:
+        """Mean training throughput over the epochs, in samples per second."""
+        rates = [timing["train_samples_per_second"] for timing in self.timings]
+        return float(np.mean(rates)) if rates else math.nan
 
 
 def _targets_of(dataset) -> np.ndarray:
@@ -192,9 +206,9 @@ def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig |
         history.epochs.append({
             "epoch": epoch, "train_loss": train_loss, "validation_loss": validation_loss,
             "train_accuracy": train_accuracy, "validation_accuracy": validation_accuracy,
-            "seconds": time.perf_counter() - started,
-            "train_samples_per_second": seen / max(train_seconds, 1e-9),
         })
+        history.timings.append({"epoch": epoch, "seconds": time.perf_counter() - started,
+                                "train_samples_per_second": seen / max(train_seconds, 1e-9)})
         if validation_loss < history.best_validation_loss:
             history.best_validation_loss = validation_loss
             history.best_epoch = epoch
@@ -334,8 +348,9 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
             "validation_loss": float(result.history["val_loss"][index]),
             "train_accuracy": float(result.history["accuracy"][index]),
             "validation_accuracy": float(result.history["val_accuracy"][index]),
-            "seconds": seconds, "train_samples_per_second": len(train_dataset) / max(seconds, 1e-9),
         })
+        history.timings.append({"epoch": index + 1, "seconds": seconds,
+                                "train_samples_per_second": len(train_dataset) / max(seconds, 1e-9)})
     return history
 
 

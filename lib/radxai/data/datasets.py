@@ -222,7 +222,7 @@ def read_ct_studies(root: Path, split_seed: int = 0) -> list[CTStudy]:
     if not found:
         raise DatasetLayoutError(
             f"no CT studies under {studies_folder}: expected the MosMedData layout "
-            "studies/CT-<grade>/study_<number>.nii.gz (see data_manifests/mosmeddata.yaml)"
+            "studies/CT-<grade>/study_<number>.nii.gz"
         )
     found.sort()
     metadata = _read_csv_by(root / "synthetic_studies.csv", "study_id")
@@ -419,7 +419,7 @@ def read_cxr_images(root: Path, split_seed: int = 0) -> list[CXRImage]:
     if not table.is_file():
         raise DatasetLayoutError(
             f"{table} not found: expected the VinDr-CXR layout train.csv + train/<image_id>.png "
-            "(see data_manifests/vindr_cxr.yaml)"
+            ""
         )
     with open(table, newline="") as handle:
         reader = csv.DictReader(handle)
@@ -464,8 +464,12 @@ class CXRImageDataset:
     shape: Sequence[int] = (224, 224)
     preload: bool = True
     _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _targets: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        names = cxr_class_names()
+        self._targets = np.array([[image.labels[name] for name in names] for image in self.images],
+                                 dtype=np.float32).reshape(len(self.images), len(names))
         if self.preload:
             for index in range(len(self.images)):
                 self._cache[index] = self._prepare(index)
@@ -480,14 +484,12 @@ class CXRImageDataset:
         image = self._cache.get(index)
         if image is None:
             image = self._prepare(index)
-        return image, self.targets[index]
+        return image, self._targets[index]
 
     @property
     def targets(self) -> np.ndarray:
         """Multi-label targets, float32 (N, K) over ``cxr_class_names()``."""
-        names = cxr_class_names()
-        return np.array([[image.labels[name] for name in names] for image in self.images],
-                        dtype=np.float32)
+        return self._targets
 
 
 # ---------------------------------------------------------------------------- helpers

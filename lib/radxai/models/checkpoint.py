@@ -66,6 +66,7 @@ def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
             torch.save(checkpoint, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary_name, 0o644)  # mkstemp creates owner-only files
         os.replace(temporary_name, destination)
     except BaseException:
         Path(temporary_name).unlink(missing_ok=True)

@@ -35,7 +35,12 @@ this module, or `radxai.models`, stays as fast as importing torch.
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -62,6 +67,8 @@ __all__ = [
     "copy_keras_to_torch",
     "to_channels_last",
     "to_channels_first",
+    "save_keras_cnn3d",
+    "load_keras_cnn3d",
 ]
 
 KERAS_CAM_LAYER = "block4_conv"
@@ -272,3 +279,49 @@ def copy_keras_to_torch(keras_model: keras.Model, torch_model: nn.Module) -> Non
         for variable, tensor, axes in _matched_weights(torch_model, keras_model):
             array = variable.numpy().transpose(np.argsort(axes))
             tensor.copy_(torch.as_tensor(array, dtype=tensor.dtype, device=tensor.device))
+
+
+# A fixed time stamp for archive members, so the same weights give the same bytes.
+_ARCHIVE_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def save_keras_cnn3d(model: keras.Model, path: str | os.PathLike[str], arguments: dict) -> Path:
+    """Save a Keras 3D CNN as a byte-reproducible archive; return the path.
+
+    The archive (a zip with fixed member time stamps) holds ``arguments.json`` (the keyword
+    arguments of ``build_keras_cnn3d`` that rebuild the network) and one ``.npy`` per weight in
+    ``model.get_weights()`` order. Keras's own ``.keras`` format records the time of saving, so
+    two identical models would give different files. Written via a temporary file.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial")
+    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("arguments.json", _ARCHIVE_TIME),
+                         json.dumps(arguments, sort_keys=True))
+        for index, weight in enumerate(model.get_weights()):
+            buffer = io.BytesIO()
+            np.save(buffer, np.asarray(weight), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"weight_{index:04d}.npy", _ARCHIVE_TIME), buffer.getvalue())
+    os.replace(temporary, path)
+    return path
+
+
+def load_keras_cnn3d(path: str | os.PathLike[str]) -> keras.Model:
+    """Rebuild and return the Keras 3D CNN saved by ``save_keras_cnn3d``.
+
+    Raises ValueError naming the file if it is not such an archive or its weights do not fit.
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            arguments = json.loads(archive.read("arguments.json"))
+            names = sorted(name for name in archive.namelist() if name.startswith("weight_"))
+            weights = [np.load(io.BytesIO(archive.read(name)), allow_pickle=False) for name in names]
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, ValueError) as error:
+        raise ValueError(f"{path} is not a radxai Keras 3D CNN archive: {error}") from error
+    model = build_keras_cnn3d(**arguments)
+    try:
+        model.set_weights(weights)
+    except ValueError as error:
+        raise ValueError(f"{path}: its weights do not fit the network its arguments describe: {error}") from error
+    return model

@@ -14,10 +14,11 @@ def draw_box(axes: Axes, box: Sequence[float], colour: str, label: str | None = 
              linestyle: str = "-") -> None:
     """Draw one (x_min, y_min, x_max, y_max) box in pixel coordinates (x = column, y = row)."""
     x_min, y_min, x_max, y_max = box
-    axes.add_patch(Rectangle((x_min, y_min), x_max - x_min, y_max - y_min, fill=False,
+    # A box covers columns x_min <= c < x_max, and imshow centres pixel c on c: shift by half.
+    axes.add_patch(Rectangle((x_min - 0.5, y_min - 0.5), x_max - x_min, y_max - y_min, fill=False,
                              edgecolor=colour, linewidth=1.2, linestyle=linestyle))
     if label:
-        axes.text(x_min, y_min - 1, label, color=colour, fontsize=6, va="bottom")
+        axes.text(x_min - 0.5, y_min - 1.5, label, color=colour, fontsize=6, va="bottom")
 
 
 def draw_reader_boxes(axes: Axes, annotations: Iterable, readers: Sequence[str]) -> None:

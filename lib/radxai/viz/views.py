@@ -3,7 +3,10 @@
 Volumes are in radxai's (D, H, W) order: axial slices are ``array[k]``, coronal ``array[:, j]``,
 sagittal ``array[:, :, i]``. Coronal and sagittal panels use the voxel spacing for their aspect
 ratio so anatomy is not squashed when slices are thicker than pixels are wide. Slices are shown
-with the head up and the patient's right on the left of the image (radiological convention).
+in array order: index 0 at the top and left. radxai's phantoms are stored head to feet with
+the patient's right at column 0, so they appear head up in the radiological convention; a real
+scan appears as its file orders it (a DICOM series read by ``read_dicom_series`` runs feet to
+head, so its coronal and sagittal views appear head down unless flipped first).
 """
 
 from __future__ import annotations
