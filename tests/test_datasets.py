@@ -72,6 +72,10 @@ def test_confounded_ct_dataset_ties_the_marker_to_the_label_in_training_only(tmp
     for study in datasets.read_ct_studies(root):
         if study.split == "train":
             assert ("marker" in study.confounders) == bool(study.label)
+        masks = study.load().masks
+        assert ("confounders" in masks) == ("marker" in study.confounders)
+        if "confounders" in masks:
+            assert 0 < masks["confounders"].sum() < 200  # a small object, not the whole scan
 
 
 def test_confounder_flags_follow_the_label_only_in_train() -> None:

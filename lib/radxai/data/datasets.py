@@ -9,6 +9,7 @@ CT (MosMedData)::
     root/studies/CT-0/study_0000.nii.gz        int16 HU volume, one folder per severity grade
     root/masks/study_0001_mask.nii.gz          uint8 lesion mask (1 ground glass, 2 consolidation)
     root/organs/study_0001_organs.nii.gz       uint8 organ labels (synthetic only; see ORGAN_LABELS)
+    root/confounders/study_0001_confounders.nii.gz  uint8 voxels of the confounder, if it has one
     root/synthetic_studies.csv                 synthetic only: split, involvement, confounders, seed
 
 X-ray (VinDr-CXR, resized PNG variant)::
@@ -166,6 +167,14 @@ def write_synthetic_ct(root: Path, count: int = 20, seed: int = 0,
                        root / "masks" / f"{study_id}_mask.nii.gz")
         io.write_nifti(Volume(phantom.organ_mask, affine, tuple(phantom.spacing_mm)),
                        root / "organs" / f"{study_id}_organs.nii.gz")
+        if flagged:
+            # The confounder's voxels are exactly those that differ from the same phantom
+            # without it, so an explanation's share on the shortcut can be measured.
+            plain = phantoms.ct_phantom(study_seed, shape=tuple(shape), grade=grade)
+            (root / "confounders").mkdir(exist_ok=True)
+            io.write_nifti(Volume((phantom.hu != plain.hu).astype(np.uint8), affine,
+                                  tuple(phantom.spacing_mm)),
+                           root / "confounders" / f"{study_id}_confounders.nii.gz")
         rows.append({"study_id": study_id, "grade": grade, "split": split,
                      "involvement": f"{phantom.involvement:.6f}",
                      "confounders": ";".join(phantom.confounders), "seed": study_seed})
@@ -185,6 +194,7 @@ class CTStudy:
     organ_path: Path | None = None
     confounders: tuple[str, ...] = ()
     involvement: float | None = None
+    confounder_path: Path | None = None
 
     @property
     def label(self) -> int:
@@ -192,10 +202,12 @@ class CTStudy:
         return int(self.grade > 0)
 
     def load(self, allow_nan: bool = False) -> Volume:
-        """The study as a ``Volume`` in HU with ``masks['lesion']`` and ``masks['organs']`` if present."""
+        """The study as a ``Volume`` in HU with ``masks['lesion']``, ``masks['organs']`` and
+        ``masks['confounders']`` where the dataset has them."""
         volume = io.read_nifti(self.path, allow_nan=allow_nan)
         masks = {}
-        for name, path in (("lesion", self.mask_path), ("organs", self.organ_path)):
+        for name, path in (("lesion", self.mask_path), ("organs", self.organ_path),
+                           ("confounders", self.confounder_path)):
             if path is not None:
                 masks[name] = io.read_nifti(path).array
         return Volume(volume.array, volume.affine, volume.spacing, masks=masks)
@@ -237,7 +249,9 @@ def read_ct_studies(root: Path, split_seed: int = 0) -> list[CTStudy]:
         organs = _existing(root / "organs" / f"{study_id}_organs.nii.gz")
         confounders = tuple(name for name in extra.get("confounders", "").split(";") if name)
         involvement = float(extra["involvement"]) if extra.get("involvement") else None
-        studies.append(CTStudy(study_id, grade, path, split, mask, organs, confounders, involvement))
+        confounder_mask = _existing(root / "confounders" / f"{study_id}_confounders.nii.gz")
+        studies.append(CTStudy(study_id, grade, path, split, mask, organs, confounders, involvement,
+                               confounder_mask))
     return studies
 
 
