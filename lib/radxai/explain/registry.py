@@ -1,0 +1,91 @@
+"""Explanation methods by name.
+
+A method is registered with `register_method(name)` and is either
+
+- a function ``method(backend, x, target, layer, *, option=default, ...) -> Attribution``
+  whose keyword-only parameters are its options, or
+- a dataclass (such as a `radxai.explain.cam.BaseCAM` subclass) whose fields are its options;
+  it is built with the options, then called as ``instance(backend, x, target, layer)``.
+
+backend is a `radxai.explain.backends.Backend`, x the validated input (N, C, *spatial)
+float32 numpy, target a `radxai.explain.targets.TargetSpec` and layer a name or None.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import numpy as np
+
+from radxai.explain.backends import Backend
+from radxai.explain.explanation import Attribution
+from radxai.explain.targets import TargetSpec
+
+__all__ = ["register_method", "methods", "method_named", "accepted_options", "run_method"]
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+_METHODS: dict[str, Callable[..., Any]] = {}
+
+
+def register_method(name: str) -> Callable[[Method], Method]:
+    """Decorator registering a method function or dataclass under `name`.
+
+    A second, different method under a taken name raises ValueError, so that two modules
+    cannot silently replace each other's method.
+    """
+
+    def decorator(method: Method) -> Method:
+        if name in _METHODS and _METHODS[name] is not method:
+            raise ValueError(f"method {name!r} is already registered to {_METHODS[name]}")
+        _METHODS[name] = method
+        return method
+
+    return decorator
+
+
+def methods() -> list[str]:
+    """Sorted names of the registered methods."""
+    return sorted(_METHODS)
+
+
+def method_named(name: str) -> Callable[..., Any]:
+    """The method registered under `name`; ValueError listing the known methods otherwise."""
+    try:
+        return _METHODS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown method {name!r}; methods: {', '.join(methods())}") from None
+
+
+def accepted_options(name: str) -> list[str]:
+    """The option names method `name` accepts: dataclass fields or keyword-only parameters."""
+    method = method_named(name)
+    if isinstance(method, type) and dataclasses.is_dataclass(method):
+        return [field.name for field in dataclasses.fields(method) if field.init]
+    parameters = inspect.signature(method).parameters.values()
+    return [parameter.name for parameter in parameters if parameter.kind is parameter.KEYWORD_ONLY]
+
+
+def run_method(
+    name: str,
+    backend: Backend,
+    x: np.ndarray,
+    target: TargetSpec,
+    layer: str | None,
+    options: Mapping[str, Any],
+) -> Attribution:
+    """Run method `name` with its options; TypeError names unknown options and the accepted."""
+    method = method_named(name)
+    accepted = accepted_options(name)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"method {name!r} got unknown option(s) {', '.join(unknown)}; accepted options: "
+            f"{', '.join(accepted) or 'none'}"
+        )
+    if isinstance(method, type):
+        return method(**options)(backend, x, target, layer)
+    return method(backend, x, target, layer, **options)
