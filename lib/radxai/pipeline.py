@@ -433,7 +433,8 @@ def resolve_run_dir(run_dir: str | os.PathLike[str]) -> Path:
 # ---------------------------------------------------------------- shared notebook inputs
 
 def synthetic_ct_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: int,
-                         confounder: str | None = None, confounder_strength: float = 0.9) -> Path:
+                         confounder: str | None = None, confounder_strength: float = 0.9,
+                         grade_shares: Iterable[float] = (0.5, 0.125, 0.125, 0.125, 0.125)) -> Path:
     """The folder of a synthetic CT dataset (MosMedData layout) in ``run_dir``, built once.
 
     Any notebook that asks with the same parameters gets the same folder, so notebooks share
@@ -442,7 +443,8 @@ def synthetic_ct_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: 
     from radxai.data import datasets, io, phantoms, volume
 
     parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
-                  "confounder": confounder, "confounder_strength": float(confounder_strength)}
+                  "confounder": confounder, "confounder_strength": float(confounder_strength),
+                  "grade_shares": [float(share) for share in grade_shares]}
     return load_or_build(
         run_dir, "synthetic-ct", parameters,
         lambda folder: datasets.write_synthetic_ct(folder, **parameters),

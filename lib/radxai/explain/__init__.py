@@ -10,8 +10,8 @@ Methods (`methods()`): CAMs "gradcam", "hirescam", "gradcam++", "layercam", "sco
 "guided_backprop", "deconvnet", "guided_gradcam" (`radxai.explain.gradients`); "smoothgrad"
 around any of them (`radxai.explain.smoothgrad`). New methods register with
 `register_method`. Arrays are numpy at the boundary: inputs (N, C, *spatial) with spatial
-(H, W) or (D, H, W), channel first. Models: torch now; the backend is detected from the model
-(`radxai.explain.backends`), so a Keras backend slots in without changing `explain`.
+(H, W) or (D, H, W), channel first. Models: PyTorch modules and Keras models; the backend is
+detected from the model (`radxai.explain.backends`: `torch` and `keras`).
 
 Modules: `front_door` (explain), `explanation` (Explanation), `targets`, `capture` (torch
 hooks as context managers), `upsample`, `registry`, `backends`, `cam`, `gradients`,

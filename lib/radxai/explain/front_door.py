@@ -26,7 +26,8 @@ def explain(
 ) -> Explanation:
     """Explain a model's target score for a batch of images or volumes.
 
-    model: a ``torch.nn.Module`` (the backend is detected from the model's type).
+    model: a ``torch.nn.Module`` or a Keras model (the backend is detected from the model's
+        type; Keras models take the same channel-first ``x``, transposed at the backend's edge).
     x: (N, C, H, W) or (N, C, D, H, W), numpy array or tensor, finite values.
     method: a registered method name (`radxai.explain.methods()`), e.g. "gradcam",
         "hirescam", "gradcam++", "layercam", "scorecam", "saliency", "gradient_x_input",

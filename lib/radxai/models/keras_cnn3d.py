@@ -170,7 +170,10 @@ def build_keras_cnn3d(
     features = keras.layers.Dense(dense_units, activation="relu", name="dense")(features)
     features = keras.layers.Dropout(dropout, name="dropout")(features)
     logits = keras.layers.Dense(num_outputs, name="output")(features)
-    return keras.Model(inputs, logits, name="cnn3d")
+    model = keras.Model(inputs, logits, name="cnn3d")
+    # The explanation engine's default layer, as `CNN3D.cam_layer` is for the PyTorch twin.
+    model.cam_layer = KERAS_CAM_LAYER
+    return model
 
 
 def to_channels_last(x: np.ndarray) -> np.ndarray:
