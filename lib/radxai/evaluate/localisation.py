@@ -23,7 +23,10 @@ def mass_accuracy(heatmap: np.ndarray, mask: np.ndarray) -> float:
     if np.any(heatmap < 0):
         raise ValueError("mass_accuracy needs a non-negative heatmap (apply ReLU or abs first)")
     total = heatmap.sum()
-    return float(heatmap[mask].sum() / total) if total > 0 else float("nan")
+    if total <= 0:
+        return float("nan")
+    # The two sums round separately; keep the share a share.
+    return float(min(1.0, heatmap[mask].sum() / total))
 
 
 def batch_mass_accuracy(heatmaps: np.ndarray, masks: Sequence[np.ndarray]) -> np.ndarray:
