@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import os
 
+import pytest
+import torch
 from hypothesis import settings
 
 settings.register_profile("reproducible", derandomize=True, deadline=None)
 settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Run each test module's tiny models on one thread: on a busy 2-core machine, waiting
+    threads spin and cost more than they save on models this small."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -12,18 +12,6 @@ SLICE_SIZE = (32, 24)
 TINY = {"width": 0.0625, "blocks_per_stage": (1, 1, 1)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Run the tiny models on one thread.
-
-    On a busy 2-core machine, waiting threads spin and cost more than they save on models
-    this small (the whole file runs several times faster).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny(name: str, **arguments) -> nn.Module:
     torch.manual_seed(0)

@@ -43,14 +43,6 @@ class Failing(Tiny):
         raise RuntimeError("broken head")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than with two threads spinning on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def hooks_left(model: nn.Module) -> list[str]:
     return [

@@ -11,18 +11,6 @@ from radxai.models.cnn3d import CNN3D, minimum_input_size
 TINY_WIDTH = 0.0625
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Run the tiny models on one thread.
-
-    On a busy 2-core machine, waiting threads spin and cost more than they save on models
-    this small (the whole file runs several times faster).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny(**arguments) -> nn.Module:
     torch.manual_seed(0)

@@ -42,14 +42,6 @@ ALL_METHODS = [
 FAST_OPTIONS = {"integrated_gradients": {"steps": 4}, "smoothgrad": {"samples": 3}}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than with two threads spinning on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class Tiny3D(nn.Module):
     """Conv3d -> ReLU -> Conv3d (cam layer) -> ReLU -> pooling -> Linear(3, 2)."""

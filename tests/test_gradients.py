@@ -8,14 +8,6 @@ from torch import nn
 from radxai.explain import explain
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than with two threads spinning on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class Smooth(nn.Module):
     """conv -> softplus -> conv -> tanh -> mean -> Linear: smooth, so IG converges fast."""

@@ -35,14 +35,6 @@ TWIN_OPTIONS = {
 PER_SAMPLE_TARGETS = [0, 1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than with two threads spinning on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # --------------------------------------------------------------------------- 3D twins
 

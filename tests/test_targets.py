@@ -112,14 +112,6 @@ class TinyBinary(nn.Module):
         return self.head(self.features(x).mean(dim=(2, 3)))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than with two threads spinning on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_single_logit_target_zero_explains_the_negated_logit():
     model = TinyBinary()

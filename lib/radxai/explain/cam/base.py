@@ -15,6 +15,7 @@ Subclasses are dataclasses whose fields are the method's options, registered wit
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -42,7 +43,7 @@ class CAMContext:
 
 
 @dataclass
-class BaseCAM:
+class BaseCAM(ABC):
     """A class activation map method; subclasses override `weights_or_map` only.
 
     `needs_gradients` is False for gradient-free CAMs (Score-CAM): the layer is then captured
@@ -80,6 +81,7 @@ class BaseCAM:
             f"weights {(n, features)} or a map {(n, *spatial)}"
         )
 
+    @abstractmethod
     def weights_or_map(
         self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext
     ) -> np.ndarray:
@@ -88,4 +90,3 @@ class BaseCAM:
         activations: A (N, F, *s). gradients: G = dS/dA (N, F, *s), or None when
         `needs_gradients` is False. context: see `CAMContext` (most CAMs ignore it).
         """
-        raise NotImplementedError(f"{type(self).__name__} must define weights_or_map")
