@@ -477,12 +477,22 @@ def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any],
     """The train/val/test model-input datasets of a synthetic task, keyed by split.
 
     ``task`` is ``"ct"`` (``dataset`` are the ``synthetic_ct_dataset`` arguments; inputs
-    (1, D, H, W) resized to ``input_shape``) or ``"cxr"`` (``synthetic_cxr_dataset`` arguments;
-    inputs (1, H, W), multi-label targets).
+    (1, D, H, W) resized to ``input_shape``), ``"cxr"`` (``synthetic_cxr_dataset`` arguments;
+    inputs (1, H, W), multi-label targets) or ``"ct-slices"`` (``synthetic_ct_dataset``
+    arguments plus ``volume_shape``, ``view`` and ``slices_per_study``: 2D slices of the CT
+    studies resized to ``input_shape``, labelled by whether they show a lesion; see
+    `radxai.data.ct_slices.CTSliceDataset`).
     """
-    from radxai.data import datasets
+    from radxai.data import ct_slices, datasets
 
     shape = tuple(int(size) for size in input_shape)
+    if task == "ct-slices":
+        slicing = {name: dataset[name] for name in ("volume_shape", "view", "slices_per_study")}
+        volumes = {name: value for name, value in dataset.items() if name not in slicing}
+        studies = datasets.read_ct_studies(synthetic_ct_dataset(run_dir, **volumes))
+        return {split: ct_slices.CTSliceDataset([s for s in studies if s.split == split],
+                                                slice_shape=shape, **slicing)
+                for split in datasets.SPLITS}
     if task == "ct":
         studies = datasets.read_ct_studies(synthetic_ct_dataset(run_dir, **dataset))
         return {split: datasets.CTVolumeDataset([s for s in studies if s.split == split], shape=shape)
@@ -491,7 +501,7 @@ def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any],
         images = datasets.read_cxr_images(synthetic_cxr_dataset(run_dir, **dataset))
         return {split: datasets.CXRImageDataset([i for i in images if i.split == split], shape=shape)
                 for split in datasets.SPLITS}
-    raise ValueError(f"unknown task {task!r}: use 'ct' or 'cxr'")
+    raise ValueError(f"unknown task {task!r}: use 'ct', 'ct-slices' or 'cxr'")
 
 
 def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_shape: Iterable[int],
@@ -504,7 +514,7 @@ def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_sh
     Load it with ``radxai.models.load``.
     """
     from radxai import models, train
-    from radxai.data import datasets, io, phantoms, preprocess, volume
+    from radxai.data import ct_slices, datasets, io, phantoms, preprocess, volume
 
     parameters = {"task": task, "dataset": dict(dataset), "input_shape": list(input_shape),
                   "architecture": architecture, "arguments": dict(arguments), "fit": dict(fit),
@@ -521,7 +531,7 @@ def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_sh
         _write_history(history, folder)
 
     folder = load_or_build(run_dir, f"model-{architecture}", parameters, build,
-                           code=(datasets, io, phantoms, preprocess, volume, train,
+                           code=(ct_slices, datasets, io, phantoms, preprocess, volume, train,
                                  *_torch_model_modules()))
     return folder / "model.pt"
 
