@@ -349,3 +349,21 @@ def test_stats_imports_no_deep_learning_framework() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_bootstrap_mean_ci_brackets_the_mean_and_is_seeded() -> None:
+    values = np.random.default_rng(5).normal(0.6, 0.1, size=40)
+    result = stats.bootstrap_mean_ci(values, resamples=500, seed=3)
+    assert result.estimate == pytest.approx(values.mean())
+    assert result.low < result.estimate < result.high
+    assert result.resamples_used == 500 and result.resamples_skipped == 0
+    assert stats.bootstrap_mean_ci(values, resamples=500, seed=3) == result
+    half_width = (result.high - result.low) / 2
+    assert half_width == pytest.approx(1.96 * values.std(ddof=1) / np.sqrt(40), rel=0.25)
+
+
+def test_bootstrap_mean_ci_of_nothing_is_nan_and_nan_values_are_rejected() -> None:
+    empty = stats.bootstrap_mean_ci([], resamples=10)
+    assert np.isnan(empty.estimate) and np.isnan(empty.low) and empty.resamples_skipped == 10
+    with pytest.raises(ValueError, match="1 of 3 values are NaN"):
+        stats.bootstrap_mean_ci([0.1, float("nan"), 0.3])

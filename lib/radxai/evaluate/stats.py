@@ -29,6 +29,7 @@ __all__ = [
     "auroc",
     "auroc_per_class",
     "bootstrap_ci",
+    "bootstrap_mean_ci",
     "confusion_matrix",
     "format_interval",
     "median_and_percentiles",
@@ -380,6 +381,30 @@ def bootstrap_ci(labels: ArrayLike, scores: ArrayLike, metric: Metric = auroc,
     resampled = np.concatenate(blocks)
     return _summarise(metric(label_array, score_array), resampled, int(resamples) - resampled.size,
                       confidence)
+
+
+def bootstrap_mean_ci(values: ArrayLike, resamples: int = 1000, confidence: float = 0.95,
+                      seed: int = 0) -> BootstrapResult:
+    """Mean of per-item scores (N,) with a percentile bootstrap interval.
+
+    For scores without classes (per-study Dice, per-image box IoU, deletion AUCs):
+    ``bootstrap_ci`` resamples binary labels and would skip every resample here. NaN values
+    are not allowed (drop and count undefined items first). An empty sample gives NaN for
+    the estimate and the interval, with every resample counted as skipped.
+
+    Raises ValueError for NaN values, resamples < 1 or confidence not in (0, 1).
+    """
+    value_array = np.asarray(values, dtype=np.float64).ravel()
+    _check_resamples(resamples)
+    _check_confidence(confidence)
+    if np.isnan(value_array).any():
+        raise ValueError(f"{int(np.isnan(value_array).sum())} of {value_array.size} values are "
+                         "NaN; drop undefined items before bootstrapping their mean")
+    if value_array.size == 0:
+        return _summarise(float("nan"), np.empty(0), int(resamples), confidence)
+    means = np.concatenate([value_array[indices].mean(axis=1)
+                            for indices in _resample_indices(value_array.size, int(resamples), seed)])
+    return _summarise(float(value_array.mean()), means, 0, confidence)
 
 
 def format_interval(result: BootstrapResult | tuple[float, float, float], digits: int = 3) -> str:
