@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from radxai.data import ct_slices, datasets
+from radxai.data import volume as volume_module
 
 CT_SHAPE = (16, 32, 32)
 
@@ -21,9 +22,9 @@ def studies(tmp_path_factory: pytest.TempPathFactory) -> list[datasets.CTStudy]:
 
 def test_take_slice_follows_the_views() -> None:
     volume = np.arange(2 * 3 * 4).reshape(2, 3, 4)
-    np.testing.assert_array_equal(ct_slices.take_slice(volume, "axial", 1), volume[1])
-    np.testing.assert_array_equal(ct_slices.take_slice(volume, "coronal", 2), volume[:, 2, :])
-    np.testing.assert_array_equal(ct_slices.take_slice(volume, "sagittal", 3), volume[:, :, 3])
+    np.testing.assert_array_equal(volume_module.take_slice(volume, "axial", 1), volume[1])
+    np.testing.assert_array_equal(volume_module.take_slice(volume, "coronal", 2), volume[:, 2, :])
+    np.testing.assert_array_equal(volume_module.take_slice(volume, "sagittal", 3), volume[:, :, 3])
 
 
 @pytest.mark.parametrize(("view", "index", "message"), [
@@ -33,7 +34,7 @@ def test_take_slice_follows_the_views() -> None:
 ])
 def test_take_slice_rejects_bad_requests(view: str, index: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        ct_slices.take_slice(np.zeros((2, 3, 4)), view, index)
+        volume_module.take_slice(np.zeros((2, 3, 4)), view, index)
 
 
 def test_lung_slice_range_finds_the_lungs_and_rejects_no_lungs() -> None:

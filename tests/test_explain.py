@@ -34,12 +34,21 @@ ALL_METHODS = [
     "guided_gradcam",
     "hirescam",
     "integrated_gradients",
+    "kernel_shap",
     "layercam",
+    "lime",
+    "occlusion",
     "saliency",
     "scorecam",
     "smoothgrad",
 ]
-FAST_OPTIONS = {"integrated_gradients": {"steps": 4}, "smoothgrad": {"samples": 3}}
+FAST_OPTIONS = {
+    "integrated_gradients": {"steps": 4},
+    "smoothgrad": {"samples": 3},
+    "kernel_shap": {"n_segments": 4, "nsamples": 16},
+    "lime": {"n_segments": 4, "num_samples": 16},
+    "occlusion": {"patch_size": 2, "stride": 2},
+}
 
 
 

@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from radxai import cli, pipeline
+from radxai.data import datasets
 
 
 def make_notebook(path: Path, parameters: str, body: list[str]) -> Path:
@@ -198,3 +200,36 @@ def test_a_dead_kernel_is_recorded_as_a_failure(project: pipeline.RunSettings) -
     assert caught.value.error_name == "DeadKernelError"
     record = json.loads((caught.value.output.parent / "run.json").read_text())
     assert record["status"] == "failed" and record["failed_notebook"] == "01_first.ipynb"
+
+
+def test_dataset_spec_is_synthetic_by_default_and_names_real_datasets(tmp_path: Path) -> None:
+    assert pipeline.dataset_spec("synthetic", None, 3, count=5, shape=[8, 8]) == {"count": 5, "shape": [8, 8], "seed": 3}
+    real = pipeline.dataset_spec("pediatric_pneumonia", tmp_path, 1)
+    assert real == {"name": "pediatric_pneumonia", "root": str(tmp_path.resolve()), "seed": 1}
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'.*mosmeddata"):
+        pipeline.dataset_spec("mnist", tmp_path, 0)
+    with pytest.raises(ValueError, match="needs data_root.*radxai data verify pediatric_pneumonia"):
+        pipeline.dataset_spec("pediatric_pneumonia", None, 0)
+
+
+def test_model_datasets_read_a_real_dataset_in_its_layout(tmp_path: Path) -> None:
+    from PIL import Image
+
+    files = {"train/NORMAL/IM-0115-0001.jpeg": 10, "train/PNEUMONIA/person1_bacteria_1.jpeg": 200,
+             "val/NORMAL/NORMAL2-IM-1431-0001.jpeg": 60, "val/PNEUMONIA/person3_virus_4.jpeg": 220,
+             "test/NORMAL/IM-0001-0001.jpeg": 80, "test/PNEUMONIA/person100_virus_184.jpeg": 240}
+    for relative, value in files.items():
+        path = tmp_path / "chest_xray" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((8, 10), value, np.uint8)).save(path, format="JPEG")
+    spec = pipeline.dataset_spec("pediatric_pneumonia", tmp_path, 0)
+    with pytest.raises(datasets.DatasetLayoutError, match="incomplete copy"):
+        pipeline.model_datasets(tmp_path / "run", "cxr", spec, [16, 16])
+    spec["allow_incomplete"] = True  # a tiny copy, far below the published counts
+    splits = pipeline.model_datasets(tmp_path / "run", "cxr", spec, [16, 16])
+    x, y = splits["train"][1]
+    assert x.shape == (1, 16, 16)
+    assert y.tolist() == [0.0, 1.0]  # NORMAL, PNEUMONIA
+    assert [len(splits[name]) for name in ("train", "val", "test")] == [2, 2, 2]
+    with pytest.raises(ValueError, match="'pediatric_pneumonia' is a 'cxr' dataset.*'ct'"):
+        pipeline.model_datasets(tmp_path / "run", "ct", spec, [8, 16, 16])

@@ -131,7 +131,7 @@ def test_batch_norm_recalibration_gives_the_training_set_statistics() -> None:
     model = nn.Sequential(nn.BatchNorm2d(1, momentum=0.01), nn.Flatten(), nn.Linear(64, 1)).eval()
     data = ToyDataset(16, 0)
     data.images = data.images * 2.0 + 5.0
-    layers = train.recalibrate_batch_norm(model, train._loader(data, 4, False, 0))
+    layers = train.recalibrate_batch_norm(model, train.loader(data, 4, False, 0))
     assert layers == 1
     batch_norm = model[0]
     assert batch_norm.running_mean.item() == pytest.approx(float(data.images.mean()), abs=1e-4)
@@ -140,4 +140,4 @@ def test_batch_norm_recalibration_gives_the_training_set_statistics() -> None:
 
 
 def test_recalibration_is_a_no_op_without_batch_norm() -> None:
-    assert train.recalibrate_batch_norm(tiny_model(), train._loader(ToyDataset(4, 0), 2, False, 0)) == 0
+    assert train.recalibrate_batch_norm(tiny_model(), train.loader(ToyDataset(4, 0), 2, False, 0)) == 0

@@ -25,7 +25,7 @@ def test_bad_view_or_index_is_named() -> None:
     array = np.zeros((4, 5, 6))
     with pytest.raises(ValueError, match="'oblique'"):
         views.take_slice(array, "oblique", 0)
-    with pytest.raises(ValueError, match="coronal index 5"):
+    with pytest.raises(ValueError, match="coronal slice 5 is outside"):
         views.take_slice(array, "coronal", 5)
     with pytest.raises(ValueError, match=r"\(4, 5\)"):
         views.plot_orthogonal_views(np.zeros((4, 5)), (1, 1, 1))

@@ -4,6 +4,8 @@
     radxai reproduce --resume runs/<...>                  continue a failed run
     radxai notebooks refresh [--only 01]                  re-execute committed notebooks in place
     radxai data synthesize ct|cxr --root DIR [--count N]   write a synthetic dataset to disk
+    radxai data verify NAME --root DIR [--write-registry]  check a real dataset's local copy
+    radxai data fetch NAME --root DIR [--file F]           download a real dataset where allowed
 """
 
 from __future__ import annotations
@@ -67,6 +69,53 @@ def _synthesize(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(arguments: argparse.Namespace) -> int:
+    from radxai.data.datasets import DatasetLayoutError
+    from radxai.data.manifests import ManifestError
+    from radxai.data.verify import RegistryError, record_registry, verify_dataset
+
+    if arguments.quick and arguments.write_registry:
+        print("radxai data verify: --write-registry records a fully verified copy; "
+              "drop --quick", file=sys.stderr)
+        return 2
+    options = {"image_root": Path(arguments.image_root)} if arguments.image_root else {}
+    try:
+        report = verify_dataset(
+            arguments.name, Path(arguments.root), split_seed=arguments.split_seed,
+            registry=Path(arguments.registry) if arguments.registry else None,
+            read_files=not arguments.quick, check_hashes=not arguments.quick,
+            compute_hashes=arguments.write_registry, **options,
+        )
+    except (DatasetLayoutError, ManifestError, RegistryError, ValueError) as error:
+        print(f"radxai data verify: {error}", file=sys.stderr)
+        return 2
+    print(report.format())
+    if arguments.write_registry:
+        try:
+            written = record_registry(report, Path(arguments.registry) if arguments.registry else None)
+        except RegistryError as error:
+            print(f"radxai data verify: {error}", file=sys.stderr)
+            return 1
+        print(f"registry written: {written} ({len(report.file_hashes)} files)")
+    return 0 if report.ok else 1
+
+
+def _fetch(arguments: argparse.Namespace) -> int:
+    from radxai.data.fetch import DownloadError, DownloadNotPossible, fetch_dataset
+    from radxai.data.manifests import ManifestError
+
+    try:
+        fetched = fetch_dataset(arguments.name, Path(arguments.root), files=arguments.file,
+                                progress=arguments.progress)
+    except (DownloadNotPossible, DownloadError, ManifestError, ValueError, OSError) as error:
+        print(f"radxai data fetch: {error}", file=sys.stderr)
+        return 2
+    for path in fetched:
+        print(f"fetched {path}")
+    print(f"next: radxai data verify {arguments.name} --root {arguments.root}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``radxai`` command."""
     parser = argparse.ArgumentParser(prog="radxai", description=__doc__,
@@ -99,6 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
     synthesize.add_argument("--count", type=int, default=20)
     synthesize.add_argument("--seed", type=int, default=0)
     synthesize.set_defaults(handler=_synthesize)
+
+    verify = data_commands.add_parser(
+        "verify", help="check a real dataset: missing, unreadable, counts per class, hashes")
+    verify.add_argument("name", help="dataset name (a manifest in data_manifests/)")
+    verify.add_argument("--root", required=True, help="the dataset folder")
+    verify.add_argument("--write-registry", action="store_true",
+                        help="record the sha256 of every file of this verified copy")
+    verify.add_argument("--registry", help="registry file (default: ROOT/radxai_registry.json)")
+    verify.add_argument("--quick", action="store_true",
+                        help="check presence and counts only: no decoding, no hashing")
+    verify.add_argument("--image-root", help="eye_gaze: the MIMIC-CXR folder holding files/")
+    verify.add_argument("--split-seed", type=int, default=0)
+    verify.set_defaults(handler=_verify)
+
+    fetch = data_commands.add_parser("fetch", help="download a real dataset where its source allows")
+    fetch.add_argument("name", help="dataset name (a manifest in data_manifests/)")
+    fetch.add_argument("--root", required=True, help="the dataset folder to download into")
+    fetch.add_argument("--file", action="append",
+                       help="only this file of the dataset's downloads (repeatable)")
+    fetch.add_argument("--progress", action="store_true", help="show a progress bar")
+    fetch.set_defaults(handler=_fetch)
     return parser
 
 

@@ -472,9 +472,57 @@ def synthetic_cxr_dataset(run_dir: Path, count: int, shape: Iterable[int], seed:
     )
 
 
+SYNTHETIC = "synthetic"
+
+
+def dataset_spec(dataset: str, data_root: str | os.PathLike[str] | None, seed: int,
+                 **synthetic: Any) -> dict[str, Any]:
+    """What a notebook's ``dataset`` and ``data_root`` parameters ask for, as ``model_datasets``
+    and ``trained_model`` take it.
+
+    "synthetic" (the default of every notebook) gives the ``synthetic`` arguments with the
+    seed (e.g. count and shape of the phantoms); a real dataset name (see
+    ``radxai.data.real.dataset_names()``) gives ``{"name", "root", "seed"}``, read from
+    ``data_root`` by that dataset's loader, with ``seed`` as its split seed where the dataset
+    has no published split. Raises ValueError for an unknown name or a real dataset without
+    ``data_root``.
+    """
+    if dataset == SYNTHETIC:
+        return {**synthetic, "seed": seed}
+    from radxai.data import real
+
+    if dataset not in real.dataset_names():
+        raise ValueError(f"unknown dataset {dataset!r}; use {SYNTHETIC!r} or one of "
+                         f"{real.dataset_names()} (manifests in data_manifests/)")
+    if data_root is None:
+        raise ValueError(f"dataset {dataset!r} needs data_root, the folder of its local copy "
+                         f"(check it with `radxai data verify {dataset} --root DIR`)")
+    return {"name": dataset, "root": str(Path(data_root).resolve()), "seed": seed}
+
+
+def _real_records(task: str, dataset: Mapping[str, Any]) -> tuple[list[Any], list[str] | None]:
+    """The records of a real dataset and, for X-rays, its class names; ValueError if the
+    dataset's task is not ``task``."""
+    from radxai.data import real
+
+    name = dataset["name"]
+    dataset_task = real.dataset_task(name)
+    if dataset_task != task.split("-")[0]:
+        raise ValueError(f"dataset {name!r} is a {dataset_task!r} dataset; this step needs a "
+                         f"{task!r} dataset")
+    records = real.load_dataset(name, dataset["root"], split_seed=int(dataset.get("seed", 0)),
+                                allow_incomplete=bool(dataset.get("allow_incomplete", False)))
+    return records, (real.dataset_class_names(name) if dataset_task == "cxr" else None)
+
+
 def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any],
                    input_shape: Iterable[int]) -> dict[str, Any]:
-    """The train/val/test model-input datasets of a synthetic task, keyed by split.
+    """The train/val/test model-input datasets of a task, keyed by split.
+
+    ``dataset`` is a ``dataset_spec``: the synthetic arguments below, or a real dataset's
+    ``{"name", "root", "seed"}``, read by its loader (its own splits where published; a copy
+    short of the published file counts is refused unless the spec has
+    ``"allow_incomplete": True``).
 
     ``task`` is ``"ct"`` (``dataset`` are the ``synthetic_ct_dataset`` arguments; inputs
     (1, D, H, W) resized to ``input_shape``), ``"cxr"`` (``synthetic_cxr_dataset`` arguments;
@@ -486,22 +534,28 @@ def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any],
     from radxai.data import ct_slices, datasets
 
     shape = tuple(int(size) for size in input_shape)
+    if task not in ("ct", "ct-slices", "cxr"):
+        raise ValueError(f"unknown task {task!r}: use 'ct', 'ct-slices' or 'cxr'")
+    slicing = {name: dataset[name] for name in ("volume_shape", "view", "slices_per_study")
+               if task == "ct-slices"}
+    source = {name: value for name, value in dataset.items() if name not in slicing}
+    class_names = None
+    if "name" in source:
+        records, class_names = _real_records(task, source)
+    elif task == "cxr":
+        records = datasets.read_cxr_images(synthetic_cxr_dataset(run_dir, **source))
+    else:
+        records = datasets.read_ct_studies(synthetic_ct_dataset(run_dir, **source))
+    by_split = {split: [record for record in records if record.split == split]
+                for split in datasets.SPLITS}
     if task == "ct-slices":
-        slicing = {name: dataset[name] for name in ("volume_shape", "view", "slices_per_study")}
-        volumes = {name: value for name, value in dataset.items() if name not in slicing}
-        studies = datasets.read_ct_studies(synthetic_ct_dataset(run_dir, **volumes))
-        return {split: ct_slices.CTSliceDataset([s for s in studies if s.split == split],
-                                                slice_shape=shape, **slicing)
-                for split in datasets.SPLITS}
+        return {split: ct_slices.CTSliceDataset(studies, slice_shape=shape, **slicing)
+                for split, studies in by_split.items()}
     if task == "ct":
-        studies = datasets.read_ct_studies(synthetic_ct_dataset(run_dir, **dataset))
-        return {split: datasets.CTVolumeDataset([s for s in studies if s.split == split], shape=shape)
-                for split in datasets.SPLITS}
-    if task == "cxr":
-        images = datasets.read_cxr_images(synthetic_cxr_dataset(run_dir, **dataset))
-        return {split: datasets.CXRImageDataset([i for i in images if i.split == split], shape=shape)
-                for split in datasets.SPLITS}
-    raise ValueError(f"unknown task {task!r}: use 'ct', 'ct-slices' or 'cxr'")
+        return {split: datasets.CTVolumeDataset(studies, shape=shape)
+                for split, studies in by_split.items()}
+    return {split: datasets.CXRImageDataset(images, shape=shape, class_names=class_names)
+            for split, images in by_split.items()}
 
 
 def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_shape: Iterable[int],

@@ -105,7 +105,8 @@ class History:
         return float(np.mean(rates)) if rates else math.nan
 
 
-def _targets_of(dataset) -> np.ndarray:
+def targets_of(dataset) -> np.ndarray:
+    """The targets of a map-style dataset as float32 (N, K), K = 1 for a scalar label."""
     targets = [np.atleast_1d(np.asarray(dataset[index][1], dtype=np.float32)) for index in range(len(dataset))]
     return np.stack(targets)
 
@@ -118,7 +119,8 @@ def balanced_positive_weight(targets: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(weight, dtype=torch.float32)
 
 
-def _loader(dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+def loader(dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+    """A single-process DataLoader whose shuffling order is fixed by `seed`."""
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
                       num_workers=0, drop_last=False)
@@ -174,7 +176,7 @@ def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig |
                          f"{len(validation_dataset)} validation samples")
     set_threads(config.threads)
     seed_everything(config.seed)
-    targets = _targets_of(train_dataset)
+    targets = targets_of(train_dataset)
     if config.positive_weight == "balanced":
         positive_weight = balanced_positive_weight(targets)
     elif config.positive_weight is None:
@@ -194,14 +196,14 @@ def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig |
         epochs = tqdm(epochs, desc="epochs")
     for epoch in epochs:
         started = time.perf_counter()
-        train_loader = _loader(train_dataset, config.batch_size, True, config.seed + epoch)
+        train_loader = loader(train_dataset, config.batch_size, True, config.seed + epoch)
         train_loss, train_accuracy, seen = _run_epoch(model, train_loader, loss_function, optimiser,
                                                       augmentation, augmentation_generator)
         train_seconds = time.perf_counter() - started
         if config.recalibrate_batch_norm:
-            recalibrate_batch_norm(model, _loader(train_dataset, config.batch_size, False, 0))
+            recalibrate_batch_norm(model, loader(train_dataset, config.batch_size, False, 0))
         validation_loss, validation_accuracy, _ = _run_epoch(
-            model, _loader(validation_dataset, config.batch_size, False, 0), loss_function, None,
+            model, loader(validation_dataset, config.batch_size, False, 0), loss_function, None,
             None, augmentation_generator)
         history.epochs.append({
             "epoch": epoch, "train_loss": train_loss, "validation_loss": validation_loss,
@@ -259,7 +261,7 @@ def predict(model: nn.Module, dataset, batch_size: int = 8) -> tuple[np.ndarray,
     """Logits (N, K) of ``model`` on ``dataset`` in eval mode, and the targets (N, K)."""
     model.eval()
     logits, targets = [], []
-    for inputs, batch_targets in _loader(dataset, batch_size, False, 0):
+    for inputs, batch_targets in loader(dataset, batch_size, False, 0):
         output = _logits(model(inputs))
         logits.append(output.numpy())
         targets.append(batch_targets.reshape(output.shape[0], -1).numpy())
@@ -299,7 +301,7 @@ def random_rotation(max_degrees: float = 20.0) -> Augmentation:
 
 def _arrays_of(dataset) -> tuple[np.ndarray, np.ndarray]:
     inputs = np.stack([np.asarray(dataset[index][0], dtype=np.float32) for index in range(len(dataset))])
-    return inputs, _targets_of(dataset)
+    return inputs, targets_of(dataset)
 
 
 def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None = None) -> History:

@@ -20,42 +20,18 @@ import numpy as np
 
 from radxai.data import preprocess
 from radxai.data.datasets import CTStudy
+from radxai.data.volume import take_slice, view_axis
 
-__all__ = ["VIEW_AXES", "take_slice", "lung_slice_range", "CTSliceDataset"]
+__all__ = ["lung_slice_range", "CTSliceDataset"]
 
-VIEW_AXES = {"axial": 0, "coronal": 1, "sagittal": 2}
 LUNG_LABELS = (1, 2)
-
-
-def _axis_of(view: str) -> int:
-    try:
-        return VIEW_AXES[view]
-    except KeyError:
-        raise ValueError(f"unknown view {view!r}; views: {', '.join(VIEW_AXES)}") from None
-
-
-def take_slice(volume: np.ndarray, view: str, index: int) -> np.ndarray:
-    """Slice `index` of a volume (D, H, W) in `view` (see the module docstring): a 2D array.
-
-    Raises ValueError for an unknown view, a non-3D array or an index outside the view's axis.
-    """
-    values = np.asarray(volume)
-    if values.ndim != 3:
-        raise ValueError(f"take_slice needs a volume (D, H, W); got shape {values.shape}")
-    axis = _axis_of(view)
-    if not 0 <= index < values.shape[axis]:
-        raise ValueError(
-            f"{view} slice {index} is outside the volume: shape {values.shape} has "
-            f"{values.shape[axis]} {view} slices"
-        )
-    return np.take(values, index, axis=axis)
 
 
 def lung_slice_range(organs: np.ndarray, view: str) -> tuple[int, int]:
     """(first, last) slice indices of `view` that contain lung in an organ label volume
     (D, H, W) (labels 1 and 2 = right and left lung). ValueError if there is no lung."""
     lungs = np.isin(np.asarray(organs), LUNG_LABELS)
-    axis = _axis_of(view)
+    axis = view_axis(view)
     other_axes = tuple(a for a in range(3) if a != axis)
     present = np.flatnonzero(lungs.any(axis=other_axes))
     if present.size == 0:
@@ -88,7 +64,7 @@ class CTSliceDataset:
     _origins: list[tuple[str, int]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        _axis_of(self.view)
+        view_axis(self.view)
         if self.slices_per_study < 1:
             raise ValueError(f"slices_per_study must be at least 1; got {self.slices_per_study}")
         for study in self.studies:

@@ -472,16 +472,24 @@ def read_cxr_images(root: Path, split_seed: int = 0) -> list[CXRImage]:
 @dataclass
 class CXRImageDataset:
     """X-rays as model inputs: ``dataset[i] -> (x, y)`` with x float32 (1, H, W) in [0, 1] resized
-    to ``shape`` and y float32 (K,) the multi-label targets over ``cxr_class_names()``."""
+    to ``shape`` and y float32 (K,) the multi-label targets over ``class_names`` (None: the
+    synthetic/VinDr classes ``cxr_class_names()``; a real dataset's own classes come from
+    ``radxai.data.real.dataset_class_names``)."""
 
     images: Sequence[CXRImage]
     shape: Sequence[int] = (224, 224)
     preload: bool = True
+    class_names: Sequence[str] | None = None
     _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     _targets: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        names = cxr_class_names()
+        names = list(self.class_names) if self.class_names is not None else cxr_class_names()
+        for image in self.images:
+            missing = [name for name in names if name not in image.labels]
+            if missing:
+                raise ValueError(f"image {image.image_id} ({image.path}) has no label for classes "
+                                 f"{missing}; its labels are {sorted(image.labels)}")
         self._targets = np.array([[image.labels[name] for name in names] for image in self.images],
                                  dtype=np.float32).reshape(len(self.images), len(names))
         if self.preload:

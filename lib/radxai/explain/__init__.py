@@ -8,18 +8,21 @@
 Methods (`methods()`): CAMs "gradcam", "hirescam", "gradcam++", "layercam", "scorecam"
 (`radxai.explain.cam`); gradients "saliency", "gradient_x_input", "integrated_gradients",
 "guided_backprop", "deconvnet", "guided_gradcam" (`radxai.explain.gradients`); "smoothgrad"
-around any of them (`radxai.explain.smoothgrad`). New methods register with
+around any of them (`radxai.explain.smoothgrad`); perturbations "kernel_shap", "lime" (on
+superpixels / supervoxels, every class at once with `kernel_shap_values` and `lime_values`)
+and "occlusion" (`radxai.explain.perturbation`). New methods register with
 `register_method`. Arrays are numpy at the boundary: inputs (N, C, *spatial) with spatial
 (H, W) or (D, H, W), channel first. Models: PyTorch modules and Keras models; the backend is
 detected from the model (`radxai.explain.backends`: `torch` and `keras`).
 
 Modules: `front_door` (explain), `explanation` (Explanation), `targets`, `capture` (torch
 hooks as context managers), `upsample`, `registry`, `backends`, `cam`, `gradients`,
-`smoothgrad`, `export` (NIfTI heatmaps).
+`smoothgrad`, `perturbation`, `segments` (SLIC superpixels and supervoxels), `baselines`,
+`slices` (the most informative slices of a CT heatmap), `export` (NIfTI heatmaps).
 """
 
 # The method modules are imported for their registrations.
-from radxai.explain import cam, gradients, smoothgrad  # noqa: F401
+from radxai.explain import cam, gradients, perturbation, smoothgrad  # noqa: F401
 from radxai.explain.explanation import Explanation
 from radxai.explain.export import save_heatmap_nifti
 from radxai.explain.front_door import explain

@@ -28,6 +28,10 @@ class Explanation:
           attribution summed over channels (so IG's raw sums to f(x) - f(baseline)); for
           guided Grad-CAM the guided gradient times the upsampled Grad-CAM map.
         - SmoothGrad: the mean of the wrapped method's raw over the noisy copies.
+        - Kernel SHAP / LIME: (N, *spatial), each voxel the value of its segment for the
+          target (signed; Kernel SHAP's values summed over segments = f(x) - f(all off)).
+        - Occlusion: (N, *spatial), the mean drop of the target's output over the windows
+          covering each voxel.
     method: the registered method name.
     target: the class explained for each sample (list of N ints) or the name of the callable
         target.

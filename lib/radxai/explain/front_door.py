@@ -32,7 +32,7 @@ def explain(
     method: a registered method name (`radxai.explain.methods()`), e.g. "gradcam",
         "hirescam", "gradcam++", "layercam", "scorecam", "saliency", "gradient_x_input",
         "integrated_gradients", "smoothgrad", "guided_backprop", "deconvnet",
-        "guided_gradcam".
+        "guided_gradcam", and the perturbation methods "kernel_shap", "lime", "occlusion".
     target: an int class, a list of ints (one per sample), a callable on the model output
         returning (N,) scores, or None for the predicted class; scores are logits (see
         `radxai.explain.targets`).

@@ -18,17 +18,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-VIEWS = ("axial", "coronal", "sagittal")
+from radxai.data.volume import VIEW_AXES, take_slice
 
-
-def take_slice(array: np.ndarray, view: str, index: int) -> np.ndarray:
-    """The 2D slice of a (D, H, W) array in ``view`` at ``index`` along that view's axis."""
-    if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; choose one of {VIEWS}")
-    axis = VIEWS.index(view)
-    if not 0 <= index < array.shape[axis]:
-        raise ValueError(f"{view} index {index} is outside 0..{array.shape[axis] - 1}")
-    return np.take(array, index, axis=axis)
+VIEWS = tuple(VIEW_AXES)
 
 
 def aspect_of(view: str, spacing: Sequence[float]) -> float:

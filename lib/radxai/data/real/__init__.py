@@ -1,0 +1,114 @@
+"""Loaders for the real datasets described in ``data_manifests/``.
+
+One module per dataset reads its published folder layouts; this module dispatches by name:
+
+    load_dataset("mosmeddata", "/data/COVID19_1110")            -> list[MosMedStudy]
+    load_dataset("vindr_cxr", "/data/vindr-cxr/1.0.0")          -> list[VinDrImage]
+    load_dataset("eye_gaze", "/data/egd-cxr/1.0.0", image_root="/data/mimic-cxr/2.0.0")
+
+CT datasets give ``CTStudy`` subclasses and X-ray datasets ``CXRImage`` subclasses, with
+splits assigned, so ``CTVolumeDataset`` / ``CXRImageDataset`` take them unchanged. The
+synthetic default is not here: ``radxai.pipeline`` builds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from radxai.data import datasets
+from radxai.data.manifests import load_manifest
+from radxai.data.real import eye_gaze, mosmeddata, pediatric_pneumonia, rad_chestct, vindr_cxr
+from radxai.data.real._common import (
+    MissingFile, Survey, UnreadableFile, layout_error, listed,
+)
+
+__all__ = [
+    "MissingFile",
+    "Survey",
+    "UnreadableFile",
+    "dataset_class_names",
+    "dataset_names",
+    "dataset_task",
+    "load_dataset",
+    "survey_dataset",
+]
+
+_LOADERS: dict[str, ModuleType] = {
+    module.NAME: module
+    for module in (mosmeddata, pediatric_pneumonia, vindr_cxr, rad_chestct, eye_gaze)
+}
+
+
+def dataset_names() -> list[str]:
+    """The names of the real datasets radxai can read, sorted."""
+    return sorted(_LOADERS)
+
+
+def _loader(name: str) -> ModuleType:
+    if name not in _LOADERS:
+        raise ValueError(f"unknown dataset {name!r}; real datasets are {dataset_names()} "
+                         "(the synthetic default is built by radxai.pipeline)")
+    return _LOADERS[name]
+
+
+def dataset_task(name: str) -> str:
+    """"ct" for a CT dataset (loaders give CTStudy records), "cxr" for X-rays (CXRImage)."""
+    _loader(name)
+    return load_manifest(name).task
+
+
+def dataset_class_names(name: str) -> list[str]:
+    """An X-ray dataset's class names in model-output order; every record's ``labels`` has
+    these keys.
+
+    vindr_cxr: ``datasets.cxr_class_names()`` (the seven findings of the multi-label X-ray
+    work plus "No finding", the synthetic set's classes; the records also label every other
+    VinDr-CXR class). pediatric_pneumonia: NORMAL, PNEUMONIA. eye_gaze: Normal, CHF,
+    pneumonia. CT datasets carry one binary ``label`` per study and raise ``ValueError``.
+    """
+    _loader(name)
+    manifest = load_manifest(name)
+    if manifest.task != "cxr":
+        raise ValueError(f"{name} is a CT dataset: each study has one binary label, not classes")
+    if name == vindr_cxr.NAME:
+        return datasets.cxr_class_names()
+    return manifest.label_strings("classes")
+
+
+def survey_dataset(name: str, root: str | Path, split_seed: int = 0, **options: Any) -> Survey:
+    """What the local copy at ``root`` holds (records, missing and unreadable files, counts)
+    without decoding any image; ``options`` go to the dataset's loader (eye_gaze:
+    ``image_root``; rad_chestct: ``target``)."""
+    return _loader(name).survey(Path(root), split_seed=split_seed, **options)
+
+
+def load_dataset(name: str, root: str | Path, split_seed: int = 0,
+                 allow_incomplete: bool = False,
+                 **options: Any) -> list[datasets.CTStudy] | list[datasets.CXRImage]:
+    """The records of real dataset ``name`` at ``root``, with splits assigned.
+
+    split_seed: seeds the split where the dataset has none of its own. allow_incomplete:
+    load whatever is present instead of refusing a copy with missing or unreadable files or
+    fewer items than the publisher reports. options: see ``survey_dataset``.
+    Raises ``DatasetLayoutError`` naming the manifest, the files and the expected layout for
+    a root that is not the dataset, a damaged table or a half-copied dataset.
+    """
+    survey = survey_dataset(name, root, split_seed, **options)
+    if not allow_incomplete:
+        problems = [f"missing {item.relative_path} (expected by {item.expected_by})"
+                    for item in survey.missing]
+        problems += [f"unreadable {item.relative_path}: {item.problem}"
+                     for item in survey.unreadable]
+        problems += [f"too few items: {shortfall}" for shortfall in survey.shortfalls()]
+        if problems:
+            raise layout_error(
+                survey.manifest, survey.root,
+                f"incomplete copy ({len(problems)} problems; `radxai data verify {name} --root "
+                f"{survey.root}` lists them all; pass allow_incomplete=True to load what is "
+                f"there):\n{listed(problems)}",
+            )
+    if not survey.records:
+        raise layout_error(survey.manifest, survey.root, "no images or volumes found")
+    return survey.records

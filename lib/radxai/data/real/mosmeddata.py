@@ -1,0 +1,205 @@
+"""MosMedData COVID19_1110 (chest CT, Moscow 2020) in its two published layouts.
+
+Full dataset::
+
+    DIR/studies/CT-<g>/study_<NNNN>.nii.gz    g = 0..4, the severity grade
+    DIR/masks/study_<NNNN>_mask.nii.gz        lesion masks (50 studies of CT-1)
+
+Keras 3D tutorial subset::
+
+    DIR/CT-0/study_<NNNN>.nii.gz              normal
+    DIR/CT-23/study_<NNNN>.nii.gz             grade 2 or 3, told apart by study number
+
+Labels: 0 for CT-0, 1 for CT-1..CT-4; the grade is kept. Every study and mask is reoriented
+with its own affine to the synthetic phantoms' voxel order, so real and synthetic arrays are
+both (D, H, W) with columns toward the patient's left, rows toward posterior and slices toward
+the feet. Splits: stratified by grade with the split seed (the dataset has no split).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from radxai.data import io
+from radxai.data.datasets import CT_STUDY_PATTERN, CTStudy, stratified_split
+from radxai.data.manifests import Manifest, load_manifest
+from radxai.data.real._common import MissingFile, Survey, layout_error, with_manifest
+from radxai.data.volume import Volume, affine_to_spacing
+
+__all__ = ["NAME", "PHANTOM_AXIS_CODES", "MosMedStudy", "reorient_like_phantoms", "survey"]
+
+NAME = "mosmeddata"
+# nibabel axis codes of the synthetic phantoms' voxel axes (i, j, k): each names the direction
+# in which the index grows (see datasets.ct_affine).
+PHANTOM_AXIS_CODES = ("L", "P", "I")
+_GRADE_FOLDER = re.compile(r"^CT-(\d+)$")
+_MASK_PATTERN = re.compile(r"^study_(\d+)_mask\.nii(\.gz)?$")
+_KERAS_FOLDERS = ("CT-0", "CT-23")
+
+
+def reorient_like_phantoms(volume: Volume) -> Volume:
+    """``volume`` with its voxels reordered to the phantoms' axis codes (L, P, I).
+
+    Array (D, H, W) = (slice, row, column) afterwards has columns toward the patient's left,
+    rows toward posterior and slices toward the feet. Only flips and axis swaps are applied
+    (the closest ones for an oblique affine), so voxel values are untouched, and the affine is
+    updated so every voxel keeps its world (RAS mm) position. Masks are not carried over.
+    """
+    voxels_ijk = volume.array.transpose(2, 1, 0)
+    current = nib.orientations.io_orientation(volume.affine)
+    target = nib.orientations.axcodes2ornt(PHANTOM_AXIS_CODES)
+    transform = nib.orientations.ornt_transform(current, target)
+    reordered = nib.orientations.apply_orientation(voxels_ijk, transform)
+    affine = volume.affine @ nib.orientations.inv_ornt_aff(transform, voxels_ijk.shape)
+    array = np.ascontiguousarray(reordered.transpose(2, 1, 0))
+    return Volume(array, affine, affine_to_spacing(affine))
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class MosMedStudy(CTStudy):
+    """A MosMedData study. ``grade_from_study_number`` is True for the Keras CT-23 folder,
+    whose grade (2 or 3) comes from the study-number ranges in the manifest."""
+
+    grade_from_study_number: bool = False
+    manifest_path: Path | None = None
+
+    def load(self, allow_nan: bool = False) -> Volume:
+        """The study as a ``Volume`` in HU, reoriented like the phantoms, with
+        ``masks['lesion']`` (uint8, 1 = lesion) where the dataset has a mask."""
+        try:
+            volume = reorient_like_phantoms(io.read_nifti(self.path, allow_nan=allow_nan))
+            masks = {}
+            if self.mask_path is not None:
+                mask = reorient_like_phantoms(io.read_nifti(self.mask_path))
+                if mask.shape != volume.shape:
+                    raise io.ImageReadError(
+                        f"{self.mask_path}: mask shape {mask.shape} differs from the study "
+                        f"{self.path.name} shape {volume.shape} (D, H, W)"
+                    )
+                masks["lesion"] = mask.array
+        except io.ImageReadError as error:
+            raise io.ImageReadError(with_manifest(str(error), self.manifest_path)) from error
+        return Volume(volume.array, volume.affine, volume.spacing, masks=masks)
+
+
+def survey(root: Path, split_seed: int = 0) -> Survey:
+    """Find the studies of a MosMedData copy at ``root`` (either layout); see module docstring.
+
+    Raises ``DatasetLayoutError`` (naming the manifest and the expected layouts) for a root
+    that is neither layout, an unknown grade folder, or a CT-23 study whose number lies
+    outside the manifest's CT-2/CT-3 ranges.
+    """
+    manifest = load_manifest(NAME)
+    root = Path(root)
+    if not root.is_dir():
+        raise layout_error(manifest, root, "no such folder")
+    for base in (root, root / "COVID19_1110"):
+        if (base / "studies").is_dir():
+            return _survey_full(manifest, root, base, split_seed)
+    if any((root / folder).is_dir() for folder in _KERAS_FOLDERS):
+        return _survey_keras(manifest, root, split_seed)
+    raise layout_error(manifest, root,
+                       "not a MosMedData folder: found neither studies/ nor CT-0/ and CT-23/")
+
+
+def _study_files(folder: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted(folder.iterdir()):
+        match = CT_STUDY_PATTERN.search(path.name)
+        if match and path.is_file():
+            found.append((int(match.group(1)), path))
+    return found
+
+
+def _survey_full(manifest: Manifest, root: Path, base: Path, split_seed: int) -> Survey:
+    grades = manifest.label_value("grades", kind=dict)
+    found: list[tuple[int, int, Path]] = []
+    for folder in sorted((base / "studies").iterdir()):
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue
+        if folder.name not in grades:
+            raise layout_error(manifest, folder,
+                               f"unknown grade folder; expected one of {sorted(grades)}")
+        grade = int(_GRADE_FOLDER.match(folder.name).group(1))  # type: ignore[union-attr]
+        found.extend((number, grade, path) for number, path in _study_files(folder))
+    studies_by_number = {number: (grade, path) for number, grade, path in found}
+    masks, missing = _masks(root, base, studies_by_number)
+    counts = Counter(f"CT-{grade}" for _, grade, _ in found)
+    counts["masks"] = len(masks)
+    records = _records(manifest, found, masks, {}, split_seed)
+    return Survey(manifest, root, base, "full", records, missing, counts=dict(counts))
+
+
+def _masks(root: Path, base: Path,
+           studies: dict[int, tuple[int, Path]]) -> tuple[dict[int, Path], list[MissingFile]]:
+    masks: dict[int, Path] = {}
+    missing = []
+    mask_folder = base / "masks"
+    studies_folder = (base / "studies").relative_to(root).as_posix()
+    for path in sorted(mask_folder.iterdir()) if mask_folder.is_dir() else []:
+        match = _MASK_PATTERN.match(path.name)
+        if not match:
+            continue
+        number = int(match.group(1))
+        if number in studies:
+            masks[number] = path
+        else:
+            missing.append(MissingFile(
+                f"{studies_folder}/CT-<grade>/study_{number:04d}.nii.gz",
+                f"its lesion mask {path.relative_to(root).as_posix()} exists",
+            ))
+    return masks, missing
+
+
+def _survey_keras(manifest: Manifest, root: Path, split_seed: int) -> Survey:
+    folder_grades = manifest.label_value("keras_subset_folders", kind=dict)
+    ranges = manifest.label_value("study_numbers", kind=dict)
+    found: list[tuple[int, int, Path]] = []
+    from_number: set[int] = set()
+    counts: Counter[str] = Counter()
+    for folder_name in _KERAS_FOLDERS:
+        folder = root / folder_name
+        if not folder.is_dir():
+            continue
+        allowed = [int(grade) for grade in folder_grades[folder_name]]
+        for number, path in _study_files(folder):
+            counts[folder_name] += 1
+            if len(allowed) == 1:
+                found.append((number, allowed[0], path))
+                continue
+            grade = _grade_of_number(manifest, ranges, allowed, number, path)
+            found.append((number, grade, path))
+            from_number.add(number)
+    records = _records(manifest, found, {}, from_number, split_seed)
+    return Survey(manifest, root, root, "keras_subset", records, counts=dict(counts))
+
+
+def _grade_of_number(manifest: Manifest, ranges: dict, allowed: list[int], number: int,
+                     path: Path) -> int:
+    for grade in allowed:
+        low, high = ranges[f"CT-{grade}"]
+        if low <= number <= high:
+            return grade
+    spans = ", ".join(f"CT-{grade} {ranges[f'CT-{grade}'][0]}-{ranges[f'CT-{grade}'][1]}"
+                      for grade in allowed)
+    raise layout_error(manifest, path,
+                       f"study number {number} lies outside the study-number ranges of the grades "
+                       f"this folder may hold ({spans}; manifest key labels.study_numbers)")
+
+
+def _records(manifest: Manifest, found: list[tuple[int, int, Path]], masks: dict[int, Path],
+             from_number: set[int], split_seed: int) -> list[MosMedStudy]:
+    found = sorted(found)
+    splits = stratified_split([grade for _, grade, _ in found], seed=split_seed)
+    return [
+        MosMedStudy(f"study_{number:04d}", grade, path, split, mask_path=masks.get(number),
+                    grade_from_study_number=number in from_number,
+                    manifest_path=manifest.path)
+        for (number, grade, path), split in zip(found, splits)
+    ]
