@@ -34,6 +34,7 @@ notebooks: $(STAMP)
 	$(BIN)/radxai notebooks refresh
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -r bench/requirements.txt
 	$(BIN)/python -m bench
 
 clean-venv:

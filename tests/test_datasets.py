@@ -180,3 +180,19 @@ def test_draw_findings_keeps_a_share_of_normal_images() -> None:
     assert all(set(findings) <= set(phantoms.CXR_FINDINGS) for findings in draws)
     with pytest.raises(ValueError, match="1.5"):
         datasets.draw_findings(rng, normal_share=1.5, prevalence=0.3)
+
+
+def test_reader_boxes_are_rescaled_to_the_model_grid(cxr_root: Path) -> None:
+    image = next(image for image in datasets.read_cxr_images(cxr_root) if image.annotations)
+    names = datasets.cxr_class_names()
+    on_grid = image.reader_boxes_on_grid(names, (32, 128))  # stored 64 x 64: rows / 2, columns * 2
+    finding = image.annotations[0].finding
+    stored = np.array([annotation.box for annotation in image.boxes_of(finding)])
+    np.testing.assert_allclose(on_grid[finding], stored * np.array([2.0, 0.5, 2.0, 0.5]))
+    assert set(on_grid) == {annotation.finding for annotation in image.annotations}
+
+
+def test_cxr_image_dataset_names_an_image_without_a_requested_class(cxr_root: Path) -> None:
+    images = datasets.read_cxr_images(cxr_root)
+    with pytest.raises(ValueError, match=f"{images[0].image_id}.*no label for classes \\['CHF'\\]"):
+        datasets.CXRImageDataset(images[:1], shape=(16, 16), class_names=["CHF"])

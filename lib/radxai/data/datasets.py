@@ -422,6 +422,17 @@ class CXRImage:
         """Every reader's boxes for ``finding`` (several readers are kept apart)."""
         return [annotation for annotation in self.annotations if annotation.finding == finding]
 
+    def reader_boxes_on_grid(self, class_names: Sequence[str],
+                             shape: Sequence[int]) -> dict[str, np.ndarray]:
+        """Every reader's boxes per class, rescaled from the stored image to a model input
+        grid ``shape`` (H, W): class name -> (R, 4) (x_min, y_min, x_max, y_max) in pixels of
+        that grid; classes without a box are left out. Reads the image once for its size."""
+        stored_height, stored_width = self.load().shape[:2]
+        height, width = (int(size) for size in shape)
+        scale = np.array([width / stored_width, height / stored_height] * 2)
+        return {name: np.array([annotation.box for annotation in annotations]) * scale
+                for name in class_names if (annotations := self.boxes_of(name))}
+
 
 def read_cxr_images(root: Path, split_seed: int = 0) -> list[CXRImage]:
     """The images of a VinDr-CXR-layout folder (real resized-PNG variant or synthetic).
