@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from radxai.data import ct_slices, datasets
-from radxai.data import volume as volume_module
 
 CT_SHAPE = (16, 32, 32)
 
@@ -18,23 +17,6 @@ CT_SHAPE = (16, 32, 32)
 def studies(tmp_path_factory: pytest.TempPathFactory) -> list[datasets.CTStudy]:
     root = datasets.write_synthetic_ct(tmp_path_factory.mktemp("ct"), count=6, seed=3, shape=CT_SHAPE)
     return datasets.read_ct_studies(root)
-
-
-def test_take_slice_follows_the_views() -> None:
-    volume = np.arange(2 * 3 * 4).reshape(2, 3, 4)
-    np.testing.assert_array_equal(volume_module.take_slice(volume, "axial", 1), volume[1])
-    np.testing.assert_array_equal(volume_module.take_slice(volume, "coronal", 2), volume[:, 2, :])
-    np.testing.assert_array_equal(volume_module.take_slice(volume, "sagittal", 3), volume[:, :, 3])
-
-
-@pytest.mark.parametrize(("view", "index", "message"), [
-    ("oblique", 0, "unknown view 'oblique'"),
-    ("coronal", 3, "coronal slice 3 is outside"),
-    ("axial", -1, "axial slice -1 is outside"),
-])
-def test_take_slice_rejects_bad_requests(view: str, index: int, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        volume_module.take_slice(np.zeros((2, 3, 4)), view, index)
 
 
 def test_lung_slice_range_finds_the_lungs_and_rejects_no_lungs() -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from radxai.data import preprocess
 from radxai.data.datasets import CTStudy
-from radxai.data.volume import take_slice, view_axis
+from radxai.slicing import take_slice, view_axis
 
 __all__ = ["lung_slice_range", "CTSliceDataset"]
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from radxai.data.volume import take_slice, view_axis
+from radxai.slicing import view_axis
 
-__all__ = ["slice_activation", "informative_slices", "select_slice", "take_slice"]
+__all__ = ["slice_activation", "informative_slices", "select_slice"]
 
 
 

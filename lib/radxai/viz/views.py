@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from radxai.data.volume import VIEW_AXES, take_slice
+from radxai.slicing import VIEW_AXES, take_slice
 
 VIEWS = tuple(VIEW_AXES)
 
