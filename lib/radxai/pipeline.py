@@ -568,7 +568,6 @@ def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_sh
     Load it with ``radxai.models.load``.
     """
     from radxai import models, train
-    from radxai.data import ct_slices, datasets, io, phantoms, preprocess, volume
 
     parameters = {"task": task, "dataset": dict(dataset), "input_shape": list(input_shape),
                   "architecture": architecture, "arguments": dict(arguments), "fit": dict(fit),
@@ -585,15 +584,20 @@ def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_sh
         _write_history(history, folder)
 
     folder = load_or_build(run_dir, f"model-{architecture}", parameters, build,
-                           code=(ct_slices, datasets, io, phantoms, preprocess, volume, train,
-                                 *_torch_model_modules()))
+                           code=torch_training_code())
     return folder / "model.pt"
 
 
-def _torch_model_modules() -> tuple[Any, ...]:
+def torch_training_code() -> tuple[Any, ...]:
+    """The modules whose source keys a cached PyTorch model: the data layer it reads, the
+    architectures and checkpoints, and the fit loop. Pass them (plus any of your own training
+    code) as ``load_or_build(..., code=...)`` so a change to any of them retrains."""
+    from radxai import train
+    from radxai.data import ct_slices, datasets, io, phantoms, preprocess, volume
     from radxai.models import _common, axialnet, checkpoint, cnn2d, cnn3d, registry, unet_classifier
 
-    return (_common, axialnet, checkpoint, cnn2d, cnn3d, registry, unet_classifier)
+    return (ct_slices, datasets, io, phantoms, preprocess, volume, train,
+            _common, axialnet, checkpoint, cnn2d, cnn3d, registry, unet_classifier)
 
 
 def trained_keras_cnn3d(run_dir: Path, dataset: Mapping[str, Any], input_shape: Iterable[int],

@@ -91,7 +91,7 @@ def plot_randomisation_grid(images: Mapping[str, np.ndarray], column_labels: Seq
 
     methods = list(images)
     columns = len(column_labels)
-    figure, axes = plt.subplots(len(methods), columns, figsize=(1.9 * columns + 1, 1.9 * len(methods)),
+    figure, axes = plt.subplots(len(methods), columns, figsize=(1.25 * columns + 1, 1.25 * len(methods)),
                                 constrained_layout=True, squeeze=False)
     artist = None
     for row, method in enumerate(methods):
