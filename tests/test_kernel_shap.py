@@ -278,7 +278,9 @@ def test_the_batch_size_does_not_change_the_values():
     segments = grid_segments((8, 8), 2)
     small = kernel_shap_values(model, x, segments, nsamples=40, batch_size=3)
     large = kernel_shap_values(model, x, segments, nsamples=40, batch_size=64)
-    np.testing.assert_allclose(small.values, large.values, atol=1e-9)
+    # float32 convolutions may sum in another order for another batch size (about 1e-8 here),
+    # far below the values themselves (about 1e-3); a batching bug moves them by their own size.
+    np.testing.assert_allclose(small.values, large.values, rtol=0, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- bad input
