@@ -18,7 +18,8 @@ more (connectivity is enforced).
 
 Helpers: `check_segments` validates and relabels given label arrays, `paint_segments` gives
 every voxel its segment's value, `segment_means` averages a map over each segment (e.g. a
-CAM, to compare it with SHAP and LIME segment by segment).
+CAM, to compare it with SHAP and LIME segment by segment), `restrict_to_region` keeps the
+segments inside a region (the lungs) as players and makes everything outside it one player.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "segment_counts",
     "paint_segments",
     "segment_means",
+    "restrict_to_region",
 ]
 
 SEGMENTATIONS = ("slic", "quickshift", "felzenszwalb")
@@ -250,6 +252,39 @@ def segment_means(maps: np.ndarray, segments: np.ndarray) -> np.ndarray:
         present = sizes > 0
         means[sample, present] = sums[present] / sizes[present]
     return means
+
+
+def restrict_to_region(segments: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Keep the segments inside ``region`` and merge everything outside it into segment 0.
+
+    Whole-volume Kernel SHAP with every supervoxel a player spends most coalitions on the body
+    wall, the table and the air, and switching those off is what makes a volume unlike any the
+    model saw. With the outside as a single player ("outside", label 0), the coalitions vary
+    the region's segments and the outside's one value takes the rest.
+
+    segments: contiguous labels (N, *spatial) (e.g. from `slic_segments`). region: bool
+    (*spatial) or (N, *spatial). A segment that crosses the region's edge is cut: its inside
+    part stays a player. Returns int64 (N, *spatial): 0 outside the region, 1..S_n inside
+    (in the order of the original labels). A sample whose region covers it whole has no
+    outside player; its labels are its segments renumbered 0..S_n - 1 (contiguous labels are
+    what Kernel SHAP and LIME take).
+
+    Raises ValueError when the shapes differ or a sample's region is empty, TypeError for a
+    region that is not boolean.
+    """
+    labels = np.asarray(segments)
+    inside = np.asarray(region)
+    if inside.dtype != bool:
+        raise TypeError(f"region must be a boolean mask; got dtype {inside.dtype}")
+    if labels.ndim < 2 or inside.shape not in (labels.shape[1:], labels.shape):
+        raise ValueError(f"region must have the segments' spatial shape {labels.shape[1:]} or "
+                         f"their shape {labels.shape}; got {inside.shape}")
+    inside = np.broadcast_to(inside, labels.shape)
+    empty = [index for index, sample in enumerate(inside) if not sample.any()]
+    if empty:
+        raise ValueError(f"the region is empty for samples {empty}: there is nothing to explain")
+    shifted = np.where(inside, labels.astype(np.int64) + 1, 0)
+    return np.stack([_contiguous(sample) for sample in shifted])
 
 
 def _images_for_segmentation(
