@@ -35,3 +35,19 @@ def test_committed_outputs_are_complete_small_and_free_of_local_paths(notebook: 
     assert notebook.stat().st_size < 3_000_000
     assert content.cells[0].cell_type == "markdown"
     assert "parameters" in code_cells[0].metadata.get("tags", [])
+
+
+PROFILES = sorted((ROOT / "params").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=[path.stem for path in PROFILES])
+def test_every_profile_parameter_reaches_a_notebook(profile: Path) -> None:
+    # papermill injects names a notebook does not declare without complaint, so a typo in a
+    # profile would silently leave the smoke default in place.
+    content = yaml.safe_load(profile.read_text())
+    declared = {path.stem: set(papermill.inspect_notebook(str(path))) for path in NOTEBOOKS}
+    everywhere = set().union(*declared.values())
+    assert not set(content["parameters"]) - everywhere, f"{profile.name}: declared by no notebook"
+    for stem, overrides in (content.get("notebooks") or {}).items():
+        assert stem in declared, f"{profile.name}: no notebook {stem}"
+        assert not set(overrides) - declared[stem], f"{profile.name}: {stem} does not declare them"
