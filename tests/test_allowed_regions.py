@@ -10,6 +10,7 @@ import torch
 
 from radxai.data import datasets, preprocess
 from radxai.data.phantoms import ORGAN_LABELS
+from radxai.evaluate.binarise import resample_mask
 from radxai.guided import allowed_regions
 
 RIGHT, LEFT, MEDIASTINUM = (ORGAN_LABELS[name] for name in ("right_lung", "left_lung", "mediastinum"))
@@ -54,6 +55,24 @@ def test_downsampling_takes_the_element_under_each_cell_centre() -> None:
     assert torch.equal(allowed_regions.downsample_to_grid(masks, (4, 8, 8)), masks)
     with pytest.raises(ValueError, match="do not match a grid"):
         allowed_regions.downsample_to_grid(masks, (2, 4))
+
+
+def test_downsampling_agrees_with_the_evaluations_mask_resampling() -> None:
+    # Torch's float scale factors put some centres that fall on an element edge on the element
+    # before it (e.g. 26 -> 11); training and OrganIoU evaluation must pick the same elements.
+    source = torch.Generator().manual_seed(5)
+    for size, cells in [(26, 11), (28, 23), (32, 4), (64, 8), (7, 3), (9, 9)]:
+        masks = torch.rand(1, 1, size, 5, generator=source) > 0.5
+        ours = allowed_regions.downsample_to_grid(masks, (cells, 5))[0, 0].numpy()
+        np.testing.assert_array_equal(ours, resample_mask(masks[0, 0].numpy(), (cells, 5)))
+
+
+def test_double_precision_inputs_are_augmented() -> None:
+    masks = torch.zeros(2, 1, 8, 8, dtype=torch.bool)
+    masks[..., 2:5, 2:6] = True
+    augment = allowed_regions.JointAugmentation(flip_axes=(-1,), max_degrees=20.0)
+    inputs, augmented = augment(masks.double(), masks, torch.Generator().manual_seed(0))
+    assert inputs.dtype == torch.float64 and augmented.dtype == torch.bool and augmented.any()
 
 
 def test_flips_move_inputs_and_masks_together() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,6 +19,7 @@ from radxai.evaluate.binarise import (
     check_binary_mask,
     check_heatmap,
     mask_on_heatmap_grid,
+    nearest_indices,
     resample_mask,
 )
 
@@ -141,6 +144,15 @@ def test_upsampling_then_downsampling_gives_the_mask_back(mask: np.ndarray, fact
     large = resample_mask(mask, [extent * factor for extent in mask.shape])
     assert large.sum() == mask.sum() * factor**mask.ndim
     np.testing.assert_array_equal(resample_mask(large, mask.shape), mask)
+
+
+@given(st.integers(1, 200), st.integers(1, 200))
+def test_nearest_indices_are_the_exact_cell_centres(n_in: int, n_out: int) -> None:
+    indices = nearest_indices(n_in, n_out)
+    # floor((i + 1/2) n_in / n_out) in exact rational arithmetic
+    expected = [int(Fraction(2 * i + 1, 2) * n_in / n_out) for i in range(n_out)]
+    assert indices.tolist() == expected
+    assert indices.min() >= 0 and indices.max() < n_in
 
 
 def test_shapes_must_match_unless_resampling_is_asked_for() -> None:

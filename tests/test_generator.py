@@ -78,17 +78,60 @@ def test_without_graph_the_heatmap_is_a_constant() -> None:
     assert not heatmap.requires_grad
 
 
-def test_training_mode_leaves_running_statistics_and_hooks_alone() -> None:
+def test_training_mode_leaves_running_statistics_modes_and_hooks_alone() -> None:
     model = small_cnn().train()
     norm = model[1]
     before = (norm.running_mean.clone(), norm.running_var.clone(), norm.num_batches_tracked.clone())
     generator.generator_heatmap(model, images(), torch.tensor([0, 1]))
     assert torch.equal(norm.running_mean, before[0]) and torch.equal(norm.running_var, before[1])
-    assert torch.equal(norm.num_batches_tracked, before[2]) and norm.momentum == 0.1
+    assert torch.equal(norm.num_batches_tracked, before[2])
+    assert all(module.training for module in model.modules())
     assert all(not module._forward_hooks for module in model.modules())
     inputs = images().requires_grad_(True)
     (plain,) = torch.autograd.grad(model(inputs)[:, 0].sum(), inputs)
     assert (plain < 0).any()  # the ordinary gradient is back: negative values pass the ReLUs
+
+
+def batch_norm_after_relu() -> nn.Module:
+    """float64, so that central differences resolve the second-order terms."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(2, 5, 1), nn.ReLU(), nn.BatchNorm2d(5), nn.Conv2d(5, 3, 1),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2)).double()
+    model[2].running_mean.normal_(generator=torch.Generator().manual_seed(2))
+    model[2].running_var.uniform_(0.5, 2.0, generator=torch.Generator().manual_seed(3))
+    return model
+
+
+@pytest.mark.parametrize("name", generator.GENERATORS)
+@pytest.mark.parametrize("training", [False, True])
+def test_the_weight_gradient_of_a_heatmap_loss_is_exact(name: str, training: bool) -> None:
+    # Double backpropagation against central differences of the same function, in both modes:
+    # in training mode a batch-statistics pass would get the second-order terms wrong.
+    model = batch_norm_after_relu().train(training)
+    source = torch.Generator().manual_seed(4)
+    inputs = torch.randn(4, 2, 3, 3, generator=source, dtype=torch.float64)
+    weights = torch.randn(4, 2, 3, 3, generator=source, dtype=torch.float64)
+    targets = torch.tensor([0, 1, 1, 0])
+
+    def loss(create_graph: bool) -> torch.Tensor:
+        return (generator.generator_gradients(model, inputs, targets, name, create_graph) * weights).sum()
+
+    parameter = model[0].weight
+    (automatic,) = torch.autograd.grad(loss(True), parameter)
+    numeric = torch.zeros_like(parameter)
+    step = 1e-6
+    with torch.no_grad():
+        flat = parameter.view(-1)
+        for index in range(flat.numel()):
+            original = flat[index].item()
+            flat[index] = original + step
+            above = loss(False)
+            flat[index] = original - step
+            below = loss(False)
+            flat[index] = original
+            numeric.view(-1)[index] = (above - below) / (2 * step)
+    assert numeric.abs().max() > 1e-3  # the loss does depend on these weights
+    torch.testing.assert_close(automatic, numeric, rtol=1e-5, atol=1e-7)
 
 
 def test_unknown_generator_lists_the_generators() -> None:

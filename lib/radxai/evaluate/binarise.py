@@ -32,6 +32,7 @@ __all__ = [
     "TopFraction",
     "binarise",
     "check_binary_mask",
+    "nearest_indices",
     "check_heatmap",
     "mask_on_heatmap_grid",
     "resample_mask",
@@ -117,9 +118,18 @@ def resample_mask(mask: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     if len(target) != mask_array.ndim or any(extent < 1 for extent in target):
         raise ValueError(f"cannot resample a mask of shape {mask_array.shape} to {target}: "
                          "the target needs one positive extent per mask axis")
-    indices = [np.minimum(((np.arange(n_out) + 0.5) * n_in / n_out).astype(np.int64), n_in - 1)
-               for n_in, n_out in zip(mask_array.shape, target)]
+    indices = [nearest_indices(n_in, n_out) for n_in, n_out in zip(mask_array.shape, target)]
     return mask_array[np.ix_(*indices)]
+
+
+def nearest_indices(n_in: int, n_out: int) -> np.ndarray:
+    """The input cell under each output cell's centre, (n_out,) int64: floor((i + 1/2) n_in / n_out).
+
+    Computed in integers, (2i + 1) n_in // (2 n_out), so a centre that falls exactly on a cell
+    edge always takes the cell after it; floating-point scale factors (as in torch's
+    ``nearest-exact``) sometimes take the one before.
+    """
+    return (2 * np.arange(n_out, dtype=np.int64) + 1) * n_in // (2 * n_out)
 
 
 def mask_on_heatmap_grid(mask: np.ndarray, heatmap_shape: Sequence[int], resample: str | None,

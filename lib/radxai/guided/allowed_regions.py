@@ -27,6 +27,7 @@ from torch.nn import functional
 from radxai.data import io, preprocess
 from radxai.data.datasets import CTVolumeDataset
 from radxai.data.phantoms import ORGAN_LABELS
+from radxai.evaluate.binarise import nearest_indices
 
 __all__ = [
     "COVID_LUNG_ORGANS",
@@ -76,14 +77,17 @@ def downsample_to_grid(masks: torch.Tensor, grid: Sequence[int]) -> torch.Tensor
     """Nearest-neighbour downsampling of masks (N, K, *spatial) to (N, K, *grid), bool.
 
     Output cell i along an axis of size S -> g takes input element floor((i + 1/2) * S / g),
-    the element under the cell's centre (``mode="nearest-exact"``): a grid cell of AxialNet,
-    whose layers halve the grid with padded stride-2 operations, sits over that element.
+    the element under the cell's centre, as `radxai.evaluate.binarise.resample_mask` does for
+    the OrganIoU evaluation, so training and evaluation see the same allowed cells.
     """
     if masks.ndim != 2 + len(grid):
         raise ValueError(f"masks (N, K, *spatial) of shape {tuple(masks.shape)} do not match a grid {tuple(grid)}")
-    if tuple(masks.shape[2:]) == tuple(grid):
-        return masks.bool()
-    return functional.interpolate(masks.float(), size=tuple(grid), mode="nearest-exact") > 0.5
+    resampled = masks.bool()
+    for axis, (size, cells) in enumerate(zip(masks.shape[2:], grid), start=2):
+        if size != cells:
+            indices = torch.from_numpy(nearest_indices(int(size), int(cells))).to(masks.device)
+            resampled = resampled.index_select(axis, indices)
+    return resampled
 
 
 class AllowedRegionDataset:
@@ -164,21 +168,22 @@ class JointAugmentation:
         if self.max_degrees == 0:
             return inputs, companion
         angles = (torch.rand(count, generator=generator) * 2 - 1) * math.radians(self.max_degrees)
-        grid = functional.affine_grid(_rotations(angles, spatial_dims), list(inputs.shape), align_corners=False)
+        grid = functional.affine_grid(_rotations(angles.to(inputs.dtype), spatial_dims), list(inputs.shape),
+                                      align_corners=False)
         inputs = functional.grid_sample(inputs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         if companion.dtype == torch.bool:
-            companion = functional.grid_sample(companion.float(), grid, mode="nearest", padding_mode="zeros",
-                                               align_corners=False) > 0.5
+            companion = functional.grid_sample(companion.to(inputs.dtype), grid, mode="nearest",
+                                               padding_mode="zeros", align_corners=False) > 0.5
         else:
-            companion = functional.grid_sample(companion, grid, mode="bilinear", padding_mode="zeros",
-                                               align_corners=False)
+            companion = functional.grid_sample(companion.to(inputs.dtype), grid, mode="bilinear",
+                                               padding_mode="zeros", align_corners=False)
         return inputs, companion
 
 
 def _rotations(angles: torch.Tensor, spatial_dims: int) -> torch.Tensor:
     """(N, dims, dims + 1) affine matrices rotating the last two spatial axes by ``angles``."""
     cosine, sine = torch.cos(angles), torch.sin(angles)
-    theta = torch.zeros(len(angles), spatial_dims, spatial_dims + 1)
+    theta = torch.zeros(len(angles), spatial_dims, spatial_dims + 1, dtype=angles.dtype)
     # affine_grid orders coordinates (x, y[, z]) = last spatial axis first.
     theta[:, 0, 0], theta[:, 0, 1] = cosine, -sine
     theta[:, 1, 0], theta[:, 1, 1] = sine, cosine

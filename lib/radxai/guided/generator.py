@@ -103,21 +103,18 @@ def relu_rule(model: nn.Module, generator: str) -> Iterator[int]:
 
 
 @contextmanager
-def _running_statistics_frozen(model: nn.Module) -> Iterator[None]:
-    """Batch-norm layers in training mode still normalise by batch statistics, but their running
-    statistics stay as they are: the generator's extra forward pass must not count twice."""
+def _batch_norm_on_running_statistics(model: nn.Module) -> Iterator[None]:
+    """Batch-norm layers normalise by their running statistics (eval mode) within the block and
+    get their own mode back on exit; nothing else of the model changes mode."""
     layers = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
-    saved = [(layer.momentum, None if layer.num_batches_tracked is None else layer.num_batches_tracked.clone())
-             for layer in layers]
+    modes = [layer.training for layer in layers]
     for layer in layers:
-        layer.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
+        layer.eval()
     try:
         yield
     finally:
-        for layer, (momentum, tracked) in zip(layers, saved):
-            layer.momentum = momentum
-            if tracked is not None:
-                layer.num_batches_tracked.copy_(tracked)
+        for layer, training in zip(layers, modes):
+            layer.train(training)
 
 
 def _class_weights(targets: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -144,9 +141,12 @@ def generator_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.T
 
     inputs: (N, C, *spatial). targets: (N,) integer classes, or (N, K) weights w with
     S_n = sum_k w_nk * logit_nk (multi-hot labels explain the sum of a sample's positive
-    logits). The model runs in whatever mode it is in; in training mode batch norm normalises
-    by the batch, so a sample's gradient also carries the (small) part that flows through the
-    batch statistics, and the running statistics are left untouched by this pass.
+    logits). Batch-norm layers use their running statistics in this pass, whatever the
+    model's mode (dropout keeps it): a sample's heatmap then depends on that sample alone, as at
+    explanation time, the running statistics are not updated twice per step, and the heatmap's
+    derivative with respect to the weights is exact. With batch statistics it is not: the
+    second-order terms through the statistics would differentiate the forward activations by
+    the modified ReLU rule instead of the ReLU's derivative.
     create_graph=True keeps the graph of the gradient, so that a loss on it trains the weights.
     """
     check_generator(generator)
@@ -154,7 +154,7 @@ def generator_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.T
         raise ValueError(f"inputs must be a tensor (N, C, *spatial); got {getattr(inputs, 'shape', type(inputs))}")
     # A leaf of its own, so the heatmap is d score / d input and not tied to the caller's graph.
     inputs = inputs.detach().requires_grad_(True)
-    with relu_rule(model, generator), _running_statistics_frozen(model), torch.enable_grad():
+    with relu_rule(model, generator), _batch_norm_on_running_statistics(model), torch.enable_grad():
         logits = logits_of(model(inputs))
         if logits.ndim == 1:
             logits = logits[:, None]
