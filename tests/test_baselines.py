@@ -50,6 +50,21 @@ def test_blur_spreads_an_impulse_within_the_kernel_only(spatial):
     assert result[(0, 0, *centre)] < 1.0
 
 
+@pytest.mark.parametrize("kernel", [11, 21])
+def test_blur_is_opencvs_gaussian_blur_borders_included(kernel):
+    # cv2.GaussianBlur(image, (k, k), 0): k taps of a normalised Gaussian, border reflected
+    # without repeating the edge pixel (numpy's pad mode "reflect"), applied along each axis.
+    image = np.random.default_rng(3).random((24, 24))
+    radius = (kernel - 1) // 2
+    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * blur_sigma(kernel) ** 2))
+    taps /= taps.sum()
+    expected = np.pad(image, radius, mode="reflect")
+    for axis in (0, 1):
+        expected = np.apply_along_axis(lambda line: np.convolve(line, taps, mode="valid"), axis, expected)
+    result = baseline(image[None, None].astype(np.float32), "blur", blur_kernel=kernel)[0, 0]
+    np.testing.assert_allclose(result, expected, atol=1e-6)
+
+
 def test_blur_of_a_constant_image_is_the_constant():
     x = np.full((1, 1, 12, 12), 3.0, dtype=np.float32)
     assert np.allclose(baseline(x, "blur", blur_kernel=21), 3.0)

@@ -109,6 +109,8 @@ def test_bad_maps_get_clear_errors() -> None:
         ssim_similarity(np.ones((2, 8)), np.zeros((2, 8)))
     with pytest.raises(ValueError, match="data_range must be positive"):
         ssim_similarity(np.ones((4, 4)), np.zeros((4, 4)), data_range=0.0)
+    with pytest.raises(ValueError, match="data_range must be positive"):  # also for identical maps
+        ssim_similarity(np.ones((4, 4)), np.ones((4, 4)), data_range=-1.0)
     with pytest.raises(ValueError, match="at least 24 x 24 pixels"):
         hog_similarity(np.ones((16, 16)), np.zeros((16, 16)))
     with pytest.raises(ValueError, match="axis must be 0, 1 or 2"):

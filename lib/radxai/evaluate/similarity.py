@@ -69,12 +69,12 @@ def ssim_similarity(
         raise ValueError(
             f"SSIM needs at least 3 voxels along every axis; got maps of shape {a.shape}"
         )
+    if data_range is not None and not data_range > 0:
+        raise ValueError(f"data_range must be positive; got {data_range}")
     if np.array_equal(a, b):
         return 1.0
     if data_range is None:
         data_range = float(max(a.max(), b.max()) - min(a.min(), b.min()))
-    elif not data_range > 0:
-        raise ValueError(f"data_range must be positive; got {data_range}")
     smallest = min(a.shape)
     window = min(SSIM_WINDOW, smallest if smallest % 2 else smallest - 1)
     return float(structural_similarity(a, b, data_range=data_range, win_size=window))

@@ -14,7 +14,9 @@ Names (`BASELINES`):
                 The standard deviation follows OpenCV's rule for ``GaussianBlur(image,
                 (k, k), 0)``, sigma = 0.3 * ((k - 1) / 2 - 1) + 0.8, so kernel 11 -> sigma 2.0
                 and kernel 21 -> sigma 3.5, as in the chest X-ray work's probability drops;
-                the kernel is truncated at (k - 1) / 2 voxels and the border is reflected.
+                the kernel is truncated at (k - 1) / 2 voxels and the border is mirrored
+                without repeating the edge voxel (OpenCV's default BORDER_REFLECT_101,
+                scipy's "mirror").
 """
 
 from __future__ import annotations
@@ -70,6 +72,6 @@ def baseline(
         # Zero sigma on the batch and channel axes: blur within each image only.
         sigmas = (0.0, 0.0) + (sigma,) * len(spatial)
         return ndimage.gaussian_filter(
-            values, sigma=sigmas, mode="reflect", truncate=radius / sigma
+            values, sigma=sigmas, mode="mirror", truncate=radius / sigma
         ).astype(np.float32)
     raise ValueError(f"unknown baseline {name!r}; baselines: {', '.join(BASELINES)}")

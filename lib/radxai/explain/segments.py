@@ -79,9 +79,11 @@ def slic_segments(
     n_segments: the approximate number of segments. compactness: weight of spatial distance
     against intensity distance (intensities scaled to [0, 1]); higher gives more regular,
     grid-like segments, lower follows edges more closely (try 0.01 to 1 on a log scale).
-    sigma: standard deviation (voxels) of the Gaussian smoothing before segmentation (0: none).
-    spacing: voxel spacing per spatial axis (e.g. mm of (D, H, W)) for anisotropic volumes;
-    None means isotropic. Returns int64 (N, *spatial), labels 0..S_n - 1 per sample.
+    sigma: standard deviation of the Gaussian smoothing before segmentation (0: none), in the
+    units of ``spacing`` (scikit-image divides it by the spacing per axis): voxels when
+    spacing is None, millimetres when spacing is in mm, so that the smoothing is isotropic in
+    the patient. spacing: voxel spacing per spatial axis (e.g. mm of (D, H, W)) for
+    anisotropic volumes; None means isotropic. Returns int64 (N, *spatial), labels 0..S_n - 1 per sample.
     """
     images = _images_for_segmentation(x, "slic", dimensions=(2, 3))
     _check_positive_int("n_segments", n_segments)

@@ -11,13 +11,14 @@ Regularisation is off (``l1_reg=False``), so every segment gets its value.
 Samples. Kernel SHAP solves a weighted least-squares problem for S - 1 unknowns (the last
 value follows from efficiency). shap adds each coalition together with its complement (for
 every coalition size but the middle one), and the rows of a coalition and of its complement
-in that problem are negatives of each other, so a pair adds one equation at most: with fewer
-than 2 (S - 1) samples the values are underdetermined, and `nsamples` below
-``minimum_kernel_shap_samples(S)`` = 2 (S - 1) raises ValueError before any model
-evaluation. shap never needs more than the 2^S - 2 coalitions besides the empty and the full
+in that problem are negatives of each other, so a pair adds one equation at most: fewer than
+2 (S - 1) samples usually leave the values underdetermined (for even S the middle-size
+coalitions come unpaired, so a lucky draw can do with fewer), and `nsamples` below
+``minimum_kernel_shap_samples(S)`` = 2 (S - 1), a conservative floor, raises ValueError
+before any model evaluation. shap never needs more than the 2^S - 2 coalitions besides the empty and the full
 one (it enumerates them all when nsamples reaches that). nsamples=None is shap's own default,
 2 S + 2048. A regression that is still singular (an unlucky draw near the minimum) raises
-ValueError instead of shap's least-squares fallback.
+ValueError (the design's rank is checked after shap's fit, whether or not shap noticed).
 
 Cost, in model evaluations per sample: min(nsamples, 2^S - 2) coalitions + 1 (the
 background, f(all off)) + 1 (shap's f(x)); `explain()` adds one per sample to resolve the
@@ -128,11 +129,32 @@ class KernelShapSolver:
             ) from None
         finally:
             np.random.set_state(state)
+        _check_regression_rank(explainer, game.count, self.nsamples)
         # shap returns (1, S, K) for the one explained row.
         return (
             np.asarray(values, dtype=np.float64)[0].T,
             np.asarray(explainer.expected_value, dtype=np.float64).reshape(-1),
             np.asarray(explainer.fx, dtype=np.float64).reshape(-1),
+        )
+
+
+def _check_regression_rank(explainer: Any, count: int, nsamples: int | None) -> None:
+    """ValueError unless shap's least-squares problem determined all S - 1 free values.
+
+    shap warns only when ``np.linalg.solve`` fails; a normal matrix that is singular in exact
+    arithmetic but not in floating point is solved silently into meaningless values (that
+    still add up to f(x) - f(all off)), so the rank of the design is checked here. shap
+    eliminates the last segment's value by efficiency: the design is each used coalition minus
+    its last column.
+    """
+    if count < 2:
+        return
+    used = explainer.maskMatrix[explainer.kernelWeights > 0]
+    design = used[:, :-1] - used[:, -1:]
+    if np.linalg.matrix_rank(design) < count - 1:
+        raise ValueError(
+            f"Kernel SHAP's regression is singular with nsamples={nsamples} for {count} "
+            "segments: the sampled coalitions do not determine every value; raise nsamples"
         )
 
 
