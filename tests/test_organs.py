@@ -49,6 +49,28 @@ def test_table_blanket_and_marker_do_not_move_the_lungs() -> None:
     assert dice(confounded_organs.lungs, confounded.lung_mask) >= 0.9
 
 
+def test_a_sternum_in_front_of_the_heart_does_not_cut_the_mediastinum() -> None:
+    # Real chests have a sternum at the front of the mediastinum; the phantoms do not. Bone
+    # there must not end the columns behind it (the heart) the way the vertebral body does.
+    phantom = ct_phantom(3, shape=(32, 96, 96), grade=0)
+    plain = partition_organs(phantom.hu)
+    hu = phantom.hu.copy()
+    sternum = np.zeros(hu.shape, dtype=bool)
+    for index in range(hu.shape[0]):
+        right, left = plain.right_lung[index], plain.left_lung[index]
+        rows = np.flatnonzero(right.any(axis=1) & left.any(axis=1))
+        if rows.size:
+            front = rows[0]
+            medial_right, medial_left = np.flatnonzero(right[front]).max(), np.flatnonzero(left[front]).min()
+            centre = (medial_right + medial_left) // 2
+            sternum[index, front:front + 2, max(medial_right + 1, centre - 3):min(medial_left, centre + 4)] = True
+    hu[sternum] = 700.0
+    with_sternum = partition_organs(hu)
+    assert sternum.sum() > 100
+    assert not (with_sternum.mediastinum & sternum).any()
+    assert dice(with_sternum.mediastinum, plain.mediastinum & ~sternum) >= 0.95
+
+
 def test_mediastinum_lies_between_the_lungs_in_front_of_the_spine() -> None:
     phantom = ct_phantom(4, shape=SMOKE_SHAPE, grade=0)
     organs = partition_organs(phantom.hu)

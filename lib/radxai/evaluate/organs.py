@@ -23,8 +23,10 @@ What this implementation adds, and why:
   inside the lung count as lung (as they do in an expert's lung mask).
 - Step 6 made concrete: for each axial row where both lungs appear, the voxels strictly
   between the right lung's most medial voxel and the left lung's most medial voxel on that
-  row, that are not lung and lie in front of the spine (voxels at or behind the first bone
-  voxel, >= ``bone_threshold_hu``, met going posterior are excluded). This follows the heart
+  row, that are not lung or bone and lie in front of the spine: voxels at or behind the first
+  bone voxel (>= ``bone_threshold_hu``) met going posterior in the back half of the lungs'
+  front-to-back extent are excluded, so a sternum in front of the heart does not end the
+  column. This follows the heart
   into its notch in the left lung (the paper's "center-left" region) and stays out of the
   abdomen under the diaphragm domes, where the lungs surround soft tissue.
 - Quality control (the paper flags scans with a lung missing by outlier bounding boxes): the
@@ -199,9 +201,18 @@ def _mediastinum(hu: np.ndarray, right: np.ndarray, left: np.ndarray,
     left_medial_edge = np.argmax(left, axis=2)
     between = ((columns > right_medial_edge[..., None]) & (columns < left_medial_edge[..., None])
                & (right_on_row & left_on_row)[..., None])
-    region = between & ~(right | left)
-    at_or_behind_bone = np.cumsum(region & (hu >= bone_threshold_hu), axis=1) > 0
-    return region & ~at_or_behind_bone
+    bone = hu >= bone_threshold_hu
+    region = between & ~(right | left) & ~bone
+    # The spine lies in the back half of the chest and the sternum in the front: only bone
+    # behind the lungs' front-to-back midline may end a column, or the sternum would cut off
+    # the heart behind it.
+    lung_rows = (right | left).any(axis=2)
+    first_row = np.argmax(lung_rows, axis=1)
+    last_row = lung_rows.shape[1] - 1 - np.argmax(lung_rows[:, ::-1], axis=1)
+    midline = (first_row + last_row) / 2
+    back_half = np.arange(hu.shape[1])[None, :, None] >= midline[:, None, None]
+    at_or_behind_spine = np.cumsum(between & bone & back_half, axis=1) > 0
+    return region & ~at_or_behind_spine
 
 
 def _quality_problem(right: np.ndarray, left: np.ndarray, body: np.ndarray,
@@ -252,7 +263,7 @@ def partition_organs(ct: np.ndarray | Volume, *, lung_threshold_hu: float = -300
         min_object_fraction: 3D lung candidates smaller than this share of the volume's
             voxels are removed.
         bone_threshold_hu: voxels at or above this are bone; the mediastinum stops at the
-            first bone met going posterior (the vertebral body).
+            first bone met going posterior in the back half of the chest (the vertebral body).
         min_width_share: QC: the lungs' width must reach this share of the body's width.
         min_side_share: QC: the smaller lung must reach this share of the larger one's voxels.
         right_at_low_columns, anterior_at_low_rows: the orientation; None takes it from a
