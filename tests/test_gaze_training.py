@@ -156,3 +156,23 @@ def test_fit_gaze_records_its_parts_and_repeats_for_a_seed() -> None:
         assert np.isfinite(record[f"train_{name}_loss"]) and np.isfinite(record[f"validation_{name}_loss"])
     assert record["validation_loss"] == pytest.approx(
         record["validation_classification_loss"] + record["validation_guidance_loss"], rel=1e-5)
+
+
+def test_a_single_logit_predicted_negative_explains_the_negative_class() -> None:
+    torch.manual_seed(0)
+    model = with_fixed_running_statistics(models.build("unet_classifier", num_classes=1, depth=2, width=0.0625))
+    inputs, _, gaze = batch()
+    with torch.no_grad():  # centre the logits so that the batch holds both predictions
+        model.classifier.bias -= model(inputs).logits.median()
+    config = GazeLossConfig(experiment="generator_vs_gaze", heatmap_target="predicted")
+    losses = gaze_training.gaze_losses(model, inputs, torch.zeros(4, 1), gaze, config)
+    signs = torch.where(losses.logits.detach() >= 0, 1.0, -1.0)
+    assert (signs < 0).any() and (signs > 0).any()  # both classes are predicted in this batch
+
+    def generator_loss(weights: torch.Tensor) -> torch.Tensor:
+        heatmap = gaze_training.generator_heatmap(model, inputs, weights, create_graph=False)[:, None]
+        squeezed = gaze_training.HEATMAP_EPSILON + (1 - 2 * gaze_training.HEATMAP_EPSILON) * heatmap
+        return torch.nn.functional.binary_cross_entropy(squeezed, gaze)
+
+    torch.testing.assert_close(losses.parts["generator_vs_gaze"], generator_loss(signs))
+    assert not torch.allclose(generator_loss(signs), generator_loss(torch.ones(4, 1)))

@@ -21,7 +21,9 @@ cross-entropy with logits of the classes:
 
 h is the generator heatmap in [0, 1] (``generator``: "guided_backprop" or "deconvnet") of each
 sample's score: the sum of the logits of its labelled classes (``heatmap_target="labels"``, the
-true class for one-hot labels) or the logit of its predicted class (``"predicted"``). Before BCE
+true class for one-hot labels) or the logit of its predicted class (``"predicted"``: the
+largest logit; with a single logit, +logit when it is positive and -logit otherwise, the
+explained class of `radxai.explain.targets`). Before BCE
 it is squeezed affinely into [eps, 1 - eps], eps = `HEATMAP_EPSILON`: guided backpropagation
 is exactly 0 on many pixels and exactly 1 at its peak, where BCE's gradient would be infinite.
 
@@ -138,6 +140,9 @@ class GazeHeatmapDataset:
 def _heatmap_targets(logits: torch.Tensor, labels: torch.Tensor, heatmap_target: str) -> torch.Tensor:
     if heatmap_target == "labels":
         return labels
+    if logits.shape[1] == 1:
+        # One logit: a negative prediction is the negative class, whose score is -logit.
+        return torch.where(logits.detach() >= 0, 1.0, -1.0).to(logits.dtype)
     return logits.detach().argmax(dim=1)
 
 
