@@ -26,9 +26,9 @@ What this implementation adds, and why:
   row, that are not lung or bone and lie in front of the spine: voxels at or behind the first
   bone voxel (>= ``bone_threshold_hu``) met going posterior in the back half of the lungs'
   front-to-back extent are excluded, so a sternum in front of the heart does not end the
-  column. This follows the heart
-  into its notch in the left lung (the paper's "center-left" region) and stays out of the
-  abdomen under the diaphragm domes, where the lungs surround soft tissue.
+  column. This follows the heart into its notch in the left lung (the paper's "center-left"
+  region) and stays out of the abdomen under the diaphragm domes, where the lungs surround
+  soft tissue.
 - Quality control (the paper flags scans with a lung missing by outlier bounding boxes): the
   result fails when no lung is found, when the lungs span less than ``min_width_share`` of
   the body's width (a single lung, bisected, would pass as two), or when one side holds less

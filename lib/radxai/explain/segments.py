@@ -83,7 +83,8 @@ def slic_segments(
     units of ``spacing`` (scikit-image divides it by the spacing per axis): voxels when
     spacing is None, millimetres when spacing is in mm, so that the smoothing is isotropic in
     the patient. spacing: voxel spacing per spatial axis (e.g. mm of (D, H, W)) for
-    anisotropic volumes; None means isotropic. Returns int64 (N, *spatial), labels 0..S_n - 1 per sample.
+    anisotropic volumes; None means isotropic. Returns int64 (N, *spatial), labels 0..S_n - 1
+    per sample.
     """
     images = _images_for_segmentation(x, "slic", dimensions=(2, 3))
     _check_positive_int("n_segments", n_segments)

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from radxai.explain.targets import logits_of
+from radxai.explain.targets import logits_of, resolve_targets
 from radxai.guided.fit import BatchLosses, JointAugmenter, fit_guided, positive_weight_for
 from radxai.guided.generator import check_generator, generator_heatmap
 from radxai.train import FitConfig, History
@@ -140,10 +140,13 @@ class GazeHeatmapDataset:
 def _heatmap_targets(logits: torch.Tensor, labels: torch.Tensor, heatmap_target: str) -> torch.Tensor:
     if heatmap_target == "labels":
         return labels
-    if logits.shape[1] == 1:
-        # One logit: a negative prediction is the negative class, whose score is -logit.
-        return torch.where(logits.detach() >= 0, 1.0, -1.0).to(logits.dtype)
-    return logits.detach().argmax(dim=1)
+    # The predicted class as explain() resolves it (for one logit, class 0 scores -logit),
+    # as (N, K) weights of the logits: one sign in each row.
+    predicted = resolve_targets(None, logits.detach().cpu().numpy(), len(logits))
+    weights = torch.zeros_like(logits.detach())
+    weights[torch.arange(len(logits)), torch.from_numpy(predicted.columns)] = torch.from_numpy(predicted.signs).to(
+        logits.dtype)
+    return weights
 
 
 def gaze_losses(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, gaze: torch.Tensor,

@@ -43,9 +43,7 @@ def show_signed(axes: Axes, image: np.ndarray, values: np.ndarray, title: str,
     axes.imshow(grey, cmap="gray", vmin=0, vmax=1, aspect=aspect, interpolation="nearest")
     artist = axes.imshow(signed, cmap=SIGNED_COLORMAP, vmin=-limit, vmax=limit, aspect=aspect,
                          interpolation="nearest")
-    axes.set_xticks([])
-    axes.set_yticks([])
-    axes.set_title(title, fontsize=9)
+    _title_without_ticks(axes, title)
     return artist
 
 
@@ -69,6 +67,10 @@ def show_segment_boundaries(axes: Axes, image: np.ndarray, segments: np.ndarray,
 
     axes.imshow(mark_boundaries(np.clip(enlarged(grey), 0, 1), enlarged(labels), color=(1, 0.8, 0),
                                 mode="inner"), aspect=aspect)
+    _title_without_ticks(axes, title)
+
+
+def _title_without_ticks(axes: Axes, title: str) -> None:
     axes.set_xticks([])
     axes.set_yticks([])
     axes.set_title(title, fontsize=9)
