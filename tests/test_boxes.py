@@ -12,7 +12,9 @@ from radxai.evaluate.boxes import (
     boxes_from_heatmap,
     boxes_from_mask,
     pairwise_box_iou,
+    pairwise_box_overlap_as_published,
     reader_box_iou,
+    reader_box_iou_as_published,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -39,6 +41,34 @@ def test_box_iou_is_not_the_printed_formula_of_the_xray_work() -> None:
     # Their steps: right edge = max of the maxima, union without subtracting the
     # intersection; for these boxes that gives 2 * 2 / (4 + 4) = 0.5.
     assert box_iou((0, 0, 2, 2), (1, 1, 3, 3)) == pytest.approx(1 / 7)
+
+
+def test_the_works_formula_is_available_under_its_own_name() -> None:
+    # Union without subtracting the intersection: 1 / (4 + 4) for these boxes, 0.5 when identical.
+    assert pairwise_box_overlap_as_published([(0, 0, 2, 2)], [(1, 1, 3, 3)])[0, 0] == pytest.approx(1 / 8)
+    assert pairwise_box_overlap_as_published([(0, 0, 2, 2)], [(0, 0, 2, 2)])[0, 0] == pytest.approx(0.5)
+    assert pairwise_box_overlap_as_published([(0, 0, 2, 2)], [(5, 5, 6, 6)])[0, 0] == 0.0
+
+
+@given(st.lists(st.integers(0, 20), min_size=8, max_size=8))
+@settings(max_examples=60, deadline=None)
+def test_the_works_overlap_is_the_standard_iou_over_one_plus_it(coordinates: list[int]) -> None:
+    first = (min(coordinates[0], coordinates[2]), min(coordinates[1], coordinates[3]),
+             max(coordinates[0], coordinates[2]) + 1, max(coordinates[1], coordinates[3]) + 1)
+    second = (min(coordinates[4], coordinates[6]), min(coordinates[5], coordinates[7]),
+              max(coordinates[4], coordinates[6]) + 1, max(coordinates[5], coordinates[7]) + 1)
+    standard = box_iou(first, second)
+    assert pairwise_box_overlap_as_published([first], [second])[0, 0] == pytest.approx(standard / (1 + standard))
+
+
+def test_the_works_reader_score_averages_every_pair() -> None:
+    predicted = [(0, 0, 2, 2), (10, 10, 12, 12)]
+    readers = [(0, 0, 2, 2)]
+    # Pairs: identical (0.5) and disjoint (0): the extra blob halves the work's score.
+    assert reader_box_iou_as_published(predicted, readers) == pytest.approx(0.25)
+    assert reader_box_iou(predicted, readers) == pytest.approx(1.0)
+    assert reader_box_iou_as_published(np.zeros((0, 4)), readers) == 0.0
+    assert np.isnan(reader_box_iou_as_published(predicted, np.zeros((0, 4))))
 
 
 def test_empty_boxes_give_nan_only_when_both_are_empty() -> None:

@@ -78,6 +78,36 @@ def test_confounded_ct_dataset_ties_the_marker_to_the_label_in_training_only(tmp
             assert 0 < masks["confounders"].sum() < 200  # a small object, not the whole scan
 
 
+def test_focal_set_has_small_lesions_and_lesion_free_twins_that_differ_only_near_them(tmp_path: Path) -> None:
+    root = datasets.write_synthetic_ct(tmp_path, count=6, seed=2, shape=CT_SHAPE, grade_shares=(0.5, 0.5, 0, 0, 0),
+                                       involvement_range=(0.01, 0.03), lesion_free_twins=True)
+    studies = datasets.read_ct_studies(root)
+    positives = [study for study in studies if study.label == 1]
+    assert len(positives) == 3 and all(study.grade == 1 for study in positives)
+    for study in positives:
+        assert 0.005 < study.involvement < 0.035
+        volume, twin = study.load(), study.load_lesion_free()
+        changed = volume.array != twin.array
+        lesion = volume.masks["lesion"] > 0
+        assert changed[lesion].mean() > 0.9
+        # The HU ramp at a lesion's edge reaches beyond its mask (half intensity sits on the
+        # edge), but never outside the lungs.
+        lungs = np.isin(volume.masks["organs"], [1, 2])
+        assert not changed[~lungs].any()
+    with pytest.raises(datasets.DatasetLayoutError, match="no lesion-free twin"):
+        next(study for study in studies if study.label == 0).load_lesion_free()
+    inputs = datasets.CTVolumeDataset(positives, shape=CT_SHAPE)
+    assert inputs.lesion_free_input(0).shape == inputs[0][0].shape
+
+
+def test_an_involvement_range_outside_the_grade_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="does not fit grade CT-1"):
+        datasets.write_synthetic_ct(tmp_path, count=4, seed=0, shape=CT_SHAPE, grade_shares=(0.5, 0.5, 0, 0, 0),
+                                    involvement_range=(0.3, 0.4))
+    with pytest.raises(ValueError, match="involvement_range"):
+        datasets.write_synthetic_ct(tmp_path, count=4, seed=0, shape=CT_SHAPE, involvement_range=(0.2, 0.1))
+
+
 def test_confounder_flags_follow_the_label_only_in_train() -> None:
     positive = [True, False] * 200
     splits = ["train"] * 200 + ["test"] * 200

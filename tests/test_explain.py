@@ -106,6 +106,22 @@ def test_numpy_and_tensor_inputs_give_the_same_explanation():
     assert from_numpy.raw.dtype == np.float32
 
 
+def test_probabilities_are_the_sigmoid_of_the_explained_logits():
+    x = volume_batch()
+    model = Tiny3D()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x)).numpy()
+    result = explain(model, x, "gradcam", target=[1, 0])
+    expected = 1 / (1 + np.exp(-np.array([logits[0, 1], logits[1, 0]], dtype=np.float64)))
+    np.testing.assert_allclose(result.probabilities, expected, rtol=1e-5)
+
+
+def test_a_callable_target_has_no_probability():
+    result = explain(Tiny3D(), volume_batch(), "gradcam", target=lambda output: output.sum(dim=1))
+    with pytest.raises(ValueError, match="not logits"):
+        result.probabilities
+
+
 def test_unknown_method_lists_the_methods():
     with pytest.raises(
         ValueError, match=r"unknown method 'gradkam'; methods: deconvnet, gradcam, "

@@ -43,7 +43,9 @@ def test_overlap_per_study_scores_every_method_scheme_and_study() -> None:
     frame = overlap_per_study(_perfect_and_shifted_maps(), MASKS, [Threshold(0.7), Band(0.3, 0.7)],
                               LABELS, PREDICTIONS)
     assert list(frame.columns) == ["method", "scheme", "study", "label", "predicted", "iou",
-                                   "dice", "mse", "predicted_voxels", "reference_voxels"]
+                                   "dice", "mse", "dice_counting_background", "predicted_voxels",
+                                   "reference_voxels"]
+    np.testing.assert_allclose(frame["dice_counting_background"], 1 - frame["mse"])
     assert len(frame) == 2 * 2 * 4
     shifted = frame[(frame.method == "shifted") & (frame.scheme == "h > 0.7")].set_index("study")
     np.testing.assert_allclose(shifted["iou"].to_numpy()[:3], [1.0, 2 / 6, 0.0])
@@ -154,9 +156,11 @@ def test_box_iou_per_image_matches_top_fraction_boxes_to_readers() -> None:
                {"Aortic enlargement": [(0, 0, 5, 5)], "Cardiomegaly": []}]
     frame = box_iou_per_image(maps, readers, ["Aortic enlargement", "Cardiomegaly"], [0.05, 0.2])
     assert list(frame.columns) == ["method", "class", "top_fraction", "image", "box_iou",
-                                   "predicted_boxes", "reader_boxes"]
+                                   "box_iou_as_published", "predicted_boxes", "reader_boxes"]
     first = frame[(frame.image == 0) & (frame.top_fraction == 0.05)].iloc[0]
     assert first["box_iou"] == pytest.approx((1.0 + 20 / 30) / 2)
+    # The work's union adds the areas: 20 / 40 and 20 / 50, averaged over both reader boxes.
+    assert first["box_iou_as_published"] == pytest.approx((20 / 40 + 20 / 50) / 2)
     assert first["predicted_boxes"] == 1 and first["reader_boxes"] == 2
     assert set(frame["class"]) == {"Aortic enlargement"}  # no reader box for Cardiomegaly
     evaluated = np.array([[True, False], [False, True]])

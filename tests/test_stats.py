@@ -367,3 +367,59 @@ def test_bootstrap_mean_ci_of_nothing_is_nan_and_nan_values_are_rejected() -> No
     assert np.isnan(empty.estimate) and np.isnan(empty.low) and empty.resamples_skipped == 10
     with pytest.raises(ValueError, match="1 of 3 values are NaN"):
         stats.bootstrap_mean_ci([0.1, float("nan"), 0.3])
+
+
+def test_paired_difference_of_identical_scores_is_zero_with_a_zero_width_interval() -> None:
+    scores = np.random.default_rng(6).random(25)
+    result = stats.bootstrap_paired_difference_ci(scores, scores.copy(), resamples=200)
+    assert (result.estimate, result.low, result.high, result.median) == (0.0, 0.0, 0.0, 0.0)
+    assert result.resamples_used == 200 and result.resamples_skipped == 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(-64, 64), min_size=1, max_size=30), st.integers(-40, 40))
+def test_paired_difference_of_a_constant_shift_is_exactly_the_shift(scores, shift_eighths) -> None:
+    # Multiples of 1/8 keep every sum exact, so "exactly" can be asserted with ==.
+    second = np.array(scores) / 8
+    shift = shift_eighths / 8
+    result = stats.bootstrap_paired_difference_ci(second + shift, second, resamples=50)
+    assert result.estimate == result.low == result.high == result.median == shift
+
+
+def test_paired_difference_is_seeded_and_pairs_items() -> None:
+    generator = np.random.default_rng(8)
+    common = generator.normal(size=60)  # shared per-item difficulty, large against the gap
+    first = common + 0.1 + 0.05 * generator.normal(size=60)
+    second = common + 0.05 * generator.normal(size=60)
+    result = stats.bootstrap_paired_difference_ci(first, second, resamples=400, seed=2)
+    assert stats.bootstrap_paired_difference_ci(first, second, resamples=400, seed=2) == result
+    assert stats.bootstrap_paired_difference_ci(first, second, resamples=400, seed=3) != result
+    assert result.estimate == pytest.approx(first.mean() - second.mean())
+    assert 0 < result.low < result.estimate < result.high
+    # Pairing removes the shared difficulty: the interval is far narrower than the two means'
+    # separate intervals, each of which spans the whole gap.
+    separate = stats.bootstrap_mean_ci(first, resamples=400, seed=2)
+    assert result.high - result.low < (separate.high - separate.low) / 5
+
+
+def test_paired_difference_of_nothing_is_nan() -> None:
+    result = stats.bootstrap_paired_difference_ci([], [], resamples=10)
+    assert np.isnan([result.estimate, result.low, result.high]).all()
+    assert result.resamples_skipped == 10
+
+
+@pytest.mark.parametrize(("first", "second", "message"), [
+    ([0.1, 0.2, 0.3], [0.1, 0.2], "differ in length: 3 vs 2"),
+    ([[0.1, 0.2]], [[0.1, 0.2]], r"must be 1-D \(N,\); got shapes \(1, 2\) and \(1, 2\)"),
+    ([0.1, np.nan, 0.3], [0.1, 0.2, np.nan], "2 of 3 pairs hold NaN"),
+])
+def test_paired_difference_names_the_problem(first, second, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        stats.bootstrap_paired_difference_ci(first, second)
+
+
+def test_paired_difference_rejects_bad_options() -> None:
+    with pytest.raises(ValueError, match="resamples must be a positive whole number"):
+        stats.bootstrap_paired_difference_ci([0.1], [0.2], resamples=0)
+    with pytest.raises(ValueError, match="confidence must lie strictly between 0 and 1"):
+        stats.bootstrap_paired_difference_ci([0.1], [0.2], confidence=1.5)

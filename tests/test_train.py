@@ -39,7 +39,7 @@ def test_fit_learns_a_separable_task() -> None:
     history = train.fit(model, data, validation, train.FitConfig(epochs=15, batch_size=8, learning_rate=0.05))
     frame = history.to_frame()
     assert frame["validation_loss"].min() < frame["validation_loss"].iloc[0]
-    logits, targets = train.predict(model, validation)
+    logits, targets = train.predict_logits(model, validation)
     accuracy = ((logits > 0) == (targets > 0.5)).mean()
     assert accuracy > 0.85
     assert logits.shape == (32, 1)
@@ -141,3 +141,13 @@ def test_batch_norm_recalibration_gives_the_training_set_statistics() -> None:
 
 def test_recalibration_is_a_no_op_without_batch_norm() -> None:
     assert train.recalibrate_batch_norm(tiny_model(), train.loader(ToyDataset(4, 0), 2, False, 0)) == 0
+
+
+def test_predict_probabilities_are_the_sigmoid_of_the_logits() -> None:
+    model = tiny_model(outputs=3)
+    validation = ToyDataset(16, 1, outputs=3)
+    logits, _ = train.predict_logits(model, validation)
+    probabilities, _ = train.predict_probabilities(model, validation)
+    assert probabilities.shape == logits.shape == (16, 3)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits)), rtol=1e-6)

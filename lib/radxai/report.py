@@ -3,19 +3,53 @@
 Same figure or table, same bytes: PDF creation dates are left out, and files are written to a
 temporary name first and then moved into place, so an interrupted write never damages an
 earlier output.
+
+Every headline number of a run also goes into one tidy table, ``tables/measurements.csv``
+(:func:`record_measurements`, :func:`read_measurements`): one row per (experiment, work,
+reference, metric, setting), so runs and profiles can be compared number by number.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+import math
+import numbers
 import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 if TYPE_CHECKING:
-    import pandas
     from matplotlib.figure import Figure
 
 FIGURE_FORMATS = ("png", "pdf")
+
+MEASUREMENTS_FILE = "measurements.csv"
+MEASUREMENT_COLUMNS = ("experiment", "work", "reference", "metric", "setting", "value", "ci_low",
+                       "ci_high", "n", "seeds", "profile")
+# A row's identity: recording the same key again replaces the row.
+MEASUREMENT_KEY = ("experiment", "work", "reference", "metric", "setting")
+# Six significant digits: enough for any headline number, and last-bit noise between machines
+# does not change the file's bytes.
+MEASUREMENT_FLOAT_FORMAT = "%.6g"
+# The profile recorded when the run directory has no run.json saying otherwise: a notebook
+# executed by hand with the defaults of its parameters cell.
+DEFAULT_PROFILE = "notebook defaults"
+
+# The same name as radxai.pipeline.RUN_RECORD, spelled out because pipeline may use this module
+# and never the reverse.
+_RUN_RECORD = "run.json"
+# Columns a measurement may give; seeds and profile are per call, not per row.
+_MEASUREMENT_FIELDS = MEASUREMENT_KEY + ("value", "ci_low", "ci_high", "n")
+_REQUIRED_FIELDS = ("metric", "setting", "value")
+_EXPERIMENT_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+_WORK_NAME = re.compile(r"\d{3}|radxai")
+# Slack for ci_low <= value <= ci_high: an estimate equal to a bound may differ in the last bits.
+_INTERVAL_TOLERANCE = 1e-12
 
 
 def _replace_atomically(write, path: Path) -> Path:
@@ -47,7 +81,7 @@ def save_figure(figure: Figure, run_dir: str | os.PathLike[str], name: str, dpi:
     return written
 
 
-def save_table(table: pandas.DataFrame, run_dir: str | os.PathLike[str], name: str,
+def save_table(table: pd.DataFrame, run_dir: str | os.PathLike[str], name: str,
                float_format: str = "%.4f", caption: str | None = None,
                folder_name: str = "tables") -> list[Path]:
     """Save ``table`` as ``run_dir/<folder_name>/<name>.csv`` and ``.tex``; return both paths.
@@ -65,3 +99,252 @@ def save_table(table: pandas.DataFrame, run_dir: str | os.PathLike[str], name: s
                            label=f"tab:{name}")
     tex_path = _replace_atomically(lambda target: Path(target).write_text(latex), folder / f"{name}.tex")
     return [csv_path, tex_path]
+
+
+# ----------------------------------------------------------------------------- measurements
+
+def record_measurements(run_dir: str | os.PathLike[str],
+                        measurements: pd.DataFrame | Iterable[Mapping[str, Any]], *,
+                        experiment: str, work: str, reference: str,
+                        seeds: int | Sequence[int] | None = None,
+                        profile: str | None = None) -> Path:
+    """Add headline numbers to ``run_dir/tables/measurements.csv``, replacing earlier ones.
+
+    Args:
+        run_dir: the run directory.
+        measurements: a DataFrame (its columns; the index is ignored) or mappings, one per
+            number, with ``metric``, ``setting`` (text, e.g. "OrganIoU", "HiResCAM, lungs") and
+            ``value`` (a finite number), optionally ``ci_low`` and ``ci_high`` (both or neither;
+            they must bracket the value) and ``n`` (items behind the number, a whole number
+            >= 0), and optionally their own ``experiment``, ``work`` or ``reference``.
+        experiment: snake_case name of the experiment, e.g. "ct_localisation_overlap".
+        work: the reproduced work's three-digit number ("000" to "004"), or "radxai" for
+            experiments of our own (a positive control).
+        reference: where the work reports the number, e.g. "Table 3.7"; "" if nowhere.
+        seeds: the training seed or seeds behind the numbers, written as "0" or "0;1;2".
+        profile: the run's profile; None reads it from ``run_dir/run.json`` and falls back to
+            "notebook defaults" if that file or its "profile" entry is missing.
+
+    Returns:
+        The path of the table. Its rows are those of the file before, except any with the key
+        (experiment, work, reference, metric, setting) of a new row, plus the new rows, sorted by
+        key, with numbers written as ``MEASUREMENT_FLOAT_FORMAT``: the same numbers recorded in
+        any order give the same bytes, and re-running a notebook replaces its rows. Rows whose
+        key is not recorded again stay.
+
+    Raises:
+        ValueError: no measurements; a column missing or unknown; a key repeated; a value that
+            is not a finite number; an interval given by one bound only or not containing its
+            value; a bad n, seeds, experiment or work; a run.json that is not a JSON object; an
+            existing table that is not a measurements table. The file is then left as it was.
+    """
+    if profile is None:
+        profile = _profile_of_run(Path(run_dir))
+    elif not isinstance(profile, str) or not profile:
+        raise ValueError(f"profile must be a non-empty string; got {profile!r}")
+    shared = {"seeds": _seeds_text(seeds), "profile": profile}
+    defaults = {"experiment": experiment, "work": work, "reference": reference}
+    new_rows = []
+    for position, given in enumerate(_measurement_mappings(measurements)):
+        _check_fields(given, position)
+        new_rows.append(_measurement_row({**defaults, **given}) | shared)
+    if not new_rows:
+        raise ValueError("measurements is empty; record at least one number")
+    _check_unique_keys(new_rows, "measurements")
+
+    path = Path(run_dir) / "tables" / MEASUREMENTS_FILE
+    new_keys = {_key(row) for row in new_rows}
+    rows = [row for row in _read_measurement_rows(path) if _key(row) not in new_keys] + new_rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _replace_atomically(
+        lambda target: _write_measurement_rows(sorted(rows, key=_key), target), path)
+
+
+def read_measurements(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """The run's measurements table: one row per number, columns ``MEASUREMENT_COLUMNS``.
+
+    ``value``, ``ci_low`` and ``ci_high`` are floats (NaN where no interval was given), ``n``
+    is a nullable integer (``pd.NA`` where not given), the other columns are text. A run
+    without measurements gives an empty table with these columns.
+
+    Raises:
+        ValueError: the file exists but is not a measurements table (named in the message).
+    """
+    rows = _read_measurement_rows(Path(run_dir) / "tables" / MEASUREMENTS_FILE)
+    table = pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS), dtype=str)
+    numeric_columns = {name: table[name].where(table[name] != "").astype(float)
+                    for name in ("value", "ci_low", "ci_high")}
+    counts = pd.array([int(text) if text else pd.NA for text in table["n"]], dtype="Int64")
+    return table.assign(**numeric_columns, n=counts)
+
+
+def _measurement_mappings(measurements: pd.DataFrame | Iterable[Mapping[str, Any]]
+                          ) -> list[Mapping[str, Any]]:
+    if isinstance(measurements, pd.DataFrame):
+        return measurements.to_dict(orient="records")
+    if isinstance(measurements, Mapping):
+        # Iterating a single mapping would yield its column names as "measurements".
+        raise ValueError("measurements must be a DataFrame or a list of mappings, one per "
+                         "number; got a single mapping (wrap it in a list)")
+    rows = list(measurements)
+    for position, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise ValueError(f"measurement {position} must be a mapping of column to value; got "
+                             f"{type(row).__name__}")
+    return rows
+
+
+def _check_fields(given: Mapping[str, Any], position: int) -> None:
+    unknown = [name for name in given if name not in _MEASUREMENT_FIELDS]
+    if unknown:
+        raise ValueError(f"measurement {position} has unknown column(s) {unknown}; a measurement "
+                         f"may have {list(_MEASUREMENT_FIELDS)}")
+    missing = [name for name in _REQUIRED_FIELDS if name not in given]
+    if missing:
+        raise ValueError(f"measurement {position} lacks column(s) {missing}")
+
+
+def _measurement_row(given: Mapping[str, Any]) -> dict[str, str]:
+    """Check one measurement and return its key and number fields as the table's text."""
+    key = {name: given[name] for name in MEASUREMENT_KEY}
+    for name, field in key.items():
+        if not isinstance(field, str):
+            raise ValueError(f"{name} must be text; got {field!r}")
+    if not _EXPERIMENT_NAME.fullmatch(key["experiment"]):
+        raise ValueError(f"experiment must be a snake_case name such as 'ct_localisation_overlap'; "
+                         f"got {key['experiment']!r}")
+    if not _WORK_NAME.fullmatch(key["work"]):
+        raise ValueError(f"work must be a three-digit work number such as '003' or 'radxai'; got "
+                         f"{key['work']!r}")
+    if not key["metric"]:
+        raise ValueError("metric must be a non-empty name")
+    where = f"metric {key['metric']!r}, setting {key['setting']!r}"
+    value = _finite_number(given["value"], f"value of {where}")
+    ci_low, ci_high = (_optional(given.get(name), _finite_number, f"{name} of {where}")
+                       for name in ("ci_low", "ci_high"))
+    if (ci_low is None) != (ci_high is None):
+        raise ValueError(f"{where}: give both ci_low and ci_high or neither")
+    if ci_low is not None and not (ci_low - _INTERVAL_TOLERANCE <= value
+                                   <= ci_high + _INTERVAL_TOLERANCE):
+        raise ValueError(f"{where}: the interval [{ci_low}, {ci_high}] does not contain the value "
+                         f"{value}")
+    count = _optional(given.get("n"), _count, f"n of {where}")
+    return key | {"value": _number_text(value), "ci_low": _number_text(ci_low),
+                  "ci_high": _number_text(ci_high), "n": "" if count is None else str(count)}
+
+
+def _optional(field: Any, convert, description: str) -> Any:
+    """None for an absent field (None, or NaN or pd.NA as a DataFrame gives a missing entry),
+    else ``convert(field, description)``."""
+    if pd.api.types.is_scalar(field) and pd.isna(field):
+        return None
+    return convert(field, description)
+
+
+def _finite_number(field: Any, description: str) -> float:
+    if isinstance(field, bool) or not isinstance(field, numbers.Real):
+        raise ValueError(f"{description} must be a number; got {field!r}")
+    if not math.isfinite(field):
+        # A headline number that is NaN or infinite is a bug upstream, not a result to keep.
+        raise ValueError(f"{description} is {field}; a measurement must be a finite number")
+    return float(field)
+
+
+def _count(field: Any, description: str) -> int:
+    # Integral floats are accepted because a DataFrame column of counts with a gap is float.
+    is_whole = (isinstance(field, numbers.Real) and not isinstance(field, bool)
+                and math.isfinite(field) and field == int(field))
+    if not is_whole or field < 0:
+        raise ValueError(f"{description} must be a whole number >= 0; got {field!r}")
+    return int(field)
+
+
+def _number_text(number: float | None) -> str:
+    if number is None:
+        return ""
+    # + 0.0 turns -0.0 into 0.0, so a zero difference is written the same way whatever its sign.
+    return MEASUREMENT_FLOAT_FORMAT % (number + 0.0)
+
+
+def _seeds_text(seeds: int | Sequence[int] | None) -> str:
+    if seeds is None:
+        return ""
+    listed = [seeds] if isinstance(seeds, numbers.Integral) else seeds
+    is_sequence = isinstance(listed, Iterable) and not isinstance(listed, str)
+    if not is_sequence or not all(isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+                                  for seed in listed):
+        raise ValueError(f"seeds must be an int or a sequence of ints; got {seeds!r}")
+    return ";".join(str(int(seed)) for seed in listed)
+
+
+def _profile_of_run(run_dir: Path) -> str:
+    record_path = run_dir / _RUN_RECORD
+    if not record_path.exists():
+        return DEFAULT_PROFILE
+    try:
+        record = json.loads(record_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{record_path} is not valid JSON ({error}); cannot read the profile "
+                         "from it") from error
+    if not isinstance(record, dict):
+        raise ValueError(f"{record_path} must hold a JSON object; it holds a "
+                         f"{type(record).__name__}")
+    profile = record.get("profile", DEFAULT_PROFILE)
+    if not isinstance(profile, str) or not profile:
+        raise ValueError(f"{record_path}: 'profile' must be a non-empty string; got {profile!r}")
+    return profile
+
+
+def _key(row: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(row[name] for name in MEASUREMENT_KEY)
+
+
+def _check_unique_keys(rows: Sequence[Mapping[str, str]], source: str) -> None:
+    keys = [_key(row) for row in rows]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"{source} repeat the key(s) {repeated} ({', '.join(MEASUREMENT_KEY)}); "
+                         "each number must appear once")
+
+
+def _read_measurement_rows(path: Path) -> list[dict[str, str]]:
+    """The checked rows of an existing table as text fields; [] if there is no file."""
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != MEASUREMENT_COLUMNS:
+            raise ValueError(f"{path} is not a measurements table: its columns are "
+                             f"{reader.fieldnames}, expected {list(MEASUREMENT_COLUMNS)}")
+        rows = list(reader)
+    checked = []
+    for position, row in enumerate(rows, start=1):
+        # DictReader files surplus fields under None and fills missing ones with None.
+        if None in row or None in row.values():
+            raise ValueError(f"{path} row {position} does not have {len(MEASUREMENT_COLUMNS)} "
+                             "fields")
+        try:
+            checked.append(_measurement_row(_parsed_fields(row))
+                           | {"seeds": row["seeds"], "profile": row["profile"]})
+        except ValueError as error:
+            raise ValueError(f"{path} row {position} is not a valid measurement: "
+                             f"{error}") from error
+    _check_unique_keys(checked, str(path))
+    return checked
+
+
+def _parsed_fields(row: Mapping[str, str]) -> dict[str, Any]:
+    """A row of the file with its numbers parsed; empty optional fields left out."""
+    fields: dict[str, Any] = {name: row[name] for name in MEASUREMENT_KEY}
+    fields["value"] = float(row["value"])
+    fields.update({name: float(row[name]) for name in ("ci_low", "ci_high") if row[name]})
+    if row["n"]:
+        fields["n"] = int(row["n"])
+    return fields
+
+
+def _write_measurement_rows(rows: Iterable[Mapping[str, str]], target: Path) -> None:
+    with open(target, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MEASUREMENT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)

@@ -257,8 +257,12 @@ def recalibrate_batch_norm(model: nn.Module, loader: DataLoader) -> int:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, dataset, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Logits (N, K) of ``model`` on ``dataset`` in eval mode, and the targets (N, K)."""
+def predict_logits(model: nn.Module, dataset, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (N, K) of ``model`` on ``dataset`` in eval mode, and the targets (N, K).
+
+    Logits are not probabilities: compare them with 0, or use :func:`predict_probabilities`
+    where a probability threshold (0.5, the X-ray work's 0.7) is meant.
+    """
     model.eval()
     logits, targets = [], []
     for inputs, batch_targets in loader(dataset, batch_size, False, 0):
@@ -266,6 +270,14 @@ def predict(model: nn.Module, dataset, batch_size: int = 8) -> tuple[np.ndarray,
         logits.append(output.numpy())
         targets.append(batch_targets.reshape(output.shape[0], -1).numpy())
     return np.concatenate(logits), np.concatenate(targets)
+
+
+def predict_probabilities(model: nn.Module, dataset, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities (N, K) in [0, 1] of ``model`` on ``dataset`` in eval mode, and the targets
+    (N, K): one sigmoid per output, as the models are trained (binary cross-entropy on logits,
+    so multi-label and single-logit binary models alike)."""
+    logits, targets = predict_logits(model, dataset, batch_size)
+    return sigmoid(logits), targets
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:

@@ -127,17 +127,53 @@ def _grades_for(count: int, grade_shares: Sequence[float], rng: np.random.Genera
     return [int(grade) for grade in rng.permutation(grades)]
 
 
+def _involvements_for(grades: Sequence[int], involvement_range: Sequence[float] | None,
+                      rng: np.random.Generator) -> list[float | None]:
+    """One involvement per study: None (drawn by the phantom from its grade) unless a range is
+    given, then uniform in it for every positive study (one draw per study, so a study's value
+    does not depend on the others' grades)."""
+    draws = rng.random(len(grades))
+    if involvement_range is None:
+        return [None] * len(grades)
+    low, high = (float(value) for value in involvement_range)
+    if not 0.0 < low <= high <= 1.0:
+        raise ValueError(f"involvement_range must be (low, high) with 0 < low <= high <= 1; "
+                         f"got {tuple(involvement_range)}")
+    involvements: list[float | None] = []
+    for grade, draw in zip(grades, draws):
+        if grade == 0:
+            involvements.append(None)
+            continue
+        value = low + float(draw) * (high - low)
+        if phantoms.grade_for_involvement(value) != grade:
+            raise ValueError(f"involvement_range {tuple(involvement_range)} gives {value:.3f}, which "
+                             f"does not fit grade CT-{grade}; give that grade no share or change the range")
+        involvements.append(value)
+    return involvements
+
+
 def write_synthetic_ct(root: Path, count: int = 20, seed: int = 0,
                        shape: Sequence[int] = (64, 128, 128),
                        grade_shares: Sequence[float] = (0.5, 0.125, 0.125, 0.125, 0.125),
                        confounder: str | None = None, confounder_strength: float = 0.9,
-                       split_fractions: Mapping[str, float] | None = None) -> Path:
+                       split_fractions: Mapping[str, float] | None = None,
+                       involvement_range: Sequence[float] | None = None,
+                       lesion_free_twins: bool = False) -> Path:
     """Write ``count`` CT phantoms to ``root`` in the MosMedData layout; return ``root``.
 
     Grades are drawn with exact shares ``grade_shares`` over CT-0..CT-4 (default: half normal,
     the rest spread over CT-1..CT-4), splits are stratified by grade, and the optional
     ``confounder`` (see ``phantoms.CT_CONFOUNDERS``) is tied to COVID-19 positivity in the train
     split only (probability ``confounder_strength``). Volumes are int16 HU, shape (D, H, W).
+
+    ``involvement_range`` (low, high), fractions of the lung, draws each positive study's
+    involvement uniformly from that range (seeded) instead of from its grade: with a narrow low
+    range, e.g. (0.005, 0.03) at grade shares (0.5, 0.5, 0, 0, 0), only small focal lesions
+    decide the label. Every drawn involvement must fit the grade it was given.
+    ``lesion_free_twins`` also writes, for every positive study, the same patient rendered
+    without its lesions (same anatomy, confounders and noise; see ``phantoms.ct_phantom``) as
+    ``lesion_free/<study_id>_lesion_free.nii.gz``: the voxels where the two differ are the
+    evidence of the label by construction.
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
@@ -146,6 +182,7 @@ def write_synthetic_ct(root: Path, count: int = 20, seed: int = 0,
     root = Path(root)
     rng = np.random.default_rng([seed, 1])
     grades = _grades_for(count, grade_shares, rng)
+    involvements = _involvements_for(grades, involvement_range, np.random.default_rng([seed, 2]))
     splits = stratified_split(grades, split_fractions, seed=seed)
     positives = [grade > 0 for grade in grades]
     flags = (_confounder_flags(positives, splits, confounder_strength, seed)
@@ -155,14 +192,20 @@ def write_synthetic_ct(root: Path, count: int = 20, seed: int = 0,
     rows = []
     for index, (grade, split, flagged) in enumerate(zip(grades, splits, flags)):
         study_seed = child_seed(seed, index)
+        study_confounders = (confounder,) if flagged else ()
         phantom = phantoms.ct_phantom(study_seed, shape=tuple(shape), grade=grade,
-                                      confounders=(confounder,) if flagged else ())
+                                      involvement=involvements[index], confounders=study_confounders)
         affine = ct_affine(phantom.hu.shape, phantom.spacing_mm)
         study_id = f"study_{index:04d}"
         grade_folder = root / "studies" / f"CT-{grade}"
         grade_folder.mkdir(parents=True, exist_ok=True)
         hu = np.round(phantom.hu).astype(np.int16)
         io.write_nifti(Volume(hu, affine, tuple(phantom.spacing_mm)), grade_folder / f"{study_id}.nii.gz")
+        if lesion_free_twins and grade > 0:
+            twin = phantoms.ct_phantom(study_seed, shape=tuple(shape), grade=0, confounders=study_confounders)
+            (root / "lesion_free").mkdir(exist_ok=True)
+            io.write_nifti(Volume(np.round(twin.hu).astype(np.int16), affine, tuple(phantom.spacing_mm)),
+                           root / "lesion_free" / f"{study_id}_lesion_free.nii.gz")
         io.write_nifti(Volume(phantom.lesion_mask, affine, tuple(phantom.spacing_mm)),
                        root / "masks" / f"{study_id}_mask.nii.gz")
         io.write_nifti(Volume(phantom.organ_mask, affine, tuple(phantom.spacing_mm)),
@@ -195,6 +238,7 @@ class CTStudy:
     confounders: tuple[str, ...] = ()
     involvement: float | None = None
     confounder_path: Path | None = None
+    lesion_free_path: Path | None = None
 
     @property
     def label(self) -> int:
@@ -211,6 +255,18 @@ class CTStudy:
             if path is not None:
                 masks[name] = io.read_nifti(path).array
         return Volume(volume.array, volume.affine, volume.spacing, masks=masks)
+
+    def load_lesion_free(self) -> Volume:
+        """The same patient without its lesions (a synthetic set's positive control), in HU.
+
+        Raises DatasetLayoutError naming the study if the dataset has no lesion-free twin of it
+        (real datasets never do; synthetic ones only when written with ``lesion_free_twins``).
+        """
+        if self.lesion_free_path is None:
+            raise DatasetLayoutError(f"{self.study_id} has no lesion-free twin: only synthetic sets "
+                                     "written with lesion_free_twins=True hold "
+                                     "lesion_free/<study_id>_lesion_free.nii.gz")
+        return io.read_nifti(self.lesion_free_path)
 
 
 def read_ct_studies(root: Path, split_seed: int = 0) -> list[CTStudy]:
@@ -250,8 +306,9 @@ def read_ct_studies(root: Path, split_seed: int = 0) -> list[CTStudy]:
         confounders = tuple(name for name in extra.get("confounders", "").split(";") if name)
         involvement = float(extra["involvement"]) if extra.get("involvement") else None
         confounder_mask = _existing(root / "confounders" / f"{study_id}_confounders.nii.gz")
+        lesion_free = _existing(root / "lesion_free" / f"{study_id}_lesion_free.nii.gz")
         studies.append(CTStudy(study_id, grade, path, split, mask, organs, confounders, involvement,
-                               confounder_mask))
+                               confounder_mask, lesion_free))
     return studies
 
 
@@ -291,6 +348,12 @@ class CTVolumeDataset:
     def labels(self) -> np.ndarray:
         """The label of every study, int64 (N,)."""
         return np.array([study.label for study in self.studies], dtype=np.int64)
+
+    def lesion_free_input(self, index: int) -> np.ndarray:
+        """The model input (1, D, H, W) of study ``index``'s lesion-free twin, preprocessed exactly
+        as the study is (see :meth:`CTStudy.load_lesion_free`)."""
+        volume = self.studies[index].load_lesion_free()
+        return preprocess.preprocess_ct(volume.array, shape=tuple(self.shape), window=self.window)[None]
 
 
 # ----------------------------------------------------------------------- synthetic X-ray

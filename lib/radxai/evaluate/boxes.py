@@ -14,7 +14,9 @@ Box IoU is the standard formula: the intersection runs from the larger of the tw
 the smaller of the two maxima on every axis (zero if that is negative), and the union is the
 sum of the two areas minus the intersection. (The chest X-ray work's printed steps take the
 max of the two maxima and do not subtract the intersection; that overstates the overlap's
-extent and understates the IoU. This module implements the standard formula.)
+extent and understates the IoU. This module implements the standard formula, and the work's
+own, named apart, to set its numbers beside ours: ``pairwise_box_overlap_as_published`` and
+``reader_box_iou_as_published``.)
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ __all__ = [
     "boxes_from_heatmap",
     "boxes_from_mask",
     "pairwise_box_iou",
+    "pairwise_box_overlap_as_published",
     "reader_box_iou",
+    "reader_box_iou_as_published",
 ]
 
 READER_MATCHING_POLICY = ("for each reader's box, the best IoU any predicted box reaches with "
@@ -62,6 +66,32 @@ def _check_boxes(boxes: ArrayLike, name: str) -> np.ndarray:
     return array
 
 
+def _pairwise_areas(first_boxes: ArrayLike, second_boxes: ArrayLike,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Intersection, first area and second area of every pair, each (M, N); None if a set is
+    empty."""
+    first = _check_boxes(first_boxes, "first_boxes")
+    second = _check_boxes(second_boxes, "second_boxes")
+    if first.shape[0] == 0 or second.shape[0] == 0:
+        return None
+    if first.shape[1] != second.shape[1]:
+        raise ValueError(f"cannot compare {first.shape[1]}-coordinate boxes with "
+                         f"{second.shape[1]}-coordinate boxes (2D with 3D)")
+    dimensions = first.shape[1] // 2
+    first_low, first_high = first[:, None, :dimensions], first[:, None, dimensions:]
+    second_low, second_high = second[None, :, :dimensions], second[None, :, dimensions:]
+    overlap = np.clip(np.minimum(first_high, second_high) - np.maximum(first_low, second_low),
+                      0.0, None)
+    return (overlap.prod(axis=2), (first_high - first_low).prod(axis=2),
+            (second_high - second_low).prod(axis=2))
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    result = np.full(denominator.shape, np.nan)
+    np.divide(numerator, denominator, out=result, where=denominator > 0)
+    return result
+
+
 def pairwise_box_iou(first_boxes: ArrayLike, second_boxes: ArrayLike) -> np.ndarray:
     """IoU of every box in ``first_boxes`` (M, 2k) with every box in ``second_boxes`` (N, 2k).
 
@@ -73,25 +103,30 @@ def pairwise_box_iou(first_boxes: ArrayLike, second_boxes: ArrayLike) -> np.ndar
         ValueError: not (M, 4)/(M, 6) shaped, 2D mixed with 3D boxes, NaN coordinates, or a box
             with a maximum below its minimum (the box is named).
     """
-    first = _check_boxes(first_boxes, "first_boxes")
-    second = _check_boxes(second_boxes, "second_boxes")
-    if first.shape[0] == 0 or second.shape[0] == 0:
-        return np.zeros((first.shape[0], second.shape[0]))
-    if first.shape[1] != second.shape[1]:
-        raise ValueError(f"cannot compare {first.shape[1]}-coordinate boxes with "
-                         f"{second.shape[1]}-coordinate boxes (2D with 3D)")
-    dimensions = first.shape[1] // 2
-    first_low, first_high = first[:, None, :dimensions], first[:, None, dimensions:]
-    second_low, second_high = second[None, :, :dimensions], second[None, :, dimensions:]
-    overlap = np.clip(np.minimum(first_high, second_high) - np.maximum(first_low, second_low),
-                      0.0, None)
-    intersection = overlap.prod(axis=2)
-    first_area = (first_high - first_low).prod(axis=2)
-    second_area = (second_high - second_low).prod(axis=2)
-    union = first_area + second_area - intersection
-    result = np.full(union.shape, np.nan)
-    np.divide(intersection, union, out=result, where=union > 0)
-    return result
+    areas = _pairwise_areas(first_boxes, second_boxes)
+    if areas is None:
+        return np.zeros((len(_check_boxes(first_boxes, "first_boxes")),
+                         len(_check_boxes(second_boxes, "second_boxes"))))
+    intersection, first_area, second_area = areas
+    return _ratio(intersection, first_area + second_area - intersection)
+
+
+def pairwise_box_overlap_as_published(first_boxes: ArrayLike, second_boxes: ArrayLike) -> np.ndarray:
+    """The chest X-ray work's box "IoU" of every pair: intersection / (area1 + area2), (M, N).
+
+    Its union adds the two areas without subtracting the intersection, so identical boxes score
+    0.5, not 1, and the value is IoU / (1 + IoU) of the standard IoU: monotone in it, at most
+    0.5. (Its printed steps also take the larger of the two right edges, which would give
+    disjoint boxes a positive overlap; its tables report 0 for non-overlapping classes, so its
+    code must have used the smaller, as here.) Same arguments, conventions and errors as
+    :func:`pairwise_box_iou`; use it only to set our numbers beside the work's.
+    """
+    areas = _pairwise_areas(first_boxes, second_boxes)
+    if areas is None:
+        return np.zeros((len(_check_boxes(first_boxes, "first_boxes")),
+                         len(_check_boxes(second_boxes, "second_boxes"))))
+    intersection, first_area, second_area = areas
+    return _ratio(intersection, first_area + second_area)
 
 
 def box_iou(first: ArrayLike, second: ArrayLike) -> float:
@@ -172,3 +207,21 @@ def reader_box_iou(predicted_boxes: ArrayLike, reader_boxes: ArrayLike) -> float
         return 0.0
     return float(pairwise_box_iou(predicted, readers).max(axis=0).mean())
 
+
+def reader_box_iou_as_published(predicted_boxes: ArrayLike, reader_boxes: ArrayLike) -> float:
+    """The chest X-ray work's score of predicted boxes against every reader's box of a finding.
+
+    The mean of :func:`pairwise_box_overlap_as_published` over every (predicted, reader) pair,
+    as the work describes it ("compared against every radiologist's box, then averaged"): its
+    flawed union and its all-pairs average, so an extra predicted blob lowers the score. Set
+    beside :func:`reader_box_iou` (standard IoU, best match per reader box).
+
+    Returns a value in [0, 0.5]; 0.0 when there is no predicted box; NaN when there is no
+    reader box.
+    """
+    readers = _check_boxes(reader_boxes, "reader_boxes")
+    if readers.shape[0] == 0:
+        return float("nan")
+    if _check_boxes(predicted_boxes, "predicted_boxes").shape[0] == 0:
+        return 0.0
+    return float(np.nanmean(pairwise_box_overlap_as_published(predicted_boxes, readers)))

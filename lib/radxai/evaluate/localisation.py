@@ -9,7 +9,8 @@ The metrics, as DESIGN.md defines them:
 - overlap of a binarised map P with a mask G: ``iou`` = |P & G| / |P | G|, ``dice`` =
   2|P & G| / (|P| + |G|); both NaN when P and G are both empty (there is nothing to overlap,
   which is neither agreement nor disagreement; tables count such cases). ``mask_mse`` is the
-  share of voxels where P and G disagree (Table 3.7 of the 3D COVID work reports it).
+  share of voxels where P and G disagree (Table 3.7 of the 3D COVID work reports it);
+  ``dice_counting_background`` is that table's Dice as we read it (background counted).
 - ``pointing_game``: does the map's maximum lie in the mask (optionally within a tolerance)?
 - ``mass_accuracy`` (energy pointing game): share of the map's mass inside the mask.
 - ``pixel_roc_auc``: AUROC of the map's values as a voxel classifier of the mask.
@@ -62,6 +63,7 @@ __all__ = [
     "boxes_from_heatmap",
     "boxes_from_mask",
     "dice",
+    "dice_counting_background",
     "iou",
     "mask_mse",
     "mass_accuracy",
@@ -116,6 +118,23 @@ def dice(prediction: np.ndarray, reference: np.ndarray) -> float:
     if sizes == 0:
         return float("nan")
     return 2 * np.count_nonzero(predicted & expected) / sizes
+
+
+def dice_counting_background(prediction: np.ndarray, reference: np.ndarray) -> float:
+    """Dice pooled over the two labels of a binary segmentation, lesion and background.
+
+    2 sum_l |P_l & G_l| / sum_l (|P_l| + |G_l|) for l in {lesion, background}, which reduces to
+    the share of voxels where the two masks agree (1 - :func:`mask_mse`). The 3D COVID work
+    does not say how its Table 3.7 Dice was computed; its values (0.95 to 0.999 beside MSEs of
+    1e-5 to 3e-3) are only reachable when agreeing background counts, so this is our reading of
+    that table's Dice. An empty map scores the background's share of the volume: use it only to
+    set the work's numbers beside :func:`dice`, never as evidence of localisation.
+
+    Raises:
+        ValueError: masks of different shapes, non-binary masks, not 2D/3D.
+    """
+    predicted, expected = _two_masks(prediction, reference)
+    return np.count_nonzero(predicted == expected) / predicted.size
 
 
 def mask_mse(prediction: np.ndarray, reference: np.ndarray) -> float:

@@ -32,9 +32,10 @@ from radxai.evaluate.binarise import (
     check_heatmap,
     mask_on_heatmap_grid,
 )
-from radxai.evaluate.boxes import boxes_from_heatmap, reader_box_iou
+from radxai.evaluate.boxes import boxes_from_heatmap, reader_box_iou, reader_box_iou_as_published
 from radxai.evaluate.localisation import (
     dice,
+    dice_counting_background,
     iou,
     mask_mse,
     mass_accuracy,
@@ -166,7 +167,9 @@ def overlap_per_study(heatmaps_by_method: HeatmapsByMethod, masks: Sequence[np.n
         Long DataFrame, one row per (method, scheme, study), columns ``method``, ``scheme``
         (the scheme's label), ``study`` (position 0..N-1), ``label``, ``predicted`` (bool),
         ``iou``, ``dice`` (NaN when both masks are empty), ``mse`` (share of voxels that
-        differ), ``predicted_voxels``, ``reference_voxels``.
+        differ), ``dice_counting_background`` (Table 3.7's Dice as the work computed it, see
+        :func:`radxai.evaluate.localisation.dice_counting_background`), ``predicted_voxels``,
+        ``reference_voxels``.
 
     Raises:
         TypeError / ValueError: counts that differ, non-binary masks or labels, shape
@@ -188,6 +191,7 @@ def overlap_per_study(heatmaps_by_method: HeatmapsByMethod, masks: Sequence[np.n
                              "predicted": bool(prediction_array[study]),
                              "iou": iou(predicted, reference), "dice": dice(predicted, reference),
                              "mse": mask_mse(predicted, reference),
+                             "dice_counting_background": dice_counting_background(predicted, reference),
                              "predicted_voxels": int(np.count_nonzero(predicted)),
                              "reference_voxels": int(np.count_nonzero(reference))})
     return pd.DataFrame(rows)
@@ -279,7 +283,9 @@ def box_iou_per_image(heatmaps_by_method: HeatmapsByMethod,
     Returns:
         Long DataFrame, one row per (method, class, top_fraction, image) of an evaluated pair:
         ``method``, ``class``, ``top_fraction``, ``image``, ``box_iou`` (NaN when the pair has
-        no reader box), ``predicted_boxes`` and ``reader_boxes`` (counts).
+        no reader box), ``box_iou_as_published`` (the work's own score:
+        :func:`radxai.evaluate.boxes.reader_box_iou_as_published`), ``predicted_boxes`` and
+        ``reader_boxes`` (counts).
 
     Raises:
         ValueError: counts or shapes that disagree, an evaluated pair's map not (K, H, W),
@@ -315,10 +321,11 @@ def box_iou_per_image(heatmaps_by_method: HeatmapsByMethod,
                     rows.append({"method": method, "class": name, "top_fraction": float(fraction),
                                  "image": image,
                                  "box_iou": reader_box_iou(predicted, readers),
+                                 "box_iou_as_published": reader_box_iou_as_published(predicted, readers),
                                  "predicted_boxes": int(predicted.shape[0]),
                                  "reader_boxes": reader_count})
-    columns = ["method", "class", "top_fraction", "image", "box_iou", "predicted_boxes",
-               "reader_boxes"]
+    columns = ["method", "class", "top_fraction", "image", "box_iou", "box_iou_as_published",
+               "predicted_boxes", "reader_boxes"]
     return pd.DataFrame(rows, columns=columns)
 
 

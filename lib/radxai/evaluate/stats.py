@@ -30,6 +30,7 @@ __all__ = [
     "auroc_per_class",
     "bootstrap_ci",
     "bootstrap_mean_ci",
+    "bootstrap_paired_difference_ci",
     "confusion_matrix",
     "format_interval",
     "median_and_percentiles",
@@ -405,6 +406,47 @@ def bootstrap_mean_ci(values: ArrayLike, resamples: int = 1000, confidence: floa
     means = np.concatenate([value_array[indices].mean(axis=1)
                             for indices in _resample_indices(value_array.size, int(resamples), seed)])
     return _summarise(float(value_array.mean()), means, 0, confidence)
+
+
+def bootstrap_paired_difference_ci(first: ArrayLike, second: ArrayLike, resamples: int = 1000,
+                                   confidence: float = 0.95, seed: int = 0) -> BootstrapResult:
+    """Mean of ``first - second`` over paired items with a percentile bootstrap interval.
+
+    For two scores of the same items (HiResCAM and Grad-CAM OrganIoU of the same studies):
+    resampling whole pairs keeps their correlation, so the interval is narrower than one
+    read off two separate intervals whenever the scores move together.
+
+    Args:
+        first, second: (N,) scores of the same N items in the same order, in the same units;
+            NaN not allowed (drop pairs with an undefined score first, as for
+            :func:`bootstrap_mean_ci`).
+        resamples, confidence, seed: as in :func:`bootstrap_mean_ci`; the pairs are resampled.
+
+    Returns:
+        A :class:`BootstrapResult` in the units of the scores; ``estimate`` is the mean of the
+        differences ``first - second`` (``mean(first) - mean(second)`` up to rounding), positive
+        when ``first`` is higher. Empty input gives NaN for the estimate and the interval, with
+        every resample counted as skipped.
+
+    Raises:
+        ValueError: inputs not (N,) or of unequal length, NaN in either, resamples < 1,
+            confidence not in (0, 1).
+    """
+    first_array = np.asarray(first, dtype=np.float64)
+    second_array = np.asarray(second, dtype=np.float64)
+    if first_array.ndim != 1 or second_array.ndim != 1:
+        raise ValueError("first and second must be 1-D (N,); got shapes "
+                         f"{first_array.shape} and {second_array.shape}")
+    if first_array.size != second_array.size:
+        raise ValueError(f"first and second must pair item for item but differ in length: "
+                         f"{first_array.size} vs {second_array.size}")
+    undefined_pairs = int((np.isnan(first_array) | np.isnan(second_array)).sum())
+    if undefined_pairs:
+        raise ValueError(f"{undefined_pairs} of {first_array.size} pairs hold NaN; drop "
+                         "undefined pairs before bootstrapping their difference")
+    # Resampling the per-pair differences is resampling the pairs: the mean of a resample's
+    # differences is the difference of its two means.
+    return bootstrap_mean_ci(first_array - second_array, resamples, confidence, seed)
 
 
 def format_interval(result: BootstrapResult | tuple[float, float, float], digits: int = 3) -> str:

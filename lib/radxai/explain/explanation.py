@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from radxai.explain.targets import Targets
 
@@ -52,6 +53,21 @@ class Explanation:
     scores: np.ndarray
     model_evaluations: int
     seconds: float
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """(N,) the model's probability of each sample's explained class, sigmoid(`scores`).
+
+        The models explained here are sigmoid models (multi-label or single-logit), so the
+        sigmoid of a class's logit is its probability, and sigmoid of the negated logit is the
+        probability of class 0 of a single-logit model. SmoothGrad's is the sigmoid of the mean
+        logit over the noisy copies. Raises ValueError for a callable target, whose values are
+        not logits.
+        """
+        if isinstance(self.target, str):
+            raise ValueError(f"the explanation's target is the callable {self.target!r}; its "
+                             "scores are not logits, so they have no probability")
+        return expit(np.asarray(self.scores, dtype=np.float64))
 
 
 @dataclass(frozen=True, eq=False)
