@@ -16,6 +16,7 @@ from torch import nn
 from radxai.evaluate import faithfulness
 from radxai.evaluate.faithfulness import (
     Baseline,
+    baseline_check,
     deletion_curve,
     insertion_curve,
     mean_probability_drops,
@@ -25,6 +26,7 @@ from radxai.evaluate.faithfulness import (
     voxel_order,
 )
 from radxai.explain.baselines import baseline as make_baseline
+from radxai.explain.baselines import healthy_fill
 
 
 class BoxModel(nn.Module):
@@ -395,3 +397,138 @@ def test_the_same_seed_gives_identical_tables() -> None:
     assert first.to_csv() != other.to_csv()  # the tie-break order matters
     curve = deletion_curve(model, x, maps, steps=7, seed=4).to_frame()
     assert curve.to_csv() == deletion_curve(model, x, maps, steps=7, seed=4).to_frame().to_csv()
+
+
+# --------------------------------------------------------------------------- baseline checks
+
+
+def probability_of(model: nn.Module, x: np.ndarray, column: int) -> np.ndarray:
+    """sigmoid of the model's logit `column` for each sample of x, computed directly."""
+    with torch.no_grad():
+        return expit(model(torch.from_numpy(np.asarray(x, dtype=np.float32))).numpy()[:, column])
+
+
+@pytest.mark.parametrize("kind", faithfulness.KINDS)
+def test_baseline_and_input_scores_are_the_models_scores_of_baseline_and_input(kind: str) -> None:
+    model = small_convnet(2, outputs=2)
+    x = np.random.default_rng(6).standard_normal((3, 2, 6, 7)).astype(np.float32)
+    curve = perturbation_curve(model, x, random_maps(x), kind, target=1, steps=4, baseline="blur")
+    np.testing.assert_allclose(curve.baseline_scores, probability_of(model, make_baseline(x, "blur"), 1),
+                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(curve.input_scores, probability_of(model, x, 1), rtol=0, atol=1e-6)
+    assert curve.baseline_scores.shape == curve.input_scores.shape == (3,)
+
+
+def test_baseline_check_counts_the_baselines_scored_as_the_target() -> None:
+    model = SumModel([1.0], [-1.0])  # logit = sum - 1
+    x = np.full((3, 1, 2, 2), 0.5, dtype=np.float32)  # logit 1: scored positive
+    # The reference of samples 0 and 2 sums to 3 (logit 2, p 0.88), of sample 1 to 0 (p 0.27).
+    reference = np.zeros_like(x)
+    reference[[0, 2]] = 0.75
+    maps = random_maps(x)
+    curves = {
+        kind: {
+            method: perturbation_curve(model, x, maps, kind, target=1, steps=2, baseline=spec)
+            for method, spec in (("zero", "zero"), ("reference", Baseline("reference", reference=reference)))
+        }
+        for kind in faithfulness.KINDS
+    }
+    table = baseline_check(curves)
+    assert list(table.index.names) == ["kind", "method"] and len(table) == 4
+    assert list(table.columns) == ["baseline", "samples", "input_score", "baseline_score",
+                                   "baseline_scored_as_target", "flagged"]
+    for kind in faithfulness.KINDS:
+        zero, positive = table.loc[(kind, "zero")], table.loc[(kind, "reference")]
+        assert zero["baseline_scored_as_target"] == 0 and not zero["flagged"]
+        assert zero["baseline_score"] == pytest.approx(expit(-1.0))
+        assert positive["baseline_scored_as_target"] == 2 and positive["flagged"]
+        assert positive["baseline_score"] == pytest.approx((2 * expit(2.0) + expit(-1.0)) / 3)
+        assert positive["input_score"] == pytest.approx(expit(1.0)) and positive["samples"] == 3
+    flags = curves["deletion"]["reference"].baseline_scored_as_target()
+    np.testing.assert_array_equal(flags, [True, False, True])
+    # A stricter level than p = 0.88 flags nothing; p = 0.27 is at the level, so it counts.
+    assert not baseline_check(curves, positive_probability=0.9)["flagged"].any()
+    assert baseline_check(curves, positive_probability=expit(-1.0))["baseline_scored_as_target"].min() == 3
+    with pytest.raises(ValueError, match=r"positive_probability must be in \(0, 1\]; got 0"):
+        baseline_check(curves, positive_probability=0)
+    with pytest.raises(ValueError, match="at least one curve"):
+        baseline_check({})
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_reference_deletion_ends_at_the_models_score_of_each_samples_reference(dims: int) -> None:
+    spatial = (6, 7) if dims == 2 else (4, 5, 6)
+    model = small_convnet(dims, outputs=2)
+    generator = np.random.default_rng(8)
+    x = generator.standard_normal((3, 2, *spatial)).astype(np.float32)
+    reference = generator.standard_normal(x.shape).astype(np.float32)  # one per sample
+    spec = Baseline("reference", reference=reference)
+    maps = random_maps(x, seed=2)
+    by_batch = [perturbation_curve(model, x, maps, "deletion", target=0, steps=5, baseline=spec,
+                                   batch_size=size) for size in (1, 2, 64)]
+    expected = probability_of(model, reference, 0)
+    for curve in by_batch:
+        np.testing.assert_allclose(curve.scores[:, -1], expected, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(curve.scores, by_batch[0].scores, rtol=0, atol=1e-6)
+    assert by_batch[0].baseline == "reference"
+    insertion = perturbation_curve(model, x, maps, "insertion", target=0, steps=5, baseline=spec,
+                                   batch_size=2)
+    np.testing.assert_allclose(insertion.baseline_scores, expected, rtol=0, atol=1e-6)
+    drops = probability_drops(model, x, maps, 0, fractions=(1.0,), baselines=(spec,), batch_size=2)
+    new = drops[drops["class"] == 0].sort_values("sample")["p_new"].to_numpy()
+    np.testing.assert_allclose(new, expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_healthy_fill_deletion_changes_nothing_outside_the_region(dims: int) -> None:
+    spatial = (8, 9) if dims == 2 else (4, 5, 6)
+    model = small_convnet(dims, channels=1, outputs=2)
+    generator = np.random.default_rng(9)
+    x = generator.random((3, 1, *spatial)).astype(np.float32)
+    regions = np.zeros((3, *spatial), dtype=bool)
+    regions[:, 1:-1] = True
+    regions[1, 0] = True  # each sample its own region
+    spec = Baseline("healthy_fill", region=regions, healthy_ceiling=0.5, seed=3)
+    assert spec.label == "healthy fill <= 0.5"
+    # The map ranks every voxel outside the region first: deleting them changes nothing.
+    maps = np.where(regions, 0.0, 1.0) + generator.random(regions.shape) * 0.5
+    outside = (~regions).sum(axis=tuple(range(1, regions.ndim))).min()
+    steps = int(regions[0].size)  # one voxel per step
+    curves = [perturbation_curve(model, x, maps, "deletion", target=1, steps=steps, baseline=spec,
+                                 batch_size=size) for size in (1, 7)]
+    np.testing.assert_allclose(curves[0].scores, curves[1].scores, rtol=0, atol=1e-6)
+    first = curves[0].scores[:, : outside + 1]
+    np.testing.assert_allclose(first, first[:, :1].repeat(outside + 1, axis=1), rtol=0, atol=1e-6)
+    filled = healthy_fill(x, regions, healthy_ceiling=0.5, seed=3)
+    np.testing.assert_allclose(curves[0].baseline_scores, probability_of(model, filled, 1), rtol=0, atol=1e-6)
+    assert np.ptp(curves[0].scores[:, outside:]) > 1e-4  # filling the region does move it
+
+
+def test_baselines_with_arrays_are_frozen_copies_checked_before_the_model_runs() -> None:
+    x = np.ones((2, 1, 3, 3), dtype=np.float32)
+    reference = np.zeros_like(x)
+    spec = Baseline("reference", reference=reference)
+    reference[:] = 5.0  # the Baseline kept its own copy
+    assert spec.reference.max() == 0.0 and not spec.reference.flags.writeable
+    assert len({spec, Baseline("reference", reference=reference)}) == 2  # hashable, by identity
+    maps = np.ones((2, 3, 3))
+    # NaNModel would fail on its first evaluation: the baseline's error comes first.
+    with pytest.raises(ValueError, match=r"reference has shape \(2, 1, 3, 3\).*input's shape \(1, 1, 3, 3\)"):
+        deletion_curve(NaNModel(), x[:1], maps[:1], steps=3, baseline=spec)
+    with_nan = np.zeros_like(x)
+    with_nan[1, 0, 2, 0] = np.nan
+    with pytest.raises(ValueError, match="reference has 1 NaN"):
+        deletion_curve(NaNModel(), x, maps, steps=3, baseline=Baseline("reference", reference=with_nan))
+    region = np.ones((3, 3), dtype=bool)
+    with pytest.raises(ValueError, match=r"region mask has shape \(3, 3\), but input \(2, 1, 3, 4\)"):
+        deletion_curve(NaNModel(), np.ones((2, 1, 3, 4), np.float32), np.ones((2, 3, 4)), steps=3,
+                       baseline=Baseline("healthy_fill", region=region, healthy_ceiling=1.0))
+    with pytest.raises(ValueError, match="sample 0, channel 0: none of its 9 region voxels"):
+        probability_drops(NaNModel(), x, maps, 0, fractions=(1.0,), baselines=(
+            Baseline("healthy_fill", region=region, healthy_ceiling=0.5),))
+    with pytest.raises(ValueError, match="healthy_fill baseline needs a region mask"):
+        Baseline("healthy_fill", healthy_ceiling=0.2)
+    with pytest.raises(ValueError, match="settings of the healthy_fill baseline, not of 'zero'"):
+        Baseline("zero", region=region)
+    with pytest.raises(ValueError, match="reference baseline needs the reference input"):
+        Baseline("reference")

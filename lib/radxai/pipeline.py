@@ -434,17 +434,26 @@ def resolve_run_dir(run_dir: str | os.PathLike[str]) -> Path:
 
 def synthetic_ct_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: int,
                          confounder: str | None = None, confounder_strength: float = 0.9,
-                         grade_shares: Iterable[float] = (0.5, 0.125, 0.125, 0.125, 0.125)) -> Path:
+                         grade_shares: Iterable[float] = (0.5, 0.125, 0.125, 0.125, 0.125),
+                         involvement_range: Iterable[float] | None = None,
+                         lesion_free_twins: bool = False) -> Path:
     """The folder of a synthetic CT dataset (MosMedData layout) in ``run_dir``, built once.
 
     Any notebook that asks with the same parameters gets the same folder, so notebooks share
-    the data within a run and each one still runs alone.
+    the data within a run and each one still runs alone. ``involvement_range`` and
+    ``lesion_free_twins`` make a positive-control set (see
+    ``radxai.data.datasets.write_synthetic_ct``).
     """
     from radxai.data import datasets, io, phantoms, volume
 
     parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
                   "confounder": confounder, "confounder_strength": float(confounder_strength),
                   "grade_shares": [float(share) for share in grade_shares]}
+    # Only when asked for, so the keys (and caches) of the other synthetic sets stay as they were.
+    if involvement_range is not None:
+        parameters["involvement_range"] = [float(value) for value in involvement_range]
+    if lesion_free_twins:
+        parameters["lesion_free_twins"] = True
     return load_or_build(
         run_dir, "synthetic-ct", parameters,
         lambda folder: datasets.write_synthetic_ct(folder, **parameters),

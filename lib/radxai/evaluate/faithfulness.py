@@ -32,15 +32,26 @@ outputs, for a multi-class model. Targets are an int class, one int per sample, 
 the class each sample is predicted as (on the unperturbed input); callable targets are not
 accepted, as a probability needs the class.
 
-Baselines are `radxai.explain.baselines` (zero, constant, mean, blur with OpenCV's kernel rule),
-given by name or as a `Baseline` with its settings.
+Baselines are `radxai.explain.baselines` (zero, constant, mean, blur with OpenCV's kernel rule,
+healthy_fill of a region mask, a given reference), given by name or as a `Baseline` with its
+settings. The baseline's region mask or reference holds one entry per sample of the batch x
+the curve is computed for, in the same order; the baseline of the whole batch is built once,
+before the perturbed inputs go through the model in batches.
+
+Checking the baseline. A removal curve is only as good as its baseline: if the model scores
+the fully-perturbed input as the target class (e.g. a blurred CT volume scored as COVID-19),
+deletion cannot fall and insertion starts high, whatever the map. Every curve keeps the
+baseline's own score (`PerturbationCurve.baseline_scores`, the deletion curve's last point and
+the insertion curve's first) beside the input's; `baseline_check` tables them per kind and
+method and flags the curves whose baseline the model scores as the target class, so they can
+be left out of conclusions.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +60,7 @@ import pandas as pd
 from scipy.special import expit, softmax
 
 from radxai.explain.backends import Backend, detect_backend
-from radxai.explain.baselines import BASELINES, baseline, blur_sigma
+from radxai.explain.baselines import BASELINES, baseline, check_settings
 from radxai.explain.front_door import as_batch
 from radxai.explain.targets import check_target, logits_of, resolve_targets
 
@@ -61,6 +72,7 @@ __all__ = [
     "Baseline",
     "PerturbationCurve",
     "perturbation_curve",
+    "baseline_check",
     "deletion_curve",
     "insertion_curve",
     "random_maps",
@@ -74,40 +86,64 @@ LINKS = ("sigmoid", "softmax")
 PROBABILITY_DROP_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.5)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Baseline:
     """What removed voxels are replaced with: a name of `radxai.explain.baselines.BASELINES`
-    ("zero", "constant", "mean", "blur") and its setting: `constant` (input units) for
-    "constant", the odd `blur_kernel` size (voxels, OpenCV's sigma rule) for "blur".
+    and its settings: `constant` (input units) for "constant", the odd `blur_kernel` size
+    (voxels, OpenCV's sigma rule) for "blur"; for "healthy_fill" the `region` mask
+    (N, *spatial) or (*spatial), the `healthy_ceiling` (input units, e.g. the windowed value of
+    -700 HU) and the noise `seed`; for "reference" the `reference` array (N, C, *spatial).
 
-    Raises ValueError for an unknown name (listing the names), a non-finite constant or an
-    invalid kernel size.
+    The arrays are stored as read-only copies, and a Baseline is compared and hashed by
+    identity, as it may hold arrays. Their values and shapes are checked against the batch in
+    `of` (`radxai.explain.baselines.healthy_fill`, `reference_baseline`).
+
+    Raises ValueError for an unknown name (listing the names), a non-finite constant or
+    ceiling, an invalid kernel size, a missing setting of "healthy_fill" or "reference", or a
+    region, ceiling or reference given to another baseline (`check_settings`).
     """
 
     name: str
     constant: float = 0.0
     blur_kernel: int = 11
+    region: np.ndarray | None = None
+    healthy_ceiling: float | None = None
+    seed: int = 0
+    reference: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.name not in BASELINES:
-            raise ValueError(f"unknown baseline {self.name!r}; baselines: {', '.join(BASELINES)}")
-        if self.name == "constant" and not math.isfinite(self.constant):
-            raise ValueError(f"the constant baseline needs a finite value; got {self.constant}")
-        if self.name == "blur":
-            blur_sigma(self.blur_kernel)
+        check_settings(
+            self.name, constant=self.constant, blur_kernel=self.blur_kernel, region=self.region,
+            healthy_ceiling=self.healthy_ceiling, reference=self.reference,
+        )
+        for setting in ("region", "reference"):
+            value = getattr(self, setting)
+            if value is not None:
+                stored = np.array(value)
+                stored.flags.writeable = False
+                object.__setattr__(self, setting, stored)
 
     @property
     def label(self) -> str:
-        """The name used in tables: "zero", "mean", "blur 11", "constant -1000"."""
+        """The name used in tables: "zero", "mean", "blur 11", "constant -1000",
+        "healthy fill <= 0.214", "reference"."""
         if self.name == "blur":
             return f"blur {self.blur_kernel}"
         if self.name == "constant":
             return f"constant {self.constant:g}"
+        if self.name == "healthy_fill":
+            return f"healthy fill <= {self.healthy_ceiling:.3g}"
         return self.name
 
     def of(self, x: np.ndarray) -> np.ndarray:
-        """The baseline of a batch x (N, C, *spatial): float32, same shape."""
-        return baseline(x, self.name, constant=self.constant, blur_kernel=self.blur_kernel)
+        """The baseline of a batch x (N, C, *spatial): float32, same shape. The region and
+        reference belong to exactly these N samples, in order; ValueError if their shapes do
+        not fit x."""
+        return baseline(
+            x, self.name, constant=self.constant, blur_kernel=self.blur_kernel,
+            region=self.region, healthy_ceiling=self.healthy_ceiling, reference=self.reference,
+            seed=self.seed,
+        )
 
 
 PROBABILITY_DROP_BASELINES = (
@@ -131,6 +167,10 @@ class PerturbationCurve:
     model_evaluations: samples passed through the model, the unperturbed inputs included
         (N (K + 1) for N samples and K steps).
     seconds: wall-clock time of the whole call.
+
+    `input_scores` and `baseline_scores` are the curve's two ends, the same for every map of
+    the same samples and baseline; `baseline_scored_as_target` flags the samples whose curve
+    measures the baseline rather than the map.
     """
 
     kind: str
@@ -141,6 +181,26 @@ class PerturbationCurve:
     baseline: str
     model_evaluations: int
     seconds: float
+
+    @property
+    def input_scores(self) -> np.ndarray:
+        """(N,) the probability of each sample's target class on the unperturbed input: the
+        deletion curve's first point, the insertion curve's last."""
+        return self.scores[:, 0] if self.kind == "deletion" else self.scores[:, -1]
+
+    @property
+    def baseline_scores(self) -> np.ndarray:
+        """(N,) the probability of each sample's target class on its baseline, the fully
+        perturbed input: the deletion curve's last point, the insertion curve's first."""
+        return self.scores[:, -1] if self.kind == "deletion" else self.scores[:, 0]
+
+    def baseline_scored_as_target(self, *, positive_probability: float = 0.5) -> np.ndarray:
+        """(N,) bool: the model scores the sample's baseline as its target class, probability
+        >= positive_probability (in (0, 1]). Such a sample's curve cannot fall below (deletion)
+        or start below (insertion) that level whatever the map: leave it out of conclusions."""
+        if not 0 < positive_probability <= 1:
+            raise ValueError(f"positive_probability must be in (0, 1]; got {positive_probability}")
+        return self.baseline_scores >= positive_probability
 
     def to_frame(self) -> pd.DataFrame:
         """The curves as a tidy table: one row per sample and step, columns kind, baseline,
@@ -180,15 +240,17 @@ def perturbation_curve(
     kind: "deletion" or "insertion".
     target: an int class, one int per sample, or None for each sample's predicted class.
     steps: K, the number of equal steps, 1 <= K <= the voxels per sample.
-    baseline: a baseline name or a `Baseline` (e.g. Baseline("blur", blur_kernel=21)).
+    baseline: a baseline name or a `Baseline` (e.g. Baseline("blur", blur_kernel=21)); the
+        region or reference of a `Baseline` has one entry per sample of x, in order.
     batch_size: perturbed inputs per model call (memory ~ batch_size inputs); the result does
         not depend on it.
     seed: the seed of the tie-breaking order.
     link: "sigmoid" or "softmax", how logits become probabilities.
 
     Raises ValueError for an unknown kind, link or baseline, maps whose shape does not match x,
-    a step count outside [1, V], a batch size below 1, a target out of range, or a model that
-    returns non-finite logits; TypeError for a callable target.
+    a baseline region or reference that does not fit x (before any model evaluation), a step
+    count outside [1, V], a batch size below 1, a target out of range, or a model that returns
+    non-finite logits; TypeError for a callable target.
     """
     started = time.perf_counter()
     if kind not in KINDS:
@@ -207,6 +269,10 @@ def perturbation_curve(
             f"{tuple(spatial)}); every step must remove at least one voxel"
         )
     _check_class_target(target, n)
+    # The baseline of the whole batch, sample for sample (its region or reference included),
+    # before any model evaluation; the chunks below only pick from it.
+    flat_inputs = inputs.reshape(n, inputs.shape[1], voxels)
+    flat_baseline = replacement.of(inputs).reshape(flat_inputs.shape)
     scorer = _Scorer(detect_backend(model), link)
     original_logits = scorer.logits(inputs, "the unperturbed inputs")
     target_classes = resolve_targets(target, original_logits, n).classes
@@ -214,8 +280,6 @@ def perturbation_curve(
 
     order = voxel_order(importance, seed)
     counts = (np.arange(steps + 1) * voxels) // steps
-    flat_inputs = inputs.reshape(n, inputs.shape[1], voxels)
-    flat_baseline = replacement.of(inputs).reshape(flat_inputs.shape)
     # Deletion goes from the input towards the baseline, insertion the other way; the
     # unperturbed input's score (already known) is the first point or the last.
     if kind == "deletion":
@@ -257,6 +321,47 @@ def perturbation_curve(
         model_evaluations=scorer.backend.evaluations,
         seconds=time.perf_counter() - started,
     )
+
+
+def baseline_check(
+    curves: Mapping[str, Mapping[str, PerturbationCurve]], *, positive_probability: float = 0.5
+) -> pd.DataFrame:
+    """Does the model score the baseline as the target class? One row per kind and method.
+
+    curves: kind -> method -> `PerturbationCurve` (the mapping `plot_perturbation_curves` of
+    `radxai.viz.faithfulness` draws). positive_probability: the probability in (0, 1] at or
+    above which a baseline counts as scored as the target class.
+
+    Returns a table indexed by (kind, method), the index of a `summarise_means` AUC table of
+    the same curves, with columns baseline (label), samples, input_score and baseline_score
+    (means over samples of `PerturbationCurve.input_scores` and `baseline_scores`),
+    baseline_scored_as_target (how many samples' baselines the model scores at or above
+    positive_probability) and flagged (that count > 0). Exclude flagged rows from conclusions,
+    e.g. ``auc.drop(check.index[check["flagged"]])``, or the flagged samples of one curve with
+    `PerturbationCurve.baseline_scored_as_target`.
+
+    Raises ValueError for no curves or a positive_probability outside (0, 1].
+    """
+    rows = [
+        {
+            "kind": kind,
+            "method": method,
+            "baseline": curve.baseline,
+            "samples": len(curve.scores),
+            "input_score": curve.input_scores.mean(),
+            "baseline_score": curve.baseline_scores.mean(),
+            "baseline_scored_as_target": int(
+                curve.baseline_scored_as_target(positive_probability=positive_probability).sum()
+            ),
+        }
+        for kind, by_method in curves.items()
+        for method, curve in by_method.items()
+    ]
+    if not rows:
+        raise ValueError("baseline_check needs at least one curve")
+    table = pd.DataFrame(rows).set_index(["kind", "method"])
+    table["flagged"] = table["baseline_scored_as_target"] > 0
+    return table
 
 
 def deletion_curve(
@@ -365,7 +470,8 @@ def probability_drops(
     grey image copied into three channels.
 
     Raises ValueError for maps whose shape does not match x, a fraction outside (0, 1] or
-    covering no voxel, an unknown baseline or link, a source class or class-name count that
+    covering no voxel, an unknown baseline or link, a baseline region or reference that does
+    not fit x, a source class or class-name count that
     does not fit the model, or a model that returns non-finite logits.
     """
     started = time.perf_counter()
@@ -380,6 +486,8 @@ def probability_drops(
     if not replacements or not counts:
         raise ValueError("probability_drops needs at least one baseline and one fraction")
     sources = _per_sample_classes(source_classes, n)
+    flat_inputs = inputs.reshape(n, inputs.shape[1], voxels)
+    replaced = [spec.of(inputs).reshape(flat_inputs.shape) for spec in replacements]
 
     scorer = _Scorer(detect_backend(model), link)
     original = scorer.probabilities(scorer.logits(inputs, "the unperturbed inputs"))
@@ -396,8 +504,6 @@ def probability_drops(
         )
 
     order = voxel_order(importance, seed)
-    flat_inputs = inputs.reshape(n, inputs.shape[1], voxels)
-    replaced = [spec.of(inputs).reshape(flat_inputs.shape) for spec in replacements]
     jobs = [
         (sample, which, position)
         for sample in range(n)

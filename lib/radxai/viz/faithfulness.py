@@ -6,6 +6,7 @@ They draw the tables of `radxai.evaluate.faithfulness` and `radxai.evaluate.sani
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -19,12 +20,21 @@ __all__ = [
     "plot_similarity_curves",
 ]
 
+# Black line styles of the baseline-score lines, one per baseline in a panel.
+_BASELINE_LINE_STYLES = (":", "-.", (0, (5, 2, 1, 2, 1, 2)))
+
 
 def plot_perturbation_curves(curves: Mapping[str, Mapping[str, object]], title: str) -> Figure:
-    """Mean deletion and insertion curves per method, one panel per kind.
+    """Mean deletion and insertion curves per method, one panel per kind, with the baseline's
+    own score.
 
     curves: kind ("deletion", "insertion") -> method -> a `PerturbationCurve`; each line is
-    the mean probability over the curve's samples, labelled with the mean AUC.
+    the mean probability over the curve's samples, labelled with the mean AUC. One black
+    dotted (then dash-dotted) line per baseline marks the mean probability the model gives
+    the baseline itself (`PerturbationCurve.baseline_scores`, labelled "baseline score
+    (<label>)"): the floor every deletion curve falls to and the level every insertion curve
+    starts from, whatever the map. A baseline line near the top of a panel means the curves
+    measure the baseline.
     """
     import matplotlib.pyplot as plt
 
@@ -35,6 +45,11 @@ def plot_perturbation_curves(curves: Mapping[str, Mapping[str, object]], title: 
             panel.plot(curve.fractions, curve.scores.mean(axis=0),
                        label=f"{method} (AUC {curve.auc.mean():.3f})",
                        linestyle="--" if method == "random" else "-")
+        # The baseline's score does not depend on the map: one line per baseline label.
+        floors = {curve.baseline: curve.baseline_scores.mean() for curve in by_method.values()}
+        for (label, score), style in zip(floors.items(), itertools.cycle(_BASELINE_LINE_STYLES)):
+            panel.axhline(score, color="black", linestyle=style, linewidth=1.2,
+                          label=f"baseline score ({label}) {score:.2f}")
         action = "removed" if kind == "deletion" else "inserted"
         panel.set_xlabel(f"fraction of voxels {action}")
         panel.set_ylabel("probability of the target class")
