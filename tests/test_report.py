@@ -248,3 +248,20 @@ def test_an_interrupted_write_leaves_the_previous_table(tmp_path: Path, monkeypa
         report.record_measurements(tmp_path, ORGAN_IOU[:1], **LOCALISATION, seeds=9)
     assert table_path(tmp_path).read_bytes() == before
     assert list(table_path(tmp_path).parent.iterdir()) == [table_path(tmp_path)]
+
+
+def test_measurements_from_summary_turns_summarise_means_rows_into_measurements(tmp_path) -> None:
+    from radxai.evaluate.localisation_tables import summarise_means
+
+    per_item = pd.DataFrame({"method": ["a", "a", "a", "b", "b", "b"],
+                             "score": [0.2, 0.4, 0.6, 1.0, 1.0, float("nan")]})
+    summary = summarise_means(per_item, ["method"], ["score"], resamples=200, seed=0)
+    rows = report.measurements_from_summary(summary, {"score": "mass_accuracy"}, setting_prefix="focal, ")
+    assert list(rows["setting"]) == ["focal, a", "focal, b"]
+    assert rows.loc[0, "value"] == pytest.approx(0.4) and rows.loc[0, "n"] == 3
+    assert rows.loc[1, "n"] == 2  # the NaN item is not counted
+    assert (rows["ci_low"] <= rows["value"]).all() and (rows["value"] <= rows["ci_high"]).all()
+    report.record_measurements(tmp_path, rows, experiment="positive_control", work="radxai", reference="")
+    assert len(report.read_measurements(tmp_path)) == 2
+    with pytest.raises(ValueError, match="score_count"):
+        report.measurements_from_summary(summary.drop(columns="score_count"), {"score": "x"})

@@ -323,6 +323,8 @@ def test_accuracy_by_group_by_hand_with_severity_order() -> None:
     assert table["n"].tolist() == [2, 1, 2, 0, 1]
     assert table["correct"].tolist() == [1, 1, 1, 0, 1]
     np.testing.assert_array_equal(table["accuracy"], [0.5, 1.0, 0.5, np.nan, 1.0])
+    assert (table["accuracy_ci_low"].dropna() < table["accuracy"].dropna()).all()
+    assert np.isnan(table.loc["CT-3", "accuracy_ci_low"])
     sorted_table = stats.accuracy_by_group(labels, predictions, groups)
     assert list(sorted_table.index) == ["CT-0", "CT-1", "CT-2", "CT-4"]
 
@@ -423,3 +425,13 @@ def test_paired_difference_rejects_bad_options() -> None:
         stats.bootstrap_paired_difference_ci([0.1], [0.2], resamples=0)
     with pytest.raises(ValueError, match="confidence must lie strictly between 0 and 1"):
         stats.bootstrap_paired_difference_ci([0.1], [0.2], confidence=1.5)
+
+
+def test_wilson_interval_matches_a_closed_form_value() -> None:
+    # 8 of 10 at 95%: the textbook Wilson interval is (0.4902, 0.9433).
+    low, high = stats.wilson_interval(np.array([8, 0, 3]), np.array([10, 5, 3]))
+    np.testing.assert_allclose([low[0], high[0]], [0.4902, 0.9433], atol=1e-4)
+    assert low[1] == 0.0 and 0.0 < high[1] < 0.6
+    assert high[2] == pytest.approx(1.0) and 0.3 < low[2] < 0.5
+    with pytest.raises(ValueError, match="successes <= trials"):
+        stats.wilson_interval(np.array([4]), np.array([3]))

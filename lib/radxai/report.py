@@ -160,6 +160,43 @@ def record_measurements(run_dir: str | os.PathLike[str],
         lambda target: _write_measurement_rows(sorted(rows, key=_key), target), path)
 
 
+def measurements_from_summary(summary: pd.DataFrame, metrics: Mapping[str, str], *,
+                              setting_prefix: str = "") -> pd.DataFrame:
+    """Measurement rows (metric, setting, value, ci_low, ci_high, n) from a table of means with
+    bootstrap intervals, as ``radxai.evaluate.localisation_tables.summarise_means`` writes it.
+
+    Args:
+        summary: indexed by the grouping (e.g. method, or method and threshold), with the
+            columns ``M``, ``M_ci_low``, ``M_ci_high`` and ``M_count`` for each metric M.
+        metrics: column name M -> the metric's name in the measurements table (e.g.
+            ``{"pointing_hit": "pointing_game_hit_rate"}``).
+        setting_prefix: put before every setting, e.g. ``"focal lesions, "``.
+
+    Returns:
+        One row per (summary row, metric) whose value is defined; the setting joins the index
+        values with ", " (``"gradcam, 0.5"``). Rows without a defined mean (no item) are left
+        out, since a measurement must be a number.
+
+    Raises:
+        ValueError: a metric's columns missing from ``summary`` (named).
+    """
+    rows = []
+    for column, metric in metrics.items():
+        needed = [column, f"{column}_ci_low", f"{column}_ci_high", f"{column}_count"]
+        missing = [name for name in needed if name not in summary.columns]
+        if missing:
+            raise ValueError(f"summary has no column(s) {missing}; expected summarise_means output")
+        for key, row in summary.iterrows():
+            if pd.isna(row[column]):
+                continue
+            parts = key if isinstance(key, tuple) else (key,)
+            rows.append({"metric": metric,
+                         "setting": setting_prefix + ", ".join(str(part) for part in parts),
+                         "value": float(row[column]), "ci_low": float(row[f"{column}_ci_low"]),
+                         "ci_high": float(row[f"{column}_ci_high"]), "n": int(row[f"{column}_count"])})
+    return pd.DataFrame(rows, columns=["metric", "setting", "value", "ci_low", "ci_high", "n"])
+
+
 def read_measurements(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """The run's measurements table: one row per number, columns ``MEASUREMENT_COLUMNS``.
 

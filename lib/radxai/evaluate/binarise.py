@@ -10,7 +10,7 @@ spatial shape, 2D (H, W) or 3D (D, H, W), and the checks here are the ones they 
   onto the heatmap's grid (``resample="nearest"``), e.g. to score a CAM at its layer's
   resolution as the HiResCAM work computes OrganIoU.
 
-Binarisation schemes (DESIGN.md): a fixed threshold (h > t), a band (lo < h <= hi), the top
+Binarisation schemes (docs/architecture.md): a fixed threshold (h > t), a band (lo < h <= hi), the top
 fraction p of voxels, and Otsu's threshold. Each is a small frozen dataclass with a ``label``
 for tables, passed to :func:`binarise`.
 """

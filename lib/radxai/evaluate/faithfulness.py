@@ -11,7 +11,7 @@ a constant map) are broken by one seeded random permutation of the voxel positio
 for every sample, so a sample's order depends only on its map and the seed (not on the rest
 of the batch), and a constant map gives a random order.
 
-Deletion / insertion (DESIGN.md). In K equal steps, step k covers the first floor(k V / K) voxels
+Deletion / insertion (docs/architecture.md). In K equal steps, step k covers the first floor(k V / K) voxels
 of the order (V voxels per sample), so every step adds at least one voxel when K <= V.
 Deletion replaces those voxels by the baseline; insertion starts from the baseline and puts
 those voxels of the input back. The score at each step is the model's probability of the

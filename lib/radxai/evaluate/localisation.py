@@ -4,7 +4,7 @@ A map and its mask share one spatial shape, 2D (H, W) or 3D (D, H, W); a mask of
 shape is an error unless the caller passes ``resample="nearest"`` (see
 :func:`radxai.evaluate.binarise.mask_on_heatmap_grid`). Masks must be binary (bool or 0/1).
 
-The metrics, as DESIGN.md defines them:
+The metrics, as docs/architecture.md defines them:
 
 - overlap of a binarised map P with a mask G: ``iou`` = |P & G| / |P | G|, ``dice`` =
   2|P & G| / (|P| + |G|); both NaN when P and G are both empty (there is nothing to overlap,

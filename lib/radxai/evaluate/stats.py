@@ -667,7 +667,8 @@ def accuracy_by_group(labels: ArrayLike, predictions: ArrayLike, groups: ArrayLi
 
     Returns:
         DataFrame indexed by group (index name ``"group"``) with columns ``n`` (items),
-        ``correct`` (items with prediction == label) and ``accuracy`` (correct / n, in [0, 1]).
+        ``correct`` (items with prediction == label), ``accuracy`` (correct / n, in [0, 1]) and
+        its 95% Wilson interval ``accuracy_ci_low``, ``accuracy_ci_high`` (NaN for n = 0).
 
     Raises:
         ValueError: inputs not (N,) or of unequal length, a group missing from ``group_order``.
@@ -690,4 +691,31 @@ def accuracy_by_group(labels: ArrayLike, predictions: ArrayLike, groups: ArrayLi
         table = table.reindex(pd.Index(list(group_order), name="group"), fill_value=0)
     table = table.astype(np.int64)
     accuracy = table["correct"].astype(np.float64) / table["n"].where(table["n"] > 0)
-    return table.assign(accuracy=accuracy)
+    low, high = wilson_interval(table["correct"].to_numpy(), table["n"].to_numpy())
+    return table.assign(accuracy=accuracy, accuracy_ci_low=low, accuracy_ci_high=high)
+
+
+def wilson_interval(successes: ArrayLike, trials: ArrayLike,
+                    confidence: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Wilson score interval of binomial proportions successes / trials, elementwise.
+
+    Unlike a bootstrap, it stays informative for small n and for proportions of 0 or 1 (a
+    group of 3 studies all correct gives (0.44, 1.0), not a zero-width interval). Returns
+    (low, high) float64 arrays in [0, 1]; NaN where trials is 0.
+
+    Raises:
+        ValueError: negative counts, successes above trials, or a confidence outside (0, 1).
+    """
+    from scipy.stats import norm
+
+    _check_confidence(confidence)
+    hits = np.asarray(successes, dtype=np.float64)
+    count = np.asarray(trials, dtype=np.float64)
+    if hits.shape != count.shape or (hits < 0).any() or (hits > count).any():
+        raise ValueError("successes and trials must be counts of one shape with 0 <= successes <= trials")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = hits / count
+        centre = (share + z**2 / (2 * count)) / (1 + z**2 / count)
+        half = z * np.sqrt(share * (1 - share) / count + z**2 / (4 * count**2)) / (1 + z**2 / count)
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
