@@ -21,8 +21,11 @@ $(STAMP): requirements.txt pyproject.toml
 reproduce: $(STAMP)
 	$(BIN)/radxai reproduce --profile $(PROFILE)
 
+# Unit tests on both cores; then the notebooks in order, one at a time (later notebooks reuse the
+# models earlier ones trained, through the shared run directory).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
+	$(BIN)/python -m pytest tests -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 # Unit tests only (no notebooks): the quick loop while developing.

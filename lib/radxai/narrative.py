@@ -299,7 +299,7 @@ def compare_with_reference(name: str, estimate: Estimate, reference_value: float
     _check_digits(digits)
     if not math.isfinite(reference_value):
         raise ValueError(f"reference_value must be a finite number; got {reference_value}")
-    reference = f"{reference_name} ({reference_value:g})"
+    reference = f"{reference_name} ({reference_value:.{digits}g})"
     level = _percent(estimate.confidence)
     numbers_text = f"{name} {_estimate_text(estimate, digits)}"
     if not estimate.interval_defined:
