@@ -9,12 +9,11 @@ PROFILE ?= default
 
 setup: $(STAMP)
 
-# Rebuilt only when the pinned requirements or the package metadata change. --no-compile: modules
-# are byte-compiled when first imported, not all of torch and TensorFlow up front.
+# Rebuilt only when the pinned requirements or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install --no-compile -r requirements.txt
+	$(BIN)/python -m pip install -r requirements.txt
 	$(BIN)/python -m pip install --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name radxai --display-name "Python (radxai)"
 	touch $(STAMP)
