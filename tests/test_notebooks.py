@@ -51,3 +51,25 @@ def test_every_profile_parameter_reaches_a_notebook(profile: Path) -> None:
     for stem, overrides in (content.get("notebooks") or {}).items():
         assert stem in declared, f"{profile.name}: no notebook {stem}"
         assert not set(overrides) - declared[stem], f"{profile.name}: {stem} does not declare them"
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=[path.stem for path in PROFILES])
+def test_every_3d_cnn_input_of_a_profile_survives_the_networks_pooling(profile: Path) -> None:
+    # A shape below the 3D CNN's minimum only fails when the notebook trains, deep into a run
+    # (the default profile's focal phantoms once stopped notebook 09 that way).
+    from radxai.models.cnn3d import minimum_input_size
+
+    content = yaml.safe_load(profile.read_text())
+    for notebook in NOTEBOOKS:
+        defaults = {name: ast.literal_eval(spec["default"])
+                    for name, spec in papermill.inspect_notebook(str(notebook)).items()}
+        values = {**defaults, **{name: value for name, value in content["parameters"].items() if name in defaults},
+                  **(content.get("notebooks") or {}).get(notebook.stem, {})}
+        if "cnn3d_padding" not in values:
+            continue
+        smallest = minimum_input_size(values["cnn3d_padding"])
+        for name in ("ct_input_shape", "focal_shape"):
+            if name in values:
+                assert min(values[name]) >= smallest, (
+                    f"{profile.name}, {notebook.stem}: {name} {values[name]} is below the 3D CNN's "
+                    f"{smallest} voxels per axis with {values['cnn3d_padding']!r} padding")
