@@ -58,13 +58,14 @@ def test_every_3d_cnn_input_of_a_profile_survives_the_networks_pooling(profile: 
     # A shape below the 3D CNN's minimum only fails when the notebook trains, deep into a run
     # (the default profile's focal phantoms once stopped notebook 09 that way).
     from radxai.models.cnn3d import minimum_input_size
+    from radxai.pipeline import load_profile, notebook_parameters
 
-    content = yaml.safe_load(profile.read_text())
+    chosen = load_profile(profile.stem, profile.parent)
     for notebook in NOTEBOOKS:
         defaults = {name: ast.literal_eval(spec["default"])
                     for name, spec in papermill.inspect_notebook(str(notebook)).items()}
-        values = {**defaults, **{name: value for name, value in content["parameters"].items() if name in defaults},
-                  **(content.get("notebooks") or {}).get(notebook.stem, {})}
+        values = {**defaults, **{name: value for name, value in notebook_parameters(chosen, notebook.stem).items()
+                                 if name in defaults}}
         if "cnn3d_padding" not in values:
             continue
         smallest = minimum_input_size(values["cnn3d_padding"])

@@ -113,8 +113,9 @@ def record_measurements(run_dir: str | os.PathLike[str],
         measurements: a DataFrame (its columns; the index is ignored) or mappings, one per
             number, with ``metric``, ``setting`` (text, e.g. "OrganIoU", "HiResCAM, lungs") and
             ``value`` (a finite number), optionally ``ci_low`` and ``ci_high`` (both or neither,
-            ci_low <= ci_high; a percentile interval need not contain the value) and ``n`` (items behind the number, a whole number
-            >= 0), and optionally their own ``experiment``, ``work`` or ``reference``.
+            ci_low <= ci_high; a percentile interval need not contain the value) and ``n``
+            (items behind the number, a whole number >= 0), and optionally their own
+            ``experiment``, ``work`` or ``reference``.
         experiment: snake_case name of the experiment, e.g. "ct_localisation_overlap".
         work: the reproduced work's three-digit number ("000" to "004"), or "radxai" for
             experiments of our own (a positive control).
@@ -133,8 +134,9 @@ def record_measurements(run_dir: str | os.PathLike[str],
     Raises:
         ValueError: no measurements; a column missing or unknown; a key repeated; a value that
             is not a finite number; an interval given by one bound only or with its bounds in the
-            wrong order; a bad n, seeds, experiment or work; a run.json that is not a JSON object; an
-            existing table that is not a measurements table. The file is then left as it was.
+            wrong order; a bad n, seeds, experiment or work; a run.json that is not a JSON
+            object; an existing table that is not a measurements table. The file is then left
+            as it was.
     """
     if profile is None:
         profile = _profile_of_run(Path(run_dir))
