@@ -2,6 +2,8 @@
 
     radxai reproduce --profile default [--only 01,03]     run every notebook into runs/<...>/
     radxai reproduce --resume runs/<...>                  continue a failed run
+    radxai report RUN_DIR                                 the run's report: HTML, PDF, Markdown, LaTeX
+    radxai compare RUN_DIR [REFERENCE_DIR]                measurements that moved (default results/default)
     radxai notebooks refresh [--only 01]                  re-execute committed notebooks in place
     radxai data synthesize ct|cxr --root DIR [--count N]   write a synthetic dataset to disk
     radxai data verify NAME --root DIR [--write-registry]  check a real dataset's local copy
@@ -15,7 +17,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from radxai import pipeline
+from radxai import pipeline, reporting, run_comparison
+
+
+# The committed reference results of a default-profile run.
+DEFAULT_REFERENCE = "results/default"
 
 
 def _split_only(value: str | None) -> list[str] | None:
@@ -38,7 +44,43 @@ def _reproduce(arguments: argparse.Namespace) -> int:
         print(f"continue with: radxai reproduce --resume {failure.output.parent}", file=sys.stderr)
         return 1
     print(f"run complete: {finished}")
+    _print_report(finished)
+    reference = Path(arguments.reference)
+    if (reference / "tables" / "measurements.csv").is_file():
+        try:
+            print(run_comparison.compare_runs(finished, reference).summary())
+        except run_comparison.ProfileMismatchError as error:
+            print(f"not compared with {reference}: {error}")
+    else:
+        print(f"not compared: {reference} holds no reference results")
     return 0
+
+
+def _print_report(run_dir: Path) -> int:
+    written = reporting.write_report(run_dir)
+    print(f"report of {run_dir} in {written.seconds:.1f} s: {written.folder / 'index.html'}, "
+          f"report.pdf, report.md, report.tex")
+    for problem in written.problems:
+        print(f"  incomplete: {problem}")
+    for layout, error in written.failures.items():
+        print(f"  {layout} not written: {error}", file=sys.stderr)
+    return 1 if written.failures else 0
+
+
+def _report(arguments: argparse.Namespace) -> int:
+    return _print_report(Path(arguments.run_dir))
+
+
+def _compare(arguments: argparse.Namespace) -> int:
+    try:
+        comparison = run_comparison.compare_runs(
+            arguments.run_dir, arguments.reference_dir, relative_tolerance=arguments.relative_tolerance,
+            allow_different_profiles=arguments.allow_different_profiles)
+    except (FileNotFoundError, run_comparison.ProfileMismatchError) as error:
+        print(f"radxai compare: {error}", file=sys.stderr)
+        return 2
+    print(comparison.summary())
+    return 0 if comparison.passed else 1
 
 
 def _refresh_notebooks(arguments: argparse.Namespace) -> int:
@@ -130,7 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--params", default="params")
     reproduce.add_argument("--runs", default="runs")
     reproduce.add_argument("--kernel", default=pipeline.DEFAULT_KERNEL)
+    reproduce.add_argument("--reference", default=DEFAULT_REFERENCE,
+                           help="reference results the finished run is compared with")
     reproduce.set_defaults(handler=_reproduce)
+
+    report = commands.add_parser("report", help="write RUN_DIR/report/ (HTML, PDF, Markdown, LaTeX)")
+    report.add_argument("run_dir", help="a run directory, e.g. runs/<timestamp>-default")
+    report.set_defaults(handler=_report)
+
+    compare = commands.add_parser(
+        "compare", help="list measurements that moved against a reference; exit 1 if any did")
+    compare.add_argument("run_dir")
+    compare.add_argument("reference_dir", nargs="?", default=DEFAULT_REFERENCE)
+    compare.add_argument("--relative-tolerance", type=float,
+                         default=run_comparison.DEFAULT_RELATIVE_TOLERANCE,
+                         help="relative change that counts as unchanged (default %(default)g)")
+    compare.add_argument("--allow-different-profiles", action="store_true",
+                         help="compare runs of different profiles anyway")
+    compare.set_defaults(handler=_compare)
 
     notebooks = commands.add_parser("notebooks", help="maintain the committed notebooks")
     notebook_commands = notebooks.add_subparsers(dest="notebook_command", required=True)

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 FIGURE_FORMATS = ("png", "pdf")
 
+# Figure name -> caption, read by the run's report (radxai.reporting).
+CAPTIONS_FILE = "captions.json"
 MEASUREMENTS_FILE = "measurements.csv"
 MEASUREMENT_COLUMNS = ("experiment", "work", "reference", "metric", "setting", "value", "ci_low",
                        "ci_high", "n", "seeds", "profile")
@@ -60,23 +62,54 @@ def _replace_atomically(write, path: Path) -> Path:
     return path
 
 
-def save_figure(figure: Figure, run_dir: str | os.PathLike[str], name: str, dpi: int = 110) -> list[Path]:
+def save_figure(figure: Figure, run_dir: str | os.PathLike[str], name: str, dpi: int = 110,
+                caption: str | None = None) -> list[Path]:
     """Save ``figure`` as ``run_dir/figures/<name>.png`` and ``.pdf``; return both paths.
 
-    ``dpi`` applies to the PNG (the PDF is vector). Metadata that changes from run to run (the
-    PDF creation date) is omitted so two runs give identical files.
+    ``dpi`` applies to the PNG (the PDF is vector, fonts embedded as TrueType). Metadata that
+    changes from run to run (the PDF creation date) is omitted so two runs give identical files.
+    ``caption`` (default: the figure's suptitle, else its axes' titles) goes into
+    ``figures/captions.json`` for the run's report.
     """
+    import matplotlib as mpl
+
+    from radxai.viz.style import PDF_FONTS
+
     folder = Path(run_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for extension in FIGURE_FORMATS:
-        metadata = {"CreationDate": None} if extension == "pdf" else {}
-        written.append(_replace_atomically(
-            lambda target, ext=extension, meta=metadata: figure.savefig(
-                target, format=ext, dpi=dpi, bbox_inches="tight", metadata=meta),
-            folder / f"{name}.{extension}",
-        ))
+    with mpl.rc_context(PDF_FONTS):
+        for extension in FIGURE_FORMATS:
+            metadata = {"CreationDate": None} if extension == "pdf" else {}
+            written.append(_replace_atomically(
+                lambda target, ext=extension, meta=metadata: figure.savefig(
+                    target, format=ext, dpi=dpi, bbox_inches="tight", metadata=meta),
+                folder / f"{name}.{extension}",
+            ))
+    caption = caption or _figure_title(figure)
+    if caption:
+        _record_caption(folder, name, caption)
     return written
+
+
+def _figure_title(figure: Figure) -> str:
+    """The figure's suptitle, else its axes' titles joined: the caption when none is given."""
+    suptitle = figure.get_suptitle()
+    if suptitle.strip():
+        return " ".join(suptitle.split())
+    titles = [" ".join(axes.get_title().split()) for axes in figure.axes if axes.get_title().strip()]
+    return "; ".join(dict.fromkeys(titles))
+
+
+def _record_caption(folder: Path, name: str, caption: str) -> None:
+    path = folder / CAPTIONS_FILE
+    try:
+        captions = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        captions = {}
+    captions[name] = caption
+    _replace_atomically(lambda target: Path(target).write_text(
+        json.dumps(dict(sorted(captions.items())), indent=1, ensure_ascii=False) + "\n"), path)
 
 
 def save_table(table: pd.DataFrame, run_dir: str | os.PathLike[str], name: str,
