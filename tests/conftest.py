@@ -22,3 +22,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def pytorch_forward_passes():
+    """Unit tests run forward passes in PyTorch: their tiny models are scored a few times each,
+    where exporting to ONNX costs more than it saves. tests/test_engines.py names its engines."""
+    from radxai.explain.engines import use_engine
+
+    with use_engine("torch"):
+        yield

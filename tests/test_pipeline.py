@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -65,6 +66,7 @@ def test_run_writes_outputs_parameters_and_hashes(project: pipeline.RunSettings,
     assert set(record["outputs"]) >= {"first.txt", "last.txt", "01_first.ipynb"}
     assert record["outputs"]["first.txt"] == pipeline.sha256_of_file(run_dir / "first.txt")
     assert record["packages"]["numpy"] != "not installed"
+    assert re.fullmatch(r"\d+ CPU cores, (\d+ GiB|memory unknown), .+", record["machine"])
     assert record["profile"] == "tiny"
 
 

@@ -257,6 +257,16 @@ class RunSettings:
     progress: Callable[[str], None] = print
 
 
+def machine_description() -> str:
+    """CPU count, memory and processor of this machine, e.g. "2 CPU cores, 24 GiB, x86_64"."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        memory_text = f"{memory:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        memory_text = "memory unknown"
+    return f"{os.cpu_count()} CPU cores, {memory_text}, {platform.machine() or 'unknown processor'}"
+
+
 def _execute(notebook: Path, output: Path, parameters: dict[str, Any], settings: RunSettings) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -281,6 +291,7 @@ def _start_record(profile: Mapping[str, Any], settings: RunSettings) -> dict[str
         "git": git_commit(settings.notebooks_dir),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "machine": machine_description(),
         "packages": package_versions(),
         "profile_parameters": profile["parameters"],
         "profile_notebook_overrides": profile["notebooks"],

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,8 +170,7 @@ def _identity(run_dir: Path, record: Mapping[str, Any], measurements: pd.DataFra
         ("Seed (profile)", str(parameters.get("seed", "unknown"))),
         ("Training seeds behind the measurements", ", ".join(seeds) or "none recorded"),
         ("Python / platform", f"{record.get('python', '?')} / {record.get('platform', '?')}"),
-        ("Machine", str(record.get("machine") or f"{os.cpu_count()} CPU cores (of the machine that "
-                                                  f"rendered the report, {platform.node() or 'unnamed'})")),
+        ("Machine", str(record.get("machine") or "not recorded (a run made before run.json recorded it)")),
         ("Measurements", f"{len(measurements)} numbers in tables/measurements.csv"),
     ]
 

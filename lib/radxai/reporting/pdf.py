@@ -14,7 +14,7 @@ __all__ = ["render_pdf"]
 _FONT = "DejaVu"
 # Relative column widths of each table, in its header's order.
 _WIDTHS = {
-    tables.SIDE_BY_SIDE_HEADER: (7, 22, 7, 6, 9, 5, 6, 9, 5, 7, 17),
+    tables.SIDE_BY_SIDE_HEADER: (7, 20, 7, 7, 9, 6, 7, 9, 6, 8, 14),
     tables.CLAIMS_HEADER: (30, 16, 12, 34, 8),
     tables.MEASUREMENTS_HEADER: (18, 22, 30, 8, 14, 6),
     tables.NOT_COMPARED_HEADER: (35, 15, 50),

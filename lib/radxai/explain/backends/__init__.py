@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from radxai.explain.engines import check_engine
 from radxai.explain.targets import Targets, TargetSpec
 
 __all__ = [
@@ -114,12 +115,18 @@ _BACKENDS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
 )
 
 
-def detect_backend(model: Any) -> Backend:
+def detect_backend(model: Any, engine: str | None = None) -> Backend:
     """The backend for `model`: torch for a ``torch.nn.Module``, Keras for a Keras model.
 
+    ``engine`` runs the model's forward-only passes: "auto", "torch" or "onnxruntime" (see
+    `radxai.explain.engines`; None: its default). Keras models always run in Keras.
+
     Raises TypeError naming the model's type if no backend recognises it, or if its
-    backend module is not part of this installation (the Keras backend, until written).
+    backend module is not part of this installation (the Keras backend, until written);
+    ValueError for an engine that does not exist.
     """
+    if engine is not None:
+        check_engine(engine)
     for name, accepts, module_name in _BACKENDS:
         if not accepts(model):
             continue
@@ -132,7 +139,7 @@ def detect_backend(model: Any) -> Backend:
                 f"{type(model).__name__} is a {name} model, but the {name} backend "
                 f"({module_name}) is not available in this version of radxai"
             ) from None
-        return module.make_backend(model)
+        return module.make_backend(model, engine)
     supported = ", ".join(name for name, _, _ in _BACKENDS)
     raise TypeError(
         f"cannot explain a {type(model).__module__}.{type(model).__qualname__}: explain() "

@@ -44,6 +44,7 @@ backward pass; the forward values do not change.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ import numpy as np
 
 from radxai.explain.backends import InputGradients, LayerCapture, Scored
 from radxai.explain.capture import ReluRule
+from radxai.explain.engines import EngineFallbackWarning
 from radxai.explain.targets import Targets, TargetSpec, logits_of, resolve_targets
 from radxai.models.keras_backend import import_keras
 from radxai.models.keras_cnn3d import to_channels_first, to_channels_last
@@ -65,8 +67,12 @@ import tensorflow as tf  # noqa: E402
 __all__ = ["KerasBackend", "make_backend"]
 
 
-def make_backend(model: keras.Model) -> KerasBackend:
-    """The backend for a Keras model (the entry point `detect_backend` looks for)."""
+def make_backend(model: keras.Model, engine: str | None = None) -> KerasBackend:
+    """The backend for a Keras model (the entry point `detect_backend` looks for). Keras models
+    run in Keras whatever ``engine`` says; asking for "onnxruntime" explicitly warns once."""
+    if engine == "onnxruntime":
+        warnings.warn(f"{type(model).__name__} is a Keras model; it runs in Keras, not ONNX Runtime "
+                      "(radxai exports PyTorch models only).", EngineFallbackWarning, stacklevel=3)
     return KerasBackend(model)
 
 

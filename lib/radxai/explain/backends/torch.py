@@ -32,6 +32,7 @@ from radxai.explain.capture import (
     explanation_mode,
     relu_backward_rule,
 )
+from radxai.explain.engines import ForwardEngine
 from radxai.explain.targets import Targets, TargetSpec, logits_of, resolve_targets
 
 __all__ = ["TorchBackend", "make_backend"]
@@ -44,16 +45,22 @@ _DEFAULT_LAYERS: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], str]
 )
 
 
-def make_backend(model: nn.Module) -> TorchBackend:
-    """The backend for a torch model (the entry point `detect_backend` looks for)."""
-    return TorchBackend(model)
+def make_backend(model: nn.Module, engine: str | None = None) -> TorchBackend:
+    """The backend for a torch model (the entry point `detect_backend` looks for); ``engine``
+    runs its forward-only passes (see `radxai.explain.engines`)."""
+    return TorchBackend(model, engine)
 
 
 class TorchBackend:
-    """Explains one ``nn.Module``; see the module docstring. `evaluations` counts samples run."""
+    """Explains one ``nn.Module``; see the module docstring. `evaluations` counts samples run.
 
-    def __init__(self, model: nn.Module) -> None:
+    ``engine`` runs the forward-only passes of `scores` ("auto", "torch" or "onnxruntime"; None:
+    `radxai.explain.engines.default_engine`); passes with gradients always run in PyTorch.
+    """
+
+    def __init__(self, model: nn.Module, engine: str | None = None) -> None:
         self.model = model
+        self.forward_engine = ForwardEngine(model, engine)
         self.evaluations = 0
         tensors = [*model.parameters(), *model.buffers()]
         floating = [tensor for tensor in tensors if tensor.is_floating_point()]
@@ -63,9 +70,11 @@ class TorchBackend:
     # ------------------------------------------------------------------ the Backend protocol
 
     def scores(self, x: np.ndarray, target: TargetSpec) -> Scored:
-        """Target scores (N,) of x (N, C, *spatial), by one forward pass without autograd."""
+        """Target scores (N,) of x (N, C, *spatial), by one forward pass without autograd, run
+        by the backend's engine."""
         with explanation_mode(self.model), torch.no_grad():
-            output = self._forward(self._tensor(x))
+            self.evaluations += len(x)
+            output = self.forward_engine(self._tensor(x), self.model)
             scores, targets = self._target_scores(output, target, len(x))
         return Scored(_numpy(scores), targets)
 
