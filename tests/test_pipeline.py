@@ -11,7 +11,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from radxai import cli, pipeline
+from radxai import cli, pipeline, report
 from radxai.data import datasets
 
 
@@ -235,3 +235,22 @@ def test_model_datasets_read_a_real_dataset_in_its_layout(tmp_path: Path) -> Non
     assert [len(splits[name]) for name in ("train", "val", "test")] == [2, 2, 2]
     with pytest.raises(ValueError, match="'pediatric_pneumonia' is a 'cxr' dataset.*'ct'"):
         pipeline.model_datasets(tmp_path / "run", "ct", spec, [8, 16, 16])
+
+
+@pytest.mark.slow
+def test_cli_reproduce_ends_with_the_report_and_the_comparison(project: pipeline.RunSettings, tmp_path: Path,
+                                                               capsys) -> None:
+    (tmp_path / "allow_second").write_text("")
+    reference = tmp_path / "reference"
+    report.record_measurements(reference, [{"metric": "auroc", "setting": "3D CNN", "value": 0.9}],
+                               experiment="control", work="radxai", reference="", profile="tiny")
+    status = cli.main(["reproduce", "--profile", "tiny", "--params", str(project.params_dir),
+                       "--notebooks", str(project.notebooks_dir), "--runs", str(project.runs_root),
+                       "--kernel", "python3", "--reference", str(reference)])
+    output = capsys.readouterr().out
+    assert status == 0
+    (run_dir,) = project.runs_root.iterdir()
+    assert (run_dir / "report" / "index.html").is_file() and (run_dir / "report" / "report.pdf").is_file()
+    assert "report of" in output and "incomplete: tables/measurements.csv is missing" in output
+    # The tiny notebooks record no measurement: the comparison says so instead of failing the run.
+    assert f"not compared with {reference}" in output and "has no tables/measurements.csv" in output

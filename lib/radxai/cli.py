@@ -49,7 +49,7 @@ def _reproduce(arguments: argparse.Namespace) -> int:
     if (reference / "tables" / "measurements.csv").is_file():
         try:
             print(run_comparison.compare_runs(finished, reference).summary())
-        except run_comparison.ProfileMismatchError as error:
+        except (run_comparison.ProfileMismatchError, FileNotFoundError) as error:
             print(f"not compared with {reference}: {error}")
     else:
         print(f"not compared: {reference} holds no reference results")
