@@ -17,6 +17,10 @@ Kinds measured:
     radxai_50          radxai.evaluate.faithfulness.deletion_curve, 50 steps, batches of
                        BATCH_SIZE perturbed volumes (51 evaluations)
     radxai_64          the same with 64 steps (65 evaluations)
+    onnxruntime_50     radxai_50 with the forward passes in ONNX Runtime (engine
+                       "onnxruntime"; the session is exported and checked against PyTorch
+                       before the timed rounds, and the export's seconds are reported apart)
+    onnxruntime_64     the same with 64 steps
     quantus_64         quantus.PixelFlipping with features_in_step = 2^20 / 64 = 16384 voxels,
                        perturb_baseline 0.0, no normalisation or absolute value, on the model
                        followed by a sigmoid (softmax=False), so it scores the same
@@ -25,7 +29,8 @@ Kinds measured:
                        Quantus perturbs the batch of samples in place step by step and runs
                        one model call per step (64 evaluations: it does not score the
                        unperturbed input), so a single volume is never batched.
-The 64-step curves are compared point by point (max |difference|, steps 1..64).
+The 64-step curves are compared point by point (max |difference|, steps 1..64), Quantus's and
+ONNX Runtime's against radxai's PyTorch curve.
 
 Time: torch.set_num_threads(2); one warm-up pass of the model, then `ROUNDS` rounds, each
 timing every kind once in a rotated order. Reported per kind: median and minimum seconds; model
@@ -55,6 +60,7 @@ import torch
 from torch import nn
 
 from radxai.evaluate.faithfulness import deletion_curve, random_maps
+from radxai.explain.engines import use_engine
 from radxai.models import build
 from radxai.models.keras_backend import TENSORFLOW_SETTINGS
 
@@ -102,10 +108,11 @@ def runners(
                 model(prepared[:size])
         return {"evaluations": sum(batch_sizes)}
 
-    def radxai(steps: int) -> Callable[[], dict[str, Any]]:
+    def radxai(steps: int, engine: str = "torch") -> Callable[[], dict[str, Any]]:
         def run_curve() -> dict[str, Any]:
-            curve = deletion_curve(model, volume, maps, target=TARGET, steps=steps,
-                                   baseline="zero", batch_size=BATCH_SIZE)
+            with use_engine(engine):
+                curve = deletion_curve(model, volume, maps, target=TARGET, steps=steps,
+                                       baseline="zero", batch_size=BATCH_SIZE)
             return {"evaluations": curve.model_evaluations, "curve": curve.scores[0]}
 
         return run_curve
@@ -114,6 +121,8 @@ def runners(
         "model_passes_50": model_passes,
         "radxai_50": radxai(STEPS),
         "radxai_64": radxai(QUANTUS_STEPS),
+        "onnxruntime_50": radxai(STEPS, "onnxruntime"),
+        "onnxruntime_64": radxai(QUANTUS_STEPS, "onnxruntime"),
     }
     if quantus is not None:
         voxels = math.prod(INPUT_SHAPE[2:])
@@ -140,6 +149,12 @@ def measure() -> dict[str, Any]:
     kinds = runners(model, volume, maps, quantus)
     with torch.no_grad():
         model(torch.from_numpy(volume))
+    # The sessions (one per input shape: the volume alone, a full batch, the last batch) are
+    # exported and checked once, as any run's first curve would; timed apart.
+    started = time.perf_counter()
+    kinds["onnxruntime_50"]()
+    kinds["onnxruntime_64"]()
+    export_seconds = time.perf_counter() - started
     seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
     outputs: dict[str, dict[str, Any]] = {}
     names = list(kinds)
@@ -165,12 +180,20 @@ def measure() -> dict[str, Any]:
     results["radxai_50"]["best_to_floor"] = min(seconds["radxai_50"]) / min(
         seconds["model_passes_50"]
     )
-    comparison: dict[str, Any] = {"quantus": quantus_version}
+    comparison: dict[str, Any] = {
+        "quantus": quantus_version,
+        "onnxruntime_to_torch": median["onnxruntime_50"] / median["radxai_50"],
+        "best_onnxruntime_to_torch": min(seconds["onnxruntime_50"]) / min(seconds["radxai_50"]),
+        "onnxruntime_first_curves_seconds": export_seconds,
+        "onnxruntime_max_abs_curve_difference": float(np.max(np.abs(
+            outputs["onnxruntime_64"]["curve"] - outputs["radxai_64"]["curve"]))),
+    }
     if quantus is not None:
         ours, theirs = outputs["radxai_64"]["curve"][1:], outputs["quantus_64"]["curve"]
         comparison.update(
             {
                 "ratio_quantus_to_radxai": median["quantus_64"] / median["radxai_64"],
+                "ratio_onnxruntime_to_quantus": median["onnxruntime_64"] / median["quantus_64"],
                 "best_ratio_quantus_to_radxai": min(seconds["quantus_64"])
                 / min(seconds["radxai_64"]),
                 "max_abs_curve_difference": float(np.max(np.abs(ours - theirs))),
@@ -232,12 +255,19 @@ def table(report: dict[str, Any]) -> str:
         )
     comparison = report["comparison"]
     lines.append("")
+    lines.append(
+        f"ONNX Runtime / PyTorch, 50-step curve: {comparison['onnxruntime_to_torch']:.3f} (medians), "
+        f"{comparison['best_onnxruntime_to_torch']:.3f} (minima); max |curve difference| "
+        f"{comparison['onnxruntime_max_abs_curve_difference']:.2e}; the first two curves, which "
+        f"export and check the sessions, took {comparison['onnxruntime_first_curves_seconds']:.1f} s."
+    )
     if "ratio_quantus_to_radxai" in comparison:
         lines.append(
             f"Quantus {comparison['quantus']} PixelFlipping / radxai at {report['quantus_steps']} "
             f"steps: {comparison['ratio_quantus_to_radxai']:.3f} (medians), "
             f"{comparison['best_ratio_quantus_to_radxai']:.3f} (minima); max |curve difference| "
-            f"{comparison['max_abs_curve_difference']:.2e}."
+            f"{comparison['max_abs_curve_difference']:.2e}. radxai with ONNX Runtime / Quantus: "
+            f"{comparison['ratio_onnxruntime_to_quantus']:.3f} (medians)."
         )
     else:
         lines.append(f"Quantus: {comparison['quantus']}; no comparison.")

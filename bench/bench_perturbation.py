@@ -30,6 +30,11 @@ and are passed to kernel_shap and lime. The model's share is measured inside the
 forward hooks timing every call of the model (so a shared machine's changing load falls on
 both parts alike). The load average before and after is recorded.
 
+Engines: each explanation is timed twice, with the model's forward passes in PyTorch (the
+columns above) and in ONNX Runtime (engine "onnxruntime"; the session is exported and checked
+against PyTorch once per case before the timed runs, its seconds reported apart). Reported: the
+ONNX Runtime seconds, their ratio to PyTorch's, and the maximum |difference| of the two maps.
+
 Results go to bench/results/perturbation.json; `run` returns the markdown table.
 """
 
@@ -49,6 +54,8 @@ from torch import nn
 
 from radxai.data.phantoms import ct_phantom, cxr_phantom
 from radxai.explain import explain
+from radxai.explain.backends import detect_backend
+from radxai.explain.engines import use_engine
 from radxai.explain.segments import segment_counts, slic_segments
 from radxai.models import build
 
@@ -152,11 +159,20 @@ def measure_case(case: str) -> dict:
     started = time.perf_counter()
     segments = slic_segments(x, n_segments=n_segments)[0]
     slic_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with use_engine("onnxruntime"):
+        detect_backend(model).scores(x, TARGET)
+    export_seconds = time.perf_counter() - started
     methods = {}
     for method, options in method_options(case, segments).items():
-        with model_timer(model) as model_seconds:
+        with model_timer(model) as model_seconds, use_engine("torch"):
             result = explain(model, x, method, target=TARGET, **options)
+        with use_engine("onnxruntime"):
+            onnxruntime_result = explain(model, x, method, target=TARGET, **options)
         methods[method] = {
+            "onnxruntime_seconds": onnxruntime_result.seconds,
+            "onnxruntime_to_torch": onnxruntime_result.seconds / result.seconds,
+            "onnxruntime_max_abs_map_difference": float(np.abs(onnxruntime_result.maps - result.maps).max()),
             "options": {
                 name: value for name, value in options.items() if name != "segments"
             },
@@ -178,6 +194,7 @@ def measure_case(case: str) -> dict:
             "seconds": slic_seconds,
         },
         "batch_size": batch_size,
+        "onnxruntime_export_seconds": export_seconds,
         "methods": methods,
     }
 
@@ -217,8 +234,9 @@ def table(report: dict) -> str:
         f"{report['processor_count']} processors, {report['threads']} torch threads.",
         "",
         "| case | method | segments (SLIC s) | batch | model evaluations (calls) "
-        "| s per explanation | eval/s | model s | overhead |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| s per explanation | eval/s | model s | overhead | s, ONNX Runtime | / PyTorch "
+        "| max map difference |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for case, result in report["cases"].items():
         slic = result["slic"]
@@ -231,8 +249,12 @@ def table(report: dict) -> str:
                 f"| {result['batch_size']} "
                 f"| {measured['model_evaluations']} ({measured['model_calls']}) "
                 f"| {measured['seconds']:.1f} | {measured['evaluations_per_second']:.2f} "
-                f"| {measured['model_seconds']:.1f} | {measured['overhead_share']:.1%} |"
+                f"| {measured['model_seconds']:.1f} | {measured['overhead_share']:.1%} "
+                f"| {measured['onnxruntime_seconds']:.1f} | {measured['onnxruntime_to_torch']:.2f} "
+                f"| {measured['onnxruntime_max_abs_map_difference']:.1e} |"
             )
+        lines.append(f"| {case} | export to ONNX and check | | | | "
+                     f"{result['onnxruntime_export_seconds']:.1f} | | | | | | |")
     return "\n".join(lines)
 
 
