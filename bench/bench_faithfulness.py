@@ -59,6 +59,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.timing import interleaved_rounds
 from radxai.evaluate.faithfulness import deletion_curve, random_maps
 from radxai.explain.engines import use_engine
 from radxai.models import build
@@ -155,15 +156,7 @@ def measure() -> dict[str, Any]:
     kinds["onnxruntime_50"]()
     kinds["onnxruntime_64"]()
     export_seconds = time.perf_counter() - started
-    seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
-    outputs: dict[str, dict[str, Any]] = {}
-    names = list(kinds)
-    for round_index in range(ROUNDS):
-        shift = round_index % len(names)
-        for kind in names[shift:] + names[:shift]:
-            started = time.perf_counter()
-            outputs[kind] = kinds[kind]()
-            seconds[kind].append(time.perf_counter() - started)
+    seconds, outputs = interleaved_rounds(kinds, ROUNDS)
     median = {kind: statistics.median(values) for kind, values in seconds.items()}
     results: dict[str, Any] = {}
     for kind in kinds:
