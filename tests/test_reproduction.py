@@ -109,6 +109,12 @@ def test_a_lowest_claim_is_judged_by_its_intervals(tmp_path, works, values, verd
     assert "n = 30" in verdicts.loc["ct1_hardest", "evidence"]
 
 
+def test_tied_estimates_are_neither_direction(tmp_path, works) -> None:
+    table = measurements(tmp_path, [grade("CT-0", 1.0, 0.7, 1.0), grade("CT-2", 1.0, 0.7, 1.0)])
+    verdicts = reproduction.claim_verdicts(table, works).set_index("claim")
+    assert verdicts.loc["ct0_above_ct2", "verdict"] == "equal estimates, not shown"
+
+
 def test_an_above_claim_without_intervals_is_not_shown(tmp_path, works) -> None:
     table = measurements(tmp_path, [grade("CT-0", 0.9, 0.9, 0.9, n=1), grade("CT-2", 0.5, 0.5, 0.5, n=1)])
     verdicts = reproduction.claim_verdicts(table, works).set_index("claim")

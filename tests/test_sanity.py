@@ -337,3 +337,15 @@ def test_keras_models_train_on_shuffled_labels_with_fit_keras() -> None:
     for old, kept in zip(before, model.get_weights()):
         np.testing.assert_array_equal(old, kept)
     assert any(not np.array_equal(old, new) for old, new in zip(before, trained.get_weights()))
+
+
+def test_fails_randomisation_flags_any_similarity_above_its_limit() -> None:
+    import pandas as pd
+
+    similarity = pd.DataFrame({"ssim": [0.9, 0.1, 0.2, 0.5], "spearman_abs": [0.1, 0.8, 0.2, 0.5]},
+                              index=["by ssim", "by rank", "neither", "at the limits"])
+    assert sanity.fails_randomisation(similarity).tolist() == [True, True, False, False]
+    assert sanity.fails_randomisation(similarity.loc["by rank"]) is True
+    assert sanity.fails_randomisation(similarity, limits={"ssim": 0.05}).tolist() == [True, True, True, True]
+    with pytest.raises(KeyError, match="no column.*spearman_abs"):
+        sanity.fails_randomisation(similarity[["ssim"]])

@@ -10,7 +10,8 @@ Verdicts of a claim (``VERDICTS``):
 - "reproduced": the measurements go the claimed way and their 95% intervals do not overlap;
 - "same direction, not shown": the point estimates go the claimed way, the intervals overlap
   (or are undefined at n < 2): this run cannot tell;
-- "opposite direction, not shown": the point estimates go the other way, the intervals overlap;
+- "equal estimates, not shown": the point estimates tie (e.g. two accuracies of 1 at n = 1);
+- "opposite direction, not shown": a point estimate goes the other way, the intervals overlap;
 - "contradicted": the intervals do not overlap and go the other way;
 - "not measured": a measurement the check needs is not in the run.
 """
@@ -27,8 +28,8 @@ from radxai.published import ClaimCheck, MeasurementKey, PublishedWork
 
 __all__ = ["SIDE_BY_SIDE_COLUMNS", "VERDICTS", "claim_verdicts", "side_by_side", "unmeasured_entries"]
 
-VERDICTS = ("reproduced", "same direction, not shown", "opposite direction, not shown",
-            "contradicted", "not measured")
+VERDICTS = ("reproduced", "same direction, not shown", "equal estimates, not shown",
+            "opposite direction, not shown", "contradicted", "not measured")
 SIDE_BY_SIDE_COLUMNS = ("work", "reference", "entry", "setting", "metric", "published",
                         "published_ci_low", "published_ci_high", "published_n", "measured",
                         "measured_ci_low", "measured_ci_high", "measured_n",
@@ -178,8 +179,12 @@ def _verdict(check: ClaimCheck, lookup: Mapping[MeasurementKey, Mapping[str, Any
     oriented = [(sign * estimate.value, *sorted((sign * estimate.ci_low, sign * estimate.ci_high)))
                 for estimate in estimates]
     (subject_value, subject_low, subject_high), others = oriented[0], oriented[1:]
-    point_agrees = all(subject_value > value for value, _, _ in others)
-    unsettled = "same direction, not shown" if point_agrees else "opposite direction, not shown"
+    if all(subject_value > value for value, _, _ in others):
+        unsettled = "same direction, not shown"
+    elif any(subject_value < value for value, _, _ in others):
+        unsettled = "opposite direction, not shown"
+    else:
+        unsettled = "equal estimates, not shown"
     if not all(estimate.interval_defined for estimate in estimates):
         return unsettled, evidence
     if all(subject_low > high for _, _, high in others):

@@ -66,9 +66,15 @@ __all__ = [
     "explanation_similarity",
     "ShuffledLabels",
     "train_on_shuffled_labels",
+    "SIMILARITY_LIMITS",
+    "fails_randomisation",
 ]
 
 MODES = ("cascading", "independent")
+# A map this similar to the trained model's after its weights or labels were randomised does not
+# depend on what the model learned: the check fails. Adebayo et al. (2018) judge by eye; these
+# limits make the verdict a number (SSIM and absolute-rank Spearman both lie in [-1, 1]).
+SIMILARITY_LIMITS = {"ssim": 0.5, "spearman_abs": 0.5}
 ORIGINAL_STEP = 0
 
 
@@ -293,6 +299,37 @@ class ShuffledLabels:
         image, _ = self.dataset[index]
         _, label = self.dataset[int(self.permutation[index])]
         return image, label
+
+
+def fails_randomisation(similarity: pd.DataFrame | pd.Series, *,
+                        limits: Mapping[str, float] = SIMILARITY_LIMITS) -> pd.Series | bool:
+    """Whether explanations stay too similar after randomisation: any mean similarity above
+    its limit.
+
+    Parameters
+    ----------
+    similarity : DataFrame or Series
+        Mean similarities after randomisation (e.g. of `explanation_similarity` grouped by
+        method): one row per method with at least the columns of ``limits``, or one such row.
+    limits : mapping, keyword-only
+        Column -> the similarity above which the check fails.
+
+    Returns
+    -------
+    A boolean Series per row (for a DataFrame) or one bool (for a Series).
+
+    Raises
+    ------
+    KeyError
+        A column of ``limits`` is missing (named).
+    """
+    available = similarity.columns if isinstance(similarity, pd.DataFrame) else similarity.index
+    missing = [column for column in limits if column not in available]
+    if missing:
+        raise KeyError(f"similarity has no column(s) {missing}; the check needs {sorted(limits)}")
+    if isinstance(similarity, pd.Series):
+        return any(float(similarity[column]) > limit for column, limit in limits.items())
+    return pd.concat([similarity[column] > limit for column, limit in limits.items()], axis=1).any(axis=1)
 
 
 def train_on_shuffled_labels(
