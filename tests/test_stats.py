@@ -435,3 +435,12 @@ def test_wilson_interval_matches_a_closed_form_value() -> None:
     assert high[2] == pytest.approx(1.0) and 0.3 < low[2] < 0.5
     with pytest.raises(ValueError, match="successes <= trials"):
         stats.wilson_interval(np.array([4]), np.array([3]))
+
+
+@pytest.mark.parametrize("resamples", [True, 0, 2.5])
+def test_every_bootstrap_refuses_a_resample_count_that_is_not_a_whole_number(resamples) -> None:
+    # `True` once passed as 1 resample in stats while the localisation tables refused it.
+    with pytest.raises(ValueError, match="resamples must be a positive whole number"):
+        stats.bootstrap_mean_ci([0.1, 0.2, 0.3], resamples=resamples)
+    with pytest.raises(ValueError, match="resamples must be a positive whole number"):
+        stats.bootstrap_ci([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], resamples=resamples)

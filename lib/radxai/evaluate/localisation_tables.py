@@ -43,7 +43,7 @@ from radxai.evaluate.localisation import (
     pixel_roc_auc,
     pointing_game,
 )
-from radxai.evaluate.stats import bootstrap_mean_ci
+from radxai.evaluate.stats import bootstrap_mean_ci, check_confidence, check_resamples
 
 __all__ = [
     "box_iou_per_image",
@@ -83,13 +83,6 @@ def _check_binary_vector(values: ArrayLike, name: str, item_count: int) -> np.nd
     return array.astype(bool)
 
 
-def _check_resampling(resamples: int, confidence: float) -> None:
-    if isinstance(resamples, bool) or int(resamples) != resamples or resamples < 1:
-        raise ValueError(f"resamples must be a positive whole number; got {resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must lie strictly between 0 and 1; got {confidence}")
-
-
 # --------------------------------------------------------------------------------------------
 # Bootstrap of a mean
 # --------------------------------------------------------------------------------------------
@@ -122,7 +115,8 @@ def summarise_means(per_item: pd.DataFrame, by: Sequence[str], metrics: Sequence
         ValueError: no grouping column, a column missing from ``per_item``, bad resamples or
             confidence.
     """
-    _check_resampling(resamples, confidence)
+    check_resamples(resamples)
+    check_confidence(confidence)
     if not by:
         raise ValueError("by must name at least one grouping column")
     missing = [column for column in [*by, *metrics] if column not in per_item.columns]
@@ -227,7 +221,8 @@ def summarise_overlap(per_study: pd.DataFrame, *, resamples: int = 1000,
     missing = [column for column in required if column not in per_study.columns]
     if missing:
         raise ValueError(f"per_study has no column(s) {missing}; use overlap_per_study")
-    _check_resampling(resamples, confidence)
+    check_resamples(resamples)
+    check_confidence(confidence)
     by = ["method", "scheme"]
     index = _group_index(list(dict.fromkeys(zip(per_study["method"], per_study["scheme"]))), by)
     positives = per_study["label"].astype(bool)

@@ -31,6 +31,8 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_mean_ci",
     "bootstrap_paired_difference_ci",
+    "check_confidence",
+    "check_resamples",
     "confusion_matrix",
     "format_interval",
     "median_and_percentiles",
@@ -116,13 +118,15 @@ def _multilabel_labels_and_values(labels: ArrayLike, values: ArrayLike, class_na
     return _check_binary(label_array, "labels"), value_array
 
 
-def _check_confidence(confidence: float) -> None:
+def check_confidence(confidence: float) -> None:
+    """ValueError unless ``confidence`` lies strictly between 0 and 1."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie strictly between 0 and 1; got {confidence}")
 
 
-def _check_resamples(resamples: int) -> None:
-    if int(resamples) != resamples or resamples < 1:
+def check_resamples(resamples: int) -> None:
+    """ValueError unless ``resamples`` is a whole number >= 1 (``True`` is refused, not read as 1)."""
+    if isinstance(resamples, bool) or int(resamples) != resamples or resamples < 1:
         raise ValueError(f"resamples must be a positive whole number; got {resamples}")
 
 
@@ -363,8 +367,8 @@ def bootstrap_ci(labels: ArrayLike, scores: ArrayLike, metric: Metric = auroc,
             in (0, 1).
     """
     label_array, score_array = _binary_labels_and_scores(labels, scores)
-    _check_resamples(resamples)
-    _check_confidence(confidence)
+    check_resamples(resamples)
+    check_confidence(confidence)
     item_count = label_array.size
     strata = label_array if stratified else None
     blocks = []
@@ -396,8 +400,8 @@ def bootstrap_mean_ci(values: ArrayLike, resamples: int = 1000, confidence: floa
     Raises ValueError for NaN values, resamples < 1 or confidence not in (0, 1).
     """
     value_array = np.asarray(values, dtype=np.float64).ravel()
-    _check_resamples(resamples)
-    _check_confidence(confidence)
+    check_resamples(resamples)
+    check_confidence(confidence)
     if np.isnan(value_array).any():
         raise ValueError(f"{int(np.isnan(value_array).sum())} of {value_array.size} values are "
                          "NaN; drop undefined items before bootstrapping their mean")
@@ -493,8 +497,8 @@ def auroc_per_class(labels: ArrayLike, scores: ArrayLike, class_names: Sequence[
     score_array = _as_float_scores(score_array)
     if label_array.shape[0] == 0:
         raise ValueError("labels and scores are empty")
-    _check_resamples(resamples)
-    _check_confidence(confidence)
+    check_resamples(resamples)
+    check_confidence(confidence)
     item_count, class_count = label_array.shape
 
     estimates = np.array([auroc(label_array[:, k], score_array[:, k]) for k in range(class_count)])
@@ -708,7 +712,7 @@ def wilson_interval(successes: ArrayLike, trials: ArrayLike,
     """
     from scipy.stats import norm
 
-    _check_confidence(confidence)
+    check_confidence(confidence)
     hits = np.asarray(successes, dtype=np.float64)
     count = np.asarray(trials, dtype=np.float64)
     if hits.shape != count.shape or (hits < 0).any() or (hits > count).any():

@@ -29,8 +29,9 @@ def save_heatmap_nifti(
     differs from the volume's (naming both shapes).
 
     `radxai.data.io` is imported here, on use, and nowhere else in `radxai.explain`: the
-    explanation engine itself stays independent of the data layer (DESIGN: explain never
-    imports data); only this export touches files of the data layer's format.
+    explanation engine itself stays independent of the data layer (docs/architecture.md,
+    "Layers": explain never imports data); only this export touches files of the data
+    layer's format.
     """
     from radxai.data.io import write_nifti
 

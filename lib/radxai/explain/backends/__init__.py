@@ -9,9 +9,10 @@ framework is channel-last transposes at its own edge.
 
 `detect_backend(model)` is the one dispatch point. It recognises a model by the package that
 defines its class and imports the matching module of this package lazily, so that no
-framework is imported before a model of it is explained. The table `_BACKENDS` already names
-``radxai.explain.backends.keras``: adding the Keras backend means writing that module with a
-``make_backend(model) -> Backend`` function; `radxai.explain.explain` does not change.
+framework is imported before a model of it is explained. The table `_BACKENDS` names the torch
+and Keras modules; each provides ``make_backend(model, engine) -> Backend``. Adding a framework
+means adding a row and such a module; `radxai.explain.explain` does not change. The engine of
+a backend's forward-only passes is `radxai.explain.engines`'s.
 """
 
 from __future__ import annotations
