@@ -254,3 +254,30 @@ def test_cli_reproduce_ends_with_the_report_and_the_comparison(project: pipeline
     assert "report of" in output and "incomplete: tables/measurements.csv is missing" in output
     # The tiny notebooks record no measurement: the comparison says so instead of failing the run.
     assert f"not compared with {reference}" in output and "has no tables/measurements.csv" in output
+
+
+def test_the_cache_key_covers_every_module_of_a_package(tmp_path: Path, monkeypatch) -> None:
+    package = tmp_path / "loaders_under_test"
+    (package / "real").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "real" / "__init__.py").write_text("")
+    loader = package / "real" / "layout.py"
+    loader.write_text("ORIENTATION = 'RAS'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import loaders_under_test
+
+    calls = []
+    build = lambda folder: calls.append(folder)  # noqa: E731
+    first = pipeline.load_or_build(tmp_path / "run", "model", {"a": 1}, build, code=(loaders_under_test,))
+    assert pipeline.load_or_build(tmp_path / "run", "model", {"a": 1}, build, code=(loaders_under_test,)) == first
+    loader.write_text("ORIENTATION = 'LPS'\n")  # editing a loader deep in the package
+    edited = pipeline.load_or_build(tmp_path / "run", "model", {"a": 1}, build, code=(loaders_under_test,))
+    assert edited != first and len(calls) == 2
+
+
+def test_trained_models_depend_on_the_real_data_loaders() -> None:
+    covered = {path.as_posix() for module in pipeline.torch_training_code()
+               for path in pipeline.source_files(module)}
+    assert any(path.endswith("radxai/data/real/mosmeddata.py") for path in covered)
+    assert any(path.endswith("radxai/models/cnn3d.py") for path in covered)
+    assert any(path.endswith("radxai/train.py") for path in covered)

@@ -397,11 +397,26 @@ def parameters_key(parameters: Mapping[str, Any]) -> str:
 
 
 def source_fingerprint(*modules: Any) -> str:
-    """A hash of the source files of ``modules``, so a cache entry built by older code is not reused."""
+    """A hash of the source of ``modules``, so a cache entry built by older code is not reused.
+
+    A package counts with every ``.py`` file below its folder (subpackages included, in sorted
+    order of their relative paths), so a module added to it later is covered too.
+    """
     digest = hashlib.sha256()
     for module in modules:
-        digest.update(Path(module.__file__).read_bytes())
+        for path in source_files(module):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def source_files(module: Any) -> list[Path]:
+    """The source files behind ``module``: its file, or every ``.py`` below a package's folder."""
+    if hasattr(module, "__path__"):
+        folders = [Path(folder) for folder in module.__path__]
+        return sorted((path for folder in folders for path in folder.rglob("*.py")),
+                      key=lambda path: path.as_posix())
+    return [Path(module.__file__)]
 
 
 def load_or_build(run_dir: Path, kind: str, parameters: Mapping[str, Any],
@@ -455,7 +470,8 @@ def synthetic_ct_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: 
     ``lesion_free_twins`` make a positive-control set (see
     ``radxai.data.datasets.write_synthetic_ct``).
     """
-    from radxai.data import datasets, io, phantoms, volume
+    import radxai.data
+    from radxai.data import datasets
 
     parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
                   "confounder": confounder, "confounder_strength": float(confounder_strength),
@@ -468,7 +484,7 @@ def synthetic_ct_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: 
     return load_or_build(
         run_dir, "synthetic-ct", parameters,
         lambda folder: datasets.write_synthetic_ct(folder, **parameters),
-        code=(datasets, io, phantoms, volume),
+        code=(radxai.data,),
     )
 
 
@@ -478,7 +494,8 @@ def synthetic_cxr_dataset(run_dir: Path, count: int, shape: Iterable[int], seed:
                           confounder_label: str = "Cardiomegaly",
                           confounder_strength: float = 0.9) -> Path:
     """The folder of a synthetic chest X-ray dataset (VinDr-CXR layout) in ``run_dir``, built once."""
-    from radxai.data import datasets, io, phantoms, volume
+    import radxai.data
+    from radxai.data import datasets
 
     parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
                   "prevalence": float(prevalence), "normal_share": float(normal_share),
@@ -488,7 +505,7 @@ def synthetic_cxr_dataset(run_dir: Path, count: int, shape: Iterable[int], seed:
     return load_or_build(
         run_dir, "synthetic-cxr", parameters,
         lambda folder: datasets.write_synthetic_cxr(folder, **parameters),
-        code=(datasets, io, phantoms, volume),
+        code=(radxai.data,),
     )
 
 
@@ -609,15 +626,15 @@ def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_sh
 
 
 def torch_training_code() -> tuple[Any, ...]:
-    """The modules whose source keys a cached PyTorch model: the data layer it reads, the
-    architectures and checkpoints, and the fit loop. Pass them (plus any of your own training
-    code) as ``load_or_build(..., code=...)`` so a change to any of them retrains."""
+    """The code whose source keys a cached PyTorch model: the whole data layer (synthetic and
+    real loaders), every architecture and checkpoint, and the fit loop. Pass it (plus any of
+    your own training code) as ``load_or_build(..., code=...)`` so a change to any of them
+    retrains."""
+    import radxai.data
+    import radxai.models
     from radxai import train
-    from radxai.data import ct_slices, datasets, io, phantoms, preprocess, volume
-    from radxai.models import _common, axialnet, checkpoint, cnn2d, cnn3d, registry, unet_classifier
 
-    return (ct_slices, datasets, io, phantoms, preprocess, volume, train,
-            _common, axialnet, checkpoint, cnn2d, cnn3d, registry, unet_classifier)
+    return (radxai.data, radxai.models, train)
 
 
 def trained_keras_cnn3d(run_dir: Path, dataset: Mapping[str, Any], input_shape: Iterable[int],
@@ -642,8 +659,7 @@ def trained_keras_cnn3d(run_dir: Path, dataset: Mapping[str, Any], input_shape: 
         keras_cnn3d.save_keras_cnn3d(model, folder / "model.zip", build_arguments)
         _write_history(history, folder)
 
-    folder = load_or_build(run_dir, "model-keras-cnn3d", parameters, build,
-                           code=(datasets, io, phantoms, preprocess, volume, train, keras_cnn3d))
+    folder = load_or_build(run_dir, "model-keras-cnn3d", parameters, build, code=torch_training_code())
     return folder / "model.zip"
 
 
