@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.radxai-installed
 PROFILE ?= default
 
-.PHONY: setup reproduce test unit notebooks bench clean-venv
+.PHONY: setup reproduce test lint unit notebooks bench clean-venv
 
 setup: $(STAMP)
 
@@ -21,9 +21,10 @@ $(STAMP): requirements.txt pyproject.toml
 reproduce: $(STAMP)
 	$(BIN)/radxai reproduce --profile $(PROFILE)
 
-# Unit tests on both cores; then the notebooks in order, one at a time (later notebooks reuse the
-# models earlier ones trained, through the shared run directory).
-test: $(STAMP)
+# Lint (ruff; the settings live in pyproject.toml), then the unit tests on both cores, then the
+# notebooks in order, one at a time (later notebooks reuse the models earlier ones trained,
+# through the shared run directory).
+test: $(STAMP) lint
 	$(BIN)/python -m pytest tests -n 2 -p no:cacheprovider
 	$(BIN)/python -m pytest notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
@@ -35,6 +36,9 @@ unit: $(STAMP)
 # Re-execute the committed notebooks in place with their smoke defaults (what nbval checks).
 notebooks: $(STAMP)
 	$(BIN)/radxai notebooks refresh
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests bench
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -r bench/requirements.txt

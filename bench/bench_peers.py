@@ -277,7 +277,8 @@ def table(report: dict[str, Any]) -> str:
             lines.append(f"| {case} | {kind} | {row['median_seconds']:.2f} | {row['evaluations']} "
                          f"| {row['seconds_per_evaluation']:.4f} | {row['to_radxai_pytorch']:.3f} | {to_peer} "
                          f"| {difference} |")
-        lines.append(f"| {case} | versions | {', '.join(f'{name} {version}' for name, version in result['versions'].items())}"
+        versions = ", ".join(f"{name} {version}" for name, version in result["versions"].items())
+        lines.append(f"| {case} | versions | {versions}"
                      " | | | | | |")
     return "\n".join(lines)
 

@@ -12,7 +12,11 @@ import yaml
 
 from radxai.data import fetch, manifests
 from radxai.data.fetch import (
-    DOWNLOAD_FOLDER, CredentialedAccessError, DownloadError, DownloadNotPossible, fetch_dataset,
+    DOWNLOAD_FOLDER,
+    CredentialedAccessError,
+    DownloadError,
+    DownloadNotPossible,
+    fetch_dataset,
 )
 from radxai.data.verify import REGISTRY_FILE_NAME, read_registry, sha256_file
 

@@ -8,7 +8,6 @@ from torch import nn
 from radxai.explain import explain
 
 
-
 class Smooth(nn.Module):
     """conv -> softplus -> conv -> tanh -> mean -> Linear: smooth, so IG converges fast."""
 

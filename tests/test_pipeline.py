@@ -205,7 +205,8 @@ def test_a_dead_kernel_is_recorded_as_a_failure(project: pipeline.RunSettings) -
 
 
 def test_dataset_spec_is_synthetic_by_default_and_names_real_datasets(tmp_path: Path) -> None:
-    assert pipeline.dataset_spec("synthetic", None, 3, count=5, shape=[8, 8]) == {"count": 5, "shape": [8, 8], "seed": 3}
+    spec = pipeline.dataset_spec("synthetic", None, 3, count=5, shape=[8, 8])
+    assert spec == {"count": 5, "shape": [8, 8], "seed": 3}
     real = pipeline.dataset_spec("pediatric_pneumonia", tmp_path, 1)
     assert real == {"name": "pediatric_pneumonia", "root": str(tmp_path.resolve()), "seed": 1}
     with pytest.raises(ValueError, match="unknown dataset 'mnist'.*mosmeddata"):

@@ -28,7 +28,7 @@ def test_every_entry_names_its_source_metric_and_a_number(path) -> None:
         for key in ("reference", "metric", "metric_definition", "setting", "unit", "source_line"):
             assert entry.get(key), f"{entry['id']}: no {key}"
         has_value = isinstance(entry.get("value"), (int, float))
-        has_range = isinstance(entry.get("value_low"), (int, float)) and isinstance(entry.get("value_high"), (int, float))
+        has_range = all(isinstance(entry.get(bound), (int, float)) for bound in ("value_low", "value_high"))
         # A work may state a result in words only (e.g. "all of them"); then no number is invented.
         assert has_value or has_range or entry.get("value") is None, entry["id"]
         if entry.get("ci_low") is not None:
@@ -72,7 +72,8 @@ def test_the_shipped_files_load_with_their_comparisons() -> None:
     (lambda content: content["entries"][0].update(value="high"), "entry 'a' has a value or bound that is not a number"),
     (lambda content: content["entries"][0].update(ci_low=0.4), "entry 'a' gives one CI bound only"),
     (lambda content: content["entries"].append(dict(content["entries"][0])), "entry id 'a' repeats"),
-    (lambda content: content.update(claims=[{"id": "c", "text": "t", "entries": ["b"]}]), r"claim 'c'.*unknown: \['b'\]"),
+    (lambda content: content.update(claims=[{"id": "c", "text": "t", "entries": ["b"]}]),
+     r"claim 'c'.*unknown: \['b'\]"),
     (lambda content: content.update(comparisons={"entries": [{"entry": "b"}]}), "a comparison names entry 'b'"),
     (lambda content: content.update(comparisons={"entries": [{"entry": "a", "measured": {"metric": "x"}}]}),
      "comparison of entry 'a' needs a measurement key"),

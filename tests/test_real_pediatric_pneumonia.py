@@ -12,7 +12,11 @@ from PIL import Image
 from radxai.data import io
 from radxai.data.datasets import DatasetLayoutError
 from radxai.data.real import (
-    dataset_class_names, dataset_task, load_dataset, pediatric_pneumonia, survey_dataset,
+    dataset_class_names,
+    dataset_task,
+    load_dataset,
+    pediatric_pneumonia,
+    survey_dataset,
 )
 
 PATTERNS = [r"^(person\d+)_", r"^((?:NORMAL2-)?IM-\d+)-"]

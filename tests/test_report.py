@@ -269,6 +269,6 @@ def test_measurements_from_summary_turns_summarise_means_rows_into_measurements(
 
 def test_an_interval_that_leaves_out_its_estimate_is_kept(tmp_path) -> None:
     # A percentile bootstrap of a small sample can exclude its full-data estimate.
-    report.record_measurements(tmp_path, [{"metric": "auroc", "setting": "set 1", "value": 0.5, "ci_low": 0.55,
-                                           "ci_high": 0.9, "n": 20}], experiment="gaze", work="003", reference="Table 1")
+    row = {"metric": "auroc", "setting": "set 1", "value": 0.5, "ci_low": 0.55, "ci_high": 0.9, "n": 20}
+    report.record_measurements(tmp_path, [row], experiment="gaze", work="003", reference="Table 1")
     assert report.read_measurements(tmp_path).loc[0, "ci_low"] == 0.55

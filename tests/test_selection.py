@@ -33,7 +33,8 @@ def test_the_threshold_is_inclusive_and_defaults_to_the_xray_works_0_7() -> None
     probabilities = np.array([[0.7, 0.69, 0.0]])
     labels = np.array([[1, 1, 0]])
     assert detected_findings(probabilities, labels, CLASSES).tolist() == [[True, False, False]]
-    assert detected_findings(probabilities, labels, CLASSES, probability_threshold=0.5).tolist() == [[True, True, False]]
+    detected = detected_findings(probabilities, labels, CLASSES, probability_threshold=0.5)
+    assert detected.tolist() == [[True, True, False]]
 
 
 def test_absent_findings_are_not_selected_however_probable() -> None:

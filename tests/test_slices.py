@@ -8,12 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from radxai.slicing import VIEW_AXES, take_slice
 from radxai.explain.slices import (
     informative_slices,
     select_slice,
     slice_activation,
 )
+from radxai.slicing import VIEW_AXES, take_slice
 
 
 def hot_spot_volume() -> np.ndarray:

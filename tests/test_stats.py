@@ -26,7 +26,7 @@ def labelled_scores(seed: int = 0, items: int = 300,
 
 # Scores from a handful of values force many ties; floats give the untied case.
 binary_problems = st.integers(min_value=2, max_value=60).flatmap(lambda n: st.tuples(
-    st.lists(st.integers(0, 1), min_size=n, max_size=n).filter(lambda l: 0 < sum(l) < len(l)),
+    st.lists(st.integers(0, 1), min_size=n, max_size=n).filter(lambda labels: 0 < sum(labels) < len(labels)),
     st.one_of(st.lists(st.integers(-3, 3), min_size=n, max_size=n),
               st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=n, max_size=n))))
 

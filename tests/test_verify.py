@@ -16,8 +16,13 @@ from PIL import Image
 from radxai.data import manifests
 from radxai.data.datasets import DatasetLayoutError
 from radxai.data.verify import (
-    REGISTRY_FILE_NAME, RegistryError, read_registry, record_registry, sha256_file,
-    update_registry, verify_dataset,
+    REGISTRY_FILE_NAME,
+    RegistryError,
+    read_registry,
+    record_registry,
+    sha256_file,
+    update_registry,
+    verify_dataset,
 )
 
 REPOSITORY_MANIFESTS = Path(__file__).resolve().parents[1] / "data_manifests"

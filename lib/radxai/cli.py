@@ -19,7 +19,6 @@ from pathlib import Path
 
 from radxai import pipeline, reporting, run_comparison
 
-
 # The committed reference results of a default-profile run.
 DEFAULT_REFERENCE = "results/default"
 

@@ -644,7 +644,6 @@ def trained_keras_cnn3d(run_dir: Path, dataset: Mapping[str, Any], input_shape: 
     Returns the archive path; load it with ``radxai.models.keras_cnn3d.load_keras_cnn3d``.
     """
     from radxai import train
-    from radxai.data import datasets, io, phantoms, preprocess, volume
     from radxai.models import keras_cnn3d
 
     parameters = {"dataset": dict(dataset), "input_shape": list(input_shape),

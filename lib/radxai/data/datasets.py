@@ -392,9 +392,10 @@ def write_synthetic_cxr(root: Path, count: int = 40, seed: int = 0,
                         split_fractions: Mapping[str, float] | None = None) -> Path:
     """Write ``count`` X-ray phantoms to ``root`` in the VinDr-CXR layout; return ``root``.
 
-    Findings follow ``draw_findings(normal_share, prevalence)``. Every image is read by ``n_readers`` simulated readers (``R1``, ``R2``, ...); each reader's
-    boxes become rows of ``train.csv``, and a reader who marks nothing gets a "No finding" row,
-    as in VinDr-CXR. Splits are stratified by "any finding". The optional ``confounder`` (see
+    Findings follow ``draw_findings(normal_share, prevalence)``. Every image is read by
+    ``n_readers`` simulated readers (``R1``, ``R2``, ...); each reader's boxes become rows of
+    ``train.csv``, and a reader who marks nothing gets a "No finding" row, as in VinDr-CXR.
+    Splits are stratified by "any finding". The optional ``confounder`` (see
     ``phantoms.CXR_CONFOUNDERS``) is tied to ``confounder_label`` in the train split only.
     """
     if count < 1:

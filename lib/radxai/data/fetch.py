@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+
 import pooch
 
 from radxai.data.manifests import Download, Manifest, load_manifest

@@ -17,13 +17,13 @@ explains, whose output is (N, F, *spatial).
     model = load("runs/x/model.pt")  # same architecture and weights, in eval mode
 """
 
-from radxai.models.checkpoint import CheckpointError, load, save
-from radxai.models.registry import UnknownArchitectureError, architectures, build, register
-
-# Imported for their registrations; the classes are re-exported for type checks and docs.
+# The architecture modules are imported for their registrations; their classes are re-exported
+# for type checks and docs.
 from radxai.models.axialnet import AxialNet, BodyCAM
+from radxai.models.checkpoint import CheckpointError, load, save
 from radxai.models.cnn2d import CNN2D
 from radxai.models.cnn3d import CNN3D
+from radxai.models.registry import UnknownArchitectureError, architectures, build, register
 from radxai.models.unet_classifier import UNetClassifier, UNetOutput
 
 __all__ = [

@@ -48,7 +48,6 @@ import torch
 from torch import nn
 
 from radxai.models._common import scaled
-from radxai.models.keras_backend import import_keras
 from radxai.models.cnn3d import (
     BASE_DENSE_UNITS,
     BASE_FILTERS,
@@ -56,6 +55,7 @@ from radxai.models.cnn3d import (
     KERAS_BATCH_NORM_MOMENTUM,
     minimum_input_size,
 )
+from radxai.models.keras_backend import import_keras
 
 if TYPE_CHECKING:
     import keras

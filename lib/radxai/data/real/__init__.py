@@ -21,7 +21,11 @@ from radxai.data import datasets
 from radxai.data.manifests import load_manifest
 from radxai.data.real import eye_gaze, mosmeddata, pediatric_pneumonia, rad_chestct, vindr_cxr
 from radxai.data.real._common import (
-    MissingFile, Survey, UnreadableFile, layout_error, listed,
+    MissingFile,
+    Survey,
+    UnreadableFile,
+    layout_error,
+    listed,
 )
 
 __all__ = [

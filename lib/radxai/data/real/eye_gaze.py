@@ -29,8 +29,14 @@ from radxai.data.datasets import CXRImage
 from radxai.data.gaze import FIXATION_COLUMNS
 from radxai.data.manifests import Manifest, load_manifest
 from radxai.data.real._common import (
-    MissingFile, Survey, grouped_stratified_split, layout_error, parse_binary, parse_number,
-    read_table, with_manifest,
+    MissingFile,
+    Survey,
+    grouped_stratified_split,
+    layout_error,
+    parse_binary,
+    parse_number,
+    read_table,
+    with_manifest,
 )
 
 __all__ = ["NAME", "FIXATION_COLUMNS", "EyeGazeImage", "survey"]

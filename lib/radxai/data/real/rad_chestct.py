@@ -28,7 +28,12 @@ from radxai.data import io
 from radxai.data.datasets import CTStudy, ct_affine
 from radxai.data.manifests import Manifest, load_manifest
 from radxai.data.real._common import (
-    MissingFile, Survey, layout_error, read_table, table_columns, with_manifest,
+    MissingFile,
+    Survey,
+    layout_error,
+    read_table,
+    table_columns,
+    with_manifest,
 )
 from radxai.data.volume import Volume
 

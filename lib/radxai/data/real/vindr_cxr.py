@@ -34,8 +34,16 @@ from radxai.data import io
 from radxai.data.datasets import CXRImage, ReaderAnnotation, stratified_split
 from radxai.data.manifests import Manifest, load_manifest
 from radxai.data.real._common import (
-    MissingFile, Survey, TableRow, UnreadableFile, layout_error, parse_binary, parse_number,
-    read_table, table_columns, with_manifest,
+    MissingFile,
+    Survey,
+    TableRow,
+    UnreadableFile,
+    layout_error,
+    parse_binary,
+    parse_number,
+    read_table,
+    table_columns,
+    with_manifest,
 )
 
 __all__ = ["NAME", "VinDrImage", "survey"]
