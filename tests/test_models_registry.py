@@ -151,6 +151,36 @@ def test_failed_save_keeps_the_earlier_checkpoint_and_leaves_no_temporary_file(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
 
 
+def test_an_extra_entry_that_would_not_load_back_keeps_the_earlier_checkpoint(tmp_path):
+    path = tmp_path / "model.pt"
+    save(tiny("cnn2d"), path)
+    before = path.read_bytes()
+    # object() pickles, so torch.save succeeds; load(weights_only=True) would refuse the file.
+    with pytest.raises(ValueError, match="would not load back.*plain data"):
+        save(tiny("cnn2d"), path, note=object())
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+    load(path)
+
+
+def test_a_damaged_weight_is_refused_not_loaded(tmp_path):
+    path = save(tiny("cnn2d"), tmp_path / "model.pt")
+    checkpoint = torch.load(path, weights_only=True)
+    name = next(key for key, value in checkpoint["state_dict"].items() if value.is_floating_point())
+    checkpoint["state_dict"][name].view(-1)[0] += 1.0  # as a flipped bit would, inside one tensor
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match="model.pt: its weights differ from those saved"):
+        load(path)
+
+
+def test_a_checkpoint_without_a_weights_hash_still_loads(tmp_path):
+    path = save(tiny("cnn2d"), tmp_path / "model.pt")
+    checkpoint = torch.load(path, weights_only=True)
+    del checkpoint["weights_sha256"]  # as written before the hash existed
+    torch.save(checkpoint, path)
+    assert load(path).architecture == "cnn2d"
+
+
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.pt"):
         load(tmp_path / "nothing.pt")

@@ -282,3 +282,29 @@ def test_trained_models_depend_on_the_real_data_loaders() -> None:
     assert any(path.endswith("radxai/data/real/mosmeddata.py") for path in covered)
     assert any(path.endswith("radxai/models/cnn3d.py") for path in covered)
     assert any(path.endswith("radxai/train.py") for path in covered)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"{}", "not a run record of radxai reproduce"),
+    (b"[]", "not a run record of radxai reproduce"),
+    (b"\xff\xfe not utf-8", "not valid JSON"),
+])
+def test_resume_of_an_unreadable_record_is_refused(project: pipeline.RunSettings, tmp_path: Path,
+                                                   content: bytes, message: str) -> None:
+    (tmp_path / "run.json").write_bytes(content)
+    with pytest.raises(pipeline.RunDirectoryError, match=message):
+        pipeline.reproduce("tiny", project, run_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_resume_refuses_a_run_whose_notebooks_are_gone_and_reruns_a_lost_output(
+        project: pipeline.RunSettings, tmp_path: Path) -> None:
+    (tmp_path / "allow_second").write_text("")
+    run_dir = pipeline.reproduce("tiny", project, only=["01"])
+    (run_dir / "01_first.ipynb").unlink()  # the executed notebook of a completed step is lost
+    pipeline.reproduce("tiny", project, run_dir=run_dir)
+    assert (run_dir / "01_first.ipynb").is_file()
+    assert (tmp_path / "first_ran").read_text() == "xx"  # it ran again, not "already completed"
+    (project.notebooks_dir / "01_first.ipynb").unlink()
+    with pytest.raises(pipeline.RunDirectoryError, match="selected 01_first.ipynb, which .* no longer has"):
+        pipeline.reproduce("tiny", project, run_dir=run_dir)

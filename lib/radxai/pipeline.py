@@ -323,6 +323,10 @@ def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | No
         selected = set(record.get("selected_notebooks") or [])
         notebooks = [nb for nb in list_notebooks(settings.notebooks_dir)
                      if not selected or nb.name in selected]
+        gone = sorted(selected - {notebook.name for notebook in notebooks})
+        if gone:
+            raise RunDirectoryError(f"cannot resume {run_dir}: the run selected {', '.join(gone)}, which "
+                                    f"{settings.notebooks_dir} no longer has")
         record["status"] = "running"
         record["resumed"] = record.get("resumed", 0) + 1
     record_path = run_dir / RUN_RECORD
@@ -331,7 +335,7 @@ def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | No
     run_started = time.perf_counter()
     for position, notebook in enumerate(notebooks, start=1):
         entry = record["notebooks"].get(notebook.name, {})
-        if entry.get("status") == "completed":
+        if entry.get("status") == "completed" and (run_dir / notebook.name).is_file():
             settings.progress(f"[{position}/{len(notebooks)}] {notebook.stem}: already completed, skipped")
             continue
         parameters = notebook_parameters(profile, notebook.stem)
@@ -377,15 +381,25 @@ def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | No
     return run_dir
 
 
+# What --resume needs from run.json: the profile to run with and what is done.
+_RESUMABLE_KEYS = ("profile", "profile_description", "profile_parameters", "profile_notebook_overrides",
+                   "notebooks")
+
+
 def read_run_record(run_dir: Path) -> dict[str, Any]:
     """The run.json of ``run_dir``; ``RunDirectoryError`` naming the directory if absent or broken."""
     path = Path(run_dir) / RUN_RECORD
     if not path.is_file():
         raise RunDirectoryError(f"cannot resume {run_dir}: it has no {RUN_RECORD}")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RunDirectoryError(f"cannot resume {run_dir}: {path} is not valid JSON ({error})") from error
+    missing = [key for key in _RESUMABLE_KEYS if not isinstance(record, dict) or key not in record]
+    if missing:
+        raise RunDirectoryError(f"cannot resume {run_dir}: {path} is not a run record of radxai "
+                                f"reproduce (no {', '.join(missing)})")
+    return record
 
 
 # --------------------------------------------------------------------- load-or-build cache

@@ -3,14 +3,18 @@
 A checkpoint is a ``torch.save`` dictionary::
 
     {"architecture": str, "arguments": dict, "state_dict": dict[str, Tensor],
-     "radxai_version": str, **extra}
+     "radxai_version": str, "weights_sha256": str, **extra}
 
 It is read back with ``torch.load(weights_only=True)``, so nothing in it can run code on
 load; `extra` must therefore be plain data (numbers, strings, lists, tuples, dicts, tensors).
+``weights_sha256`` (of every tensor's name, dtype, shape and bytes) is checked on load, so a
+damaged weight is an error, never a silently different model; checkpoints written before it
+existed load without the check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -22,7 +26,7 @@ from torch import nn
 from radxai import __version__
 from radxai.models.registry import UnknownArchitectureError, build
 
-__all__ = ["CheckpointError", "REQUIRED_KEYS", "save", "load"]
+__all__ = ["CheckpointError", "REQUIRED_KEYS", "save", "load", "weights_sha256"]
 
 REQUIRED_KEYS = ("architecture", "arguments", "state_dict", "radxai_version")
 
@@ -31,13 +35,27 @@ class CheckpointError(ValueError):
     """A file that is not a usable radxai checkpoint (unreadable, incomplete, mismatched)."""
 
 
+def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 of a state dict: every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
     """Write `model` to `path` as a checkpoint and return the path.
 
     The model must come from `radxai.models.build` (it needs ``architecture`` and
     ``arguments``). `extra` entries (e.g. ``epoch=3, metrics={...}``) are stored alongside.
-    The file is written to a temporary file in the same directory and then moved into place,
-    so an existing checkpoint is never left half-overwritten.
+    The file is written to a temporary file in the same directory, read back as ``load``
+    would read it, and only then moved into place, so an existing checkpoint is never left
+    half-overwritten or replaced by one that cannot be loaded.
+
+    Raises ValueError for a model not built by radxai, a reserved key in `extra`, or an
+    `extra` entry that is not plain data (the existing file stays as it was).
     """
     architecture = getattr(model, "architecture", None)
     arguments = getattr(model, "arguments", None)
@@ -46,7 +64,7 @@ def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
             f"{type(model).__name__} has no 'architecture'/'arguments' attributes; build "
             "models with radxai.models.build(name, ...) so that they can be saved and reloaded"
         )
-    clashing = sorted(set(extra) & set(REQUIRED_KEYS))
+    clashing = sorted(set(extra) & {*REQUIRED_KEYS, "weights_sha256"})
     if clashing:
         raise ValueError(f"extra checkpoint entries may not use reserved keys: {clashing}")
     checkpoint = {
@@ -54,6 +72,7 @@ def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
         "arguments": dict(arguments),
         "state_dict": model.state_dict(),
         "radxai_version": __version__,
+        "weights_sha256": weights_sha256(model.state_dict()),
         **extra,
     }
     destination = Path(path)
@@ -66,6 +85,12 @@ def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
             torch.save(checkpoint, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        try:
+            torch.load(temporary_name, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise ValueError(f"{destination} not written: the checkpoint would not load back "
+                             f"({type(error).__name__}); extra entries must be plain data "
+                             "(numbers, strings, lists, tuples, dicts, tensors)") from error
         os.chmod(temporary_name, 0o644)  # mkstemp creates owner-only files
         os.replace(temporary_name, destination)
     except BaseException:
@@ -106,6 +131,10 @@ def load(path: str | os.PathLike[str], map_location: Any = "cpu") -> nn.Module:
             f"{source}: cannot rebuild architecture {checkpoint['architecture']!r} from its "
             f"stored arguments ({error})"
         ) from error
+    stored_hash = checkpoint.get("weights_sha256")
+    if stored_hash is not None and weights_sha256(checkpoint["state_dict"]) != stored_hash:
+        raise CheckpointError(f"{source}: its weights differ from those saved (sha256 mismatch): "
+                              "the file is damaged")
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, TypeError, AttributeError) as error:
