@@ -182,6 +182,14 @@ def test_nan_voxels_rejected_with_count_unless_allowed(tmp_path):
     assert np.count_nonzero(np.isnan(kept.array)) == 3
 
 
+def test_infinite_voxels_are_rejected_like_nan(tmp_path):
+    array = np.zeros((3, 4, 5), np.float32)
+    array[1, 1, 1], array[2, 2, 2] = np.inf, -np.inf
+    write_nifti(array, tmp_path / "inf.nii.gz", affine=np.eye(4))
+    with pytest.raises(ImageReadError, match=r"inf.nii.gz: 2 of 60 voxels are NaN or infinite"):
+        read_nifti(tmp_path / "inf.nii.gz")
+
+
 def test_image_read_error_is_a_value_error():
     assert issubclass(ImageReadError, ValueError)
 

@@ -65,6 +65,8 @@ def test_clip_and_scale_errors():
         clip_and_scale(np.zeros(3), (1, 2, 3))
     with pytest.raises(ValueError, match="2 of 4 values are NaN"):
         clip_and_scale(np.array([0, np.nan, 1, np.nan]))
+    with pytest.raises(ValueError, match="1 of 3 values are NaN or infinite"):
+        clip_and_scale(np.array([0.0, np.inf, 1.0]))
 
 
 @settings(max_examples=60, deadline=None)

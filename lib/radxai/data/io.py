@@ -101,7 +101,7 @@ def read_nifti(path: PathLike, allow_nan: bool = False) -> Volume:
     Returns array (D, H, W) = nibabel data (i, j, k) transposed to (k, j, i), the file's
     affine unchanged (voxel (i, j, k) -> RAS+ mm) and spacing (dz, dy, dx) in mm from it.
     The stored dtype is kept unless the header asks for scaling (then float).
-    NaN voxels raise `ImageReadError` giving their count unless `allow_nan` is True.
+    NaN or infinite voxels raise `ImageReadError` giving their count unless `allow_nan` is True.
     """
     file_path = Path(path)
     image = _load_nifti_image(file_path)
@@ -136,10 +136,11 @@ def _load_nifti_image(file_path: Path) -> nib.Nifti1Image:
 def _reject_nan(data: np.ndarray, file_path: Path) -> None:
     if not np.issubdtype(data.dtype, np.floating):
         return
-    nan_count = int(np.count_nonzero(np.isnan(data)))
-    if nan_count:
+    # +-Inf is as unusable as NaN: one infinite voxel turns every normalisation into NaN.
+    bad_count = int(np.count_nonzero(~np.isfinite(data)))
+    if bad_count:
         raise ImageReadError(
-            f"{file_path}: {nan_count} of {data.size} voxels are NaN "
+            f"{file_path}: {bad_count} of {data.size} voxels are NaN or infinite "
             "(pass allow_nan=True to keep them)"
         )
 

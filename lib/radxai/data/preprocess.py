@@ -75,9 +75,9 @@ def _resolve_window(window: WindowSpec) -> tuple[float, float]:
 
 def _reject_nan(values: np.ndarray, what: str) -> None:
     if np.issubdtype(values.dtype, np.floating):
-        nan_count = int(np.count_nonzero(np.isnan(values)))
-        if nan_count:
-            raise ValueError(f"{what}: {nan_count} of {values.size} values are NaN")
+        bad_count = int(np.count_nonzero(~np.isfinite(values)))
+        if bad_count:
+            raise ValueError(f"{what}: {bad_count} of {values.size} values are NaN or infinite")
 
 
 def clip_and_scale(hu: np.ndarray, window: WindowSpec = "covid") -> np.ndarray:
