@@ -173,6 +173,10 @@ def test_a_missing_image_is_named_with_its_master_sheet_line(gaze_copy) -> None:
     (lambda rows: rows.append(list(rows[0])), r"line 11: dicom_id d1 appears twice"),
     (lambda rows: rows[0].__setitem__(1, ""), r"line 2: image d1 has an empty 'path'"),
     (lambda rows: rows[0].__setitem__(6, "yes"), r"line 2: column 'pneumonia' holds 'yes'"),
+    (lambda rows: rows[0].__setitem__(1, "../outside/secret.jpg"), r"line 2: image d1's 'path' .* leaves"),
+    (lambda rows: rows[0].__setitem__(1, "../../../../../etc/passwd"), r"line 2: image d1's 'path' .* leaves"),
+    (lambda rows: rows[0].__setitem__(1, "/etc/passwd"), r"line 2: image d1's 'path' '/etc/passwd' leaves"),
+    (lambda rows: rows[0].__setitem__(1, "files\\..\\..\\secret.jpg"), r"line 2: image d1's 'path' .* leaves"),
 ])
 def test_bad_master_sheet_rows_are_refused(gaze_copy, edit, message) -> None:
     root, image_root = gaze_copy

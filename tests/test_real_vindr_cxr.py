@@ -234,6 +234,8 @@ def test_a_missing_image_is_named_with_the_table_line(physionet_copy: Path) -> N
     (["k9", "Cardiomegaly", 3, "R1", *NO_BOX], r"line 6: class 'Cardiomegaly' has no box"),
     (["k9", "Cardiomegaly", 3, "R1", 1, "wide", 2, 2], r"line 6: column 'y_min' holds 'wide'"),
     (["", "Cardiomegaly", 3, "R1", 1, 1, 2, 2], r"line 6: empty image_id"),
+    (["../../outside/secret", "Cardiomegaly", 3, "R1", 1, 1, 2, 2], r"line 6: image_id .* is not a file name"),
+    ([".."] + ["No finding", 14, "R1", *NO_BOX], r"line 6: image_id '..' is not a file name"),
 ])
 def test_bad_rows_are_refused_naming_table_line_and_manifest(kaggle_dicom_copy, row, message) -> None:
     write_csv(kaggle_dicom_copy / "train.csv", KAGGLE_COLUMNS, kaggle_rows() + [row])

@@ -7,7 +7,7 @@ import csv
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from radxai.data.datasets import DatasetLayoutError, stratified_split
@@ -99,6 +99,18 @@ def record_files(record: Any) -> list[Path]:
             files.append(path)
     files.extend(getattr(record, "mask_paths", {}).values())
     return files
+
+
+def leaves_folder(relative: str) -> bool:
+    """True for a path from a table that would leave the folder it is read against: absolute
+    (``/x``, ``C:\\x``, ``\\\\server``) or climbing with ``..`` (either separator)."""
+    posix = PurePosixPath(relative.replace("\\", "/"))
+    return posix.is_absolute() or bool(PureWindowsPath(relative).drive) or ".." in posix.parts
+
+
+def is_plain_file_name(name: str) -> bool:
+    """True for a name that is one path component: no separator, not ``.`` or ``..``."""
+    return name not in (".", "..") and "/" not in name and "\\" not in name
 
 
 def layout_error(manifest: Manifest, location: Path | str, problem: str) -> DatasetLayoutError:

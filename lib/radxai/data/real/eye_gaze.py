@@ -33,6 +33,7 @@ from radxai.data.real._common import (
     Survey,
     grouped_stratified_split,
     layout_error,
+    leaves_folder,
     parse_binary,
     parse_number,
     read_table,
@@ -136,6 +137,10 @@ def _read_master_sheet(manifest: Manifest, sheet: Path) -> dict[str, tuple[str, 
                                                 f"(first at {images[image_id][3]})")
         if not row.values[path_column]:
             raise layout_error(manifest, where, f"image {image_id} has an empty {path_column!r}")
+        if leaves_folder(row.values[path_column]):
+            raise layout_error(manifest, where, f"image {image_id}'s {path_column!r} "
+                                                f"{row.values[path_column]!r} leaves the image folders "
+                                                "(absolute or '..'); refused")
         images[image_id] = (present[0], row.values[patient_column], row.values[path_column],
                             f"{sheet.name} line {row.line}")
     return images

@@ -38,6 +38,7 @@ from radxai.data.real._common import (
     Survey,
     TableRow,
     UnreadableFile,
+    is_plain_file_name,
     layout_error,
     parse_binary,
     parse_number,
@@ -160,6 +161,9 @@ def _add_image_labels(manifest: Manifest, table: Path, classes: list[str], no_fi
                            f"unknown label columns {unknown}; the manifest (labels.local_labels "
                            f"and labels.global_labels) lists {classes}")
     for row in read_table(manifest, table, ["image_id"]):
+        if not is_plain_file_name(row.values["image_id"]):
+            raise layout_error(manifest, f"{table} line {row.line}",
+                               f"image_id {row.values['image_id']!r} is not a file name; refused")
         entry = marks.setdefault(row.values["image_id"], _Marks(f"{table.name} line {row.line}"))
         for column in label_columns:
             name = aliases.get(column, column)
@@ -270,6 +274,8 @@ def _read_boxes(manifest: Manifest, table: Path, classes: list[str], boxless: se
         image_id, class_name = row.values["image_id"], row.values["class_name"]
         if not image_id:
             raise layout_error(manifest, where, "empty image_id")
+        if not is_plain_file_name(image_id):
+            raise layout_error(manifest, where, f"image_id {image_id!r} is not a file name; refused")
         if class_name not in classes:
             raise layout_error(manifest, where,
                                f"unknown class {class_name!r}; the manifest lists {classes}")
