@@ -161,3 +161,23 @@ def test_synthesize_still_works(tmp_path, capsys) -> None:
     assert cli.main(["data", "synthesize", "cxr", "--root", str(tmp_path), "--count", "2"]) == 0
     assert (tmp_path / "train.csv").is_file()
     assert "wrote 2 synthetic cxr cases" in capsys.readouterr().out
+
+
+def test_synthesize_refuses_a_folder_that_holds_another_set(tmp_path, capsys) -> None:
+    assert cli.main(["data", "synthesize", "ct", "--root", str(tmp_path / "set"), "--count", "2"]) == 0
+    before = sorted(path.relative_to(tmp_path) for path in (tmp_path / "set").rglob("*"))
+    capsys.readouterr()
+    status = cli.main(["data", "synthesize", "ct", "--root", str(tmp_path / "set"), "--count", "2", "--seed", "1"])
+    assert status == 2 and "is not an empty folder" in capsys.readouterr().err
+    assert sorted(path.relative_to(tmp_path) for path in (tmp_path / "set").rglob("*")) == before
+
+
+@pytest.mark.parametrize(("root", "extra", "message"), [
+    ("new", ["--count", "0"], "count must be at least 1"),
+    ("a_file", [], "is not an empty folder"),
+    ("a_file/inside", [], "Not a directory"),
+])
+def test_synthesize_usage_errors_are_messages_not_tracebacks(tmp_path, capsys, root, extra, message) -> None:
+    (tmp_path / "a_file").write_text("x")
+    assert cli.main(["data", "synthesize", "cxr", "--root", str(tmp_path / root), *extra]) == 2
+    assert message in capsys.readouterr().err

@@ -102,10 +102,17 @@ def _synthesize(arguments: argparse.Namespace) -> int:
     from radxai.data import datasets
 
     root = Path(arguments.root)
-    if arguments.kind == "ct":
-        datasets.write_synthetic_ct(root, count=arguments.count, seed=arguments.seed)
-    else:
-        datasets.write_synthetic_cxr(root, count=arguments.count, seed=arguments.seed)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        # Two sets in one folder mix their studies (one id under two grades), unnoticed by verify.
+        print(f"radxai data synthesize: {root} is not an empty folder; write a synthetic set into a "
+              "new or empty folder", file=sys.stderr)
+        return 2
+    write = datasets.write_synthetic_ct if arguments.kind == "ct" else datasets.write_synthetic_cxr
+    try:
+        write(root, count=arguments.count, seed=arguments.seed)
+    except (ValueError, OSError) as error:
+        print(f"radxai data synthesize: {error}", file=sys.stderr)
+        return 2
     print(f"wrote {arguments.count} synthetic {arguments.kind} cases to {root}")
     return 0
 
