@@ -546,3 +546,11 @@ def test_dicom_written_files_are_real_dicom(tmp_path):
     write_radiograph(tmp_path / "x.dcm", np.zeros((2, 2)))
     assert (tmp_path / "x.dcm").read_bytes()[128:132] == b"DICM"
     assert pydicom.dcmread(tmp_path / "x.dcm").Modality == "DX"
+
+
+def test_an_image_too_large_to_decode_safely_is_a_read_error(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "bomb.png")
+    # Pillow refuses images over twice MAX_IMAGE_PIXELS; a 400-megapixel PNG hits the default.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageReadError, match="bomb.png: refused as too large to decode safely"):
+        read_image(tmp_path / "bomb.png")

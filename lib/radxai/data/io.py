@@ -470,6 +470,8 @@ def read_image(path: PathLike) -> np.ndarray:
         with Image.open(file_path) as image:
             image.load()
             return _image_to_unit(image, file_path)
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(f"{file_path}: refused as too large to decode safely ({error})") from error
     # Pillow reports some damaged PNG chunks as SyntaxError rather than OSError.
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ImageReadError(f"{file_path}: not a readable PNG/JPEG image: {error}") from error
