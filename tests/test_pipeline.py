@@ -308,3 +308,8 @@ def test_resume_refuses_a_run_whose_notebooks_are_gone_and_reruns_a_lost_output(
     (project.notebooks_dir / "01_first.ipynb").unlink()
     with pytest.raises(pipeline.RunDirectoryError, match="selected 01_first.ipynb, which .* no longer has"):
         pipeline.reproduce("tiny", project, run_dir=run_dir)
+
+
+def test_cli_resume_with_only_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    assert cli.main(["reproduce", "--resume", str(tmp_path), "--only", "01"]) == 2
+    assert "do not combine it with --only" in capsys.readouterr().err

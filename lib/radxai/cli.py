@@ -8,6 +8,9 @@
     radxai data synthesize ct|cxr --root DIR [--count N]   write a synthetic dataset to disk
     radxai data verify NAME --root DIR [--write-registry]  check a real dataset's local copy
     radxai data fetch NAME --root DIR [--file F]           download a real dataset where allowed
+
+Exit status: 0 success; 1 the command ran and found a problem (a notebook failed, measurements
+moved, a dataset copy is incomplete); 2 a usage error (bad arguments or inputs, said on stderr).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ def _reproduce(arguments: argparse.Namespace) -> int:
     )
     run_dir = Path(arguments.resume) if arguments.resume else None
     if run_dir is not None and arguments.only:
-        raise SystemExit("--resume continues the notebooks its run selected; do not combine it with --only")
+        print("radxai reproduce: --resume continues the notebooks its run selected; do not combine it "
+              "with --only", file=sys.stderr)
+        return 2
     try:
         finished = pipeline.reproduce(arguments.profile, settings, only=_split_only(arguments.only),
                                       run_dir=run_dir)
