@@ -399,6 +399,17 @@ def test_dicom_missing_slice_rejected_with_location(tmp_path):
     assert str(folder) in message and "after slice 3" in message and "4.000 mm" in message
 
 
+@pytest.mark.parametrize("positions_mm", [(0.0, 2.0, 6.0), (0.0, 1.0, 2.0, 4.0, 6.0, 8.0)])
+def test_dicom_irregular_spacing_rejected_not_averaged(tmp_path, positions_mm):
+    folder = tmp_path / "irregular"
+    folder.mkdir()
+    uid = generate_uid()
+    for index, z in enumerate(positions_mm):
+        write_ct_slice(folder / f"img{index}.dcm", stored_slice(index), np.array([10.0, -20.0, 30.0 + z]), uid)
+    with pytest.raises(ImageReadError, match="irregular slice spacing: gap of .* against a median gap"):
+        read_dicom_series(folder)
+
+
 def test_dicom_duplicate_position_rejected(tmp_path):
     folder = tmp_path / "dup"
     uid, positions = write_series(folder, 4)

@@ -52,6 +52,9 @@ _NIFTI_XFORM_SCANNER = 1
 _MISSING_SLICE_GAP_RATIO = 1.5
 # Two slices closer than this fraction of the median gap sit at the same position.
 _DUPLICATE_SLICE_GAP_RATIO = 0.01
+# Every slice gap within this share of the median gap: one slice step (the affine's) then
+# places every slice within a twentieth of a gap; a series with mixed spacing is refused.
+_IRREGULAR_SLICE_GAP_RATIO = 0.05
 _ORIENTATION_TOLERANCE = 1e-4
 _INT16_RANGE = (np.iinfo(np.int16).min, np.iinfo(np.int16).max)
 
@@ -225,7 +228,7 @@ def read_dicom_series(folder: PathLike) -> Volume:
     cosine by PixelSpacing[1], row j along the column cosine by PixelSpacing[0], slice k
     by the mean step between slice positions) and spacing (dz, dy, dx) from that affine.
     Raises `ImageReadError` for no DICOM, several series, inconsistent geometry, duplicate
-    positions or missing slices.
+    positions, missing slices or irregular spacing (any gap more than 5% off the median).
     """
     directory = Path(folder)
     if not directory.is_dir():
@@ -371,6 +374,14 @@ def _check_slice_gaps(distances: np.ndarray, names: list[str], directory: Path) 
             f"{distances[index]:.3f} and {distances[index + 1]:.3f} mm along the slice normal "
             f"(after slice {index} of {len(distances)}, files {names[index]} and "
             f"{names[index + 1]}), median gap {median_gap:.3f} mm"
+        )
+    irregular = np.flatnonzero(np.abs(gaps - median_gap) > _IRREGULAR_SLICE_GAP_RATIO * median_gap)
+    if irregular.size:
+        index = int(irregular[0])
+        raise ImageReadError(
+            f"{directory}: irregular slice spacing: gap of {gaps[index]:.3f} mm between files "
+            f"{names[index]} and {names[index + 1]} against a median gap of {median_gap:.3f} mm; "
+            "one slice step cannot place every slice (resample the series to even spacing first)"
         )
 
 
