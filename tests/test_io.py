@@ -565,3 +565,13 @@ def test_an_image_too_large_to_decode_safely_is_a_read_error(tmp_path, monkeypat
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(ImageReadError, match="bomb.png: refused as too large to decode safely"):
         read_image(tmp_path / "bomb.png")
+
+
+def test_dicom_slice_truncated_before_its_pixels_is_an_error_not_a_missing_slice(tmp_path):
+    folder = tmp_path / "truncated"
+    write_series(folder, 4)
+    victim = sorted(folder.iterdir())[1]
+    content = victim.read_bytes()
+    victim.write_bytes(content[:content.rindex(b"\xe0\x7f\x10\x00")])  # cut at the PixelData tag
+    with pytest.raises(ImageReadError, match=f"{victim.name}: an image slice without pixel data"):
+        read_dicom_series(folder)

@@ -257,6 +257,9 @@ def _read_dicom_slices(directory: Path) -> list[tuple[str, pydicom.Dataset]]:
             raise ImageReadError(f"{file_path}: damaged DICOM file: {error}") from error
         if "PixelData" in dataset:
             slices.append((file_path.name, dataset))
+        elif "Rows" in dataset or "ImagePositionPatient" in dataset:
+            # An image's header without its pixels: a file cut short, not a DICOMDIR to skip.
+            raise ImageReadError(f"{file_path}: an image slice without pixel data (truncated file?)")
     if not slices:
         raise ImageReadError(f"{directory}: no DICOM image files found")
     return slices
