@@ -575,3 +575,13 @@ def test_dicom_slice_truncated_before_its_pixels_is_an_error_not_a_missing_slice
     victim.write_bytes(content[:content.rindex(b"\xe0\x7f\x10\x00")])  # cut at the PixelData tag
     with pytest.raises(ImageReadError, match=f"{victim.name}: an image slice without pixel data"):
         read_dicom_series(folder)
+
+
+def test_a_nifti_whose_gzip_checksum_fails_is_refused(tmp_path):
+    path = tmp_path / "volume.nii.gz"
+    write_nifti(np.arange(60, dtype=np.int16).reshape(3, 4, 5), path, affine=np.eye(4))
+    content = bytearray(path.read_bytes())
+    content[-8] ^= 0xFF  # the CRC-32 of the gzip trailer: the voxels themselves decompress fine
+    path.write_bytes(bytes(content))
+    with pytest.raises(ImageReadError, match="volume.nii.gz: damaged gzip stream"):
+        read_nifti(path)

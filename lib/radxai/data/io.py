@@ -126,6 +126,8 @@ def read_nifti(path: PathLike, allow_nan: bool = False) -> Volume:
 def _load_nifti_image(file_path: Path) -> nib.Nifti1Image:
     if not file_path.is_file():
         raise ImageReadError(f"{file_path}: no such file")
+    if file_path.suffix == ".gz":
+        _check_gzip_integrity(file_path)
     try:
         image = nib.load(file_path)
     except (OSError, EOFError, zlib.error, ValueError, ImageFileError) as error:
@@ -134,6 +136,17 @@ def _load_nifti_image(file_path: Path) -> nib.Nifti1Image:
         kind = type(image).__name__
         raise ImageReadError(f"{file_path}: not a NIfTI file (nibabel read it as {kind})")
     return image
+
+
+def _check_gzip_integrity(file_path: Path) -> None:
+    """Decompress the whole file once, so its CRC-32 and length are checked: nibabel's reader
+    can return voxels from a damaged stream without noticing."""
+    try:
+        with gzip.open(file_path, "rb") as stream:
+            while stream.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as error:
+        raise ImageReadError(f"{file_path}: damaged gzip stream ({error})") from error
 
 
 def _reject_nan(data: np.ndarray, file_path: Path) -> None:
