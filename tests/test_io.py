@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
@@ -585,3 +586,17 @@ def test_a_nifti_whose_gzip_checksum_fails_is_refused(tmp_path):
     path.write_bytes(bytes(content))
     with pytest.raises(ImageReadError, match="volume.nii.gz: damaged gzip stream"):
         read_nifti(path)
+
+
+@pytest.mark.parametrize("name", ["big.nii", "big.nii.gz"])
+def test_a_header_promising_more_voxels_than_the_file_holds_is_refused_before_reading(tmp_path, name):
+    header = nib.Nifti1Image(np.zeros((4, 4, 4), np.int16), np.eye(4)).header
+    header.set_data_shape((512, 512, 400))  # the header now claims 200 MB of int16 voxels
+    header["vox_offset"] = 352
+    # 348 header bytes, the 4-byte extension flag (no extension), then 64 voxels only.
+    payload = header.binaryblock + bytes(4) + np.zeros(64, np.int16).tobytes()
+    target = tmp_path / name
+    target.write_bytes(gzip.compress(payload) if name.endswith(".gz") else payload)
+    message = rf"{name}: the header promises 2097152\d\d bytes of image data, the file holds 480"
+    with pytest.raises(ImageReadError, match=message):
+        read_nifti(target)

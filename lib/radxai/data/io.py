@@ -126,27 +126,36 @@ def read_nifti(path: PathLike, allow_nan: bool = False) -> Volume:
 def _load_nifti_image(file_path: Path) -> nib.Nifti1Image:
     if not file_path.is_file():
         raise ImageReadError(f"{file_path}: no such file")
-    if file_path.suffix == ".gz":
-        _check_gzip_integrity(file_path)
+    size = _check_gzip_integrity(file_path) if file_path.suffix == ".gz" else file_path.stat().st_size
     try:
         image = nib.load(file_path)
-    except (OSError, EOFError, zlib.error, ValueError, ImageFileError) as error:
+    except (OSError, EOFError, zlib.error, ValueError, ImageFileError, HeaderDataError) as error:
         raise ImageReadError(f"{file_path}: not a readable NIfTI file: {error}") from error
     if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
         kind = type(image).__name__
         raise ImageReadError(f"{file_path}: not a NIfTI file (nibabel read it as {kind})")
+    header = image.header
+    promised = int(header.get_data_offset()) + int(np.prod(header.get_data_shape(), dtype=np.int64)) * \
+        header.get_data_dtype().itemsize
+    if promised > size:
+        # Checked before reading: a header claiming 512 x 512 x 400 voxels in a small file would
+        # otherwise allocate the whole array first.
+        raise ImageReadError(f"{file_path}: the header promises {promised} bytes of image data, the file "
+                             f"holds {size} (truncated file or damaged header)")
     return image
 
 
-def _check_gzip_integrity(file_path: Path) -> None:
-    """Decompress the whole file once, so its CRC-32 and length are checked: nibabel's reader
-    can return voxels from a damaged stream without noticing."""
+def _check_gzip_integrity(file_path: Path) -> int:
+    """Decompress the whole file once, so its CRC-32 and length are checked (nibabel's reader
+    can return voxels from a damaged stream without noticing); return the decompressed size."""
+    size = 0
     try:
         with gzip.open(file_path, "rb") as stream:
-            while stream.read(1 << 22):
-                pass
+            while chunk := stream.read(1 << 22):
+                size += len(chunk)
     except (OSError, EOFError, zlib.error) as error:
         raise ImageReadError(f"{file_path}: damaged gzip stream ({error})") from error
+    return size
 
 
 def _reject_nan(data: np.ndarray, file_path: Path) -> None:
