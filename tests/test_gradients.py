@@ -215,3 +215,13 @@ def test_smoothgrad_rejects_wrapping_itself_and_unknown_inner_methods():
         explain(model, x, "smoothgrad", inner="smoothgrad")
     with pytest.raises(ValueError, match=r"unknown method 'gradcam2'; methods: .*hirescam"):
         explain(model, x, "smoothgrad", inner="gradcam2")
+
+
+@pytest.mark.parametrize("method", ["guided_backprop", "deconvnet"])
+def test_a_model_with_in_place_relus_is_named_not_a_traceback(method):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(2, 1))
+    x = np.random.default_rng(0).random((1, 1, 8, 8)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"in-place ReLU module\(s\) \['1'\].*inplace=False"):
+        explain(model, x, method, target=0)

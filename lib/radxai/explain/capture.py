@@ -109,12 +109,17 @@ def relu_backward_rule(model: nn.Module, rule: ReluRule) -> Iterator[int]:
         "deconvnet" (Zeiler & Fergus 2014) passes the positive part of the incoming gradient
         whatever the input was.
     Yields the number of ReLU modules changed. Only ``nn.ReLU`` modules are affected (not
-    ``torch.relu`` called inside a forward), and they must not be in-place. The backward
-    hooks are removed on exit, also when the body raises.
+    ``torch.relu`` called inside a forward), and they must not be in-place (ValueError naming
+    them otherwise). The backward hooks are removed on exit, also when the body raises.
     """
     if rule not in ("plain", "guided", "deconvnet"):
         raise ValueError(f"relu rule must be 'plain', 'guided' or 'deconvnet', got {rule!r}")
     relus = [module for module in model.modules() if isinstance(module, nn.ReLU)]
+    in_place = [name for name, module in model.named_modules() if isinstance(module, nn.ReLU) and module.inplace]
+    if rule != "plain" and in_place:
+        # A backward hook cannot see an in-place ReLU's input (the output overwrote it).
+        raise ValueError(f"the {rule} rule needs ReLUs that are not in-place; {type(model).__name__} has "
+                         f"in-place ReLU module(s) {in_place}: build them with nn.ReLU(inplace=False)")
     if rule == "plain":
         yield len(relus)
         return
