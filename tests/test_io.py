@@ -600,3 +600,21 @@ def test_a_header_promising_more_voxels_than_the_file_holds_is_refused_before_re
     message = rf"{name}: the header promises 2097152\d\d bytes of image data, the file holds 480"
     with pytest.raises(ImageReadError, match=message):
         read_nifti(target)
+
+
+def test_a_16_bit_colour_png_is_refused_not_reduced_to_8_bits(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    width, height = 2, 2
+    rows = b"".join(b"\x00" + bytes(6 * width) for _ in range(height))  # filter byte + 16-bit RGB
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    (tmp_path / "colour16.png").write_bytes(png)
+    with pytest.raises(ImageReadError, match="colour16.png: a 16-bit colour PNG"):
+        read_image(tmp_path / "colour16.png")
+    Image.fromarray(np.full((2, 2), 40000, np.uint16)).save(tmp_path / "grey16.png")
+    assert read_image(tmp_path / "grey16.png").shape == (2, 2)  # 16-bit greyscale still reads

@@ -502,6 +502,7 @@ def read_image(path: PathLike) -> np.ndarray:
     file_path = Path(path)
     if not file_path.is_file():
         raise ImageReadError(f"{file_path}: no such file")
+    _refuse_16_bit_colour_png(file_path)
     try:
         with Image.open(file_path) as image:
             image.load()
@@ -511,6 +512,23 @@ def read_image(path: PathLike) -> np.ndarray:
     # Pillow reports some damaged PNG chunks as SyntaxError rather than OSError.
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ImageReadError(f"{file_path}: not a readable PNG/JPEG image: {error}") from error
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# IHDR colour types with colour: truecolour (2), truecolour with alpha (6).
+_PNG_COLOUR_TYPES = (2, 6)
+
+
+def _refuse_16_bit_colour_png(file_path: Path) -> None:
+    """Pillow opens a 16-bit colour PNG as 8-bit RGB without a word; refuse it instead."""
+    with open(file_path, "rb") as handle:
+        head = handle.read(26)
+    # Signature (8), IHDR length (4) and type (4), width (4), height (4), bit depth, colour type.
+    if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" and len(head) == 26:
+        bit_depth, colour_type = head[24], head[25]
+        if bit_depth == 16 and colour_type in _PNG_COLOUR_TYPES:
+            raise ImageReadError(f"{file_path}: a 16-bit colour PNG, which would be read as 8 bits per "
+                                 "channel; save radiographs as 16-bit greyscale PNG")
 
 
 def _image_to_unit(image: Image.Image, file_path: Path) -> np.ndarray:
