@@ -240,6 +240,17 @@ def test_weights_that_do_not_fit_the_architecture(tmp_path):
         load(path)
 
 
+def test_arguments_asking_for_an_enormous_network_are_refused_before_it_is_built(tmp_path, monkeypatch):
+    # width 400 would allocate about 800 GB of cnn2d weights; the stored weights are tiny.
+    path = checkpoint_with(tmp_path / "model.pt", arguments={"width": 400.0})
+    real_builds = []
+    monkeypatch.setattr(torch.nn.Conv2d, "reset_parameters",
+                        lambda self: real_builds.append(self.weight.device.type) or None)
+    with pytest.raises(CheckpointError, match=r"model\.pt: weights do not fit architecture 'cnn2d'"):
+        load(path)
+    assert real_builds and "cpu" not in real_builds  # built on the meta device only
+
+
 def test_arguments_the_architecture_does_not_accept(tmp_path):
     path = checkpoint_with(tmp_path / "model.pt", arguments={"depth": 3})
     with pytest.raises(CheckpointError, match=r"model\.pt: cannot rebuild architecture 'cnn2d'"):

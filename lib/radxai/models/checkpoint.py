@@ -45,6 +45,19 @@ def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
+def _check_shapes(skeleton: nn.Module, state_dict: Any, source: Path) -> None:
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f"{source}: state_dict is a {type(state_dict).__name__}, not a dictionary")
+    expected = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
+    stored = {name: tuple(tensor.shape) for name, tensor in state_dict.items() if isinstance(tensor, torch.Tensor)}
+    differing = [f"{name}: architecture {shape}, file {stored.get(name, 'absent')}"
+                 for name, shape in expected.items() if stored.get(name) != shape]
+    if differing:
+        raise CheckpointError(f"{source}: weights do not fit architecture {skeleton.architecture!r} "
+                              f"with its stored arguments ({len(differing)} tensors differ, e.g. "
+                              f"{differing[0]})")
+
+
 def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
     """Write `model` to `path` as a checkpoint and return the path.
 
@@ -123,6 +136,12 @@ def load(path: str | os.PathLike[str], map_location: Any = "cpu") -> nn.Module:
     if missing:
         raise CheckpointError(f"{source} is missing checkpoint keys: {', '.join(missing)}")
     try:
+        # First on the meta device (no memory): stored arguments that ask for a far larger
+        # network than the stored weights (a damaged or edited file) are refused before the
+        # real build allocates it.
+        with torch.device("meta"):
+            skeleton = build(checkpoint["architecture"], **checkpoint["arguments"])
+        _check_shapes(skeleton, checkpoint["state_dict"], source)
         model = build(checkpoint["architecture"], **checkpoint["arguments"])
     except UnknownArchitectureError as error:
         raise CheckpointError(f"{source}: {error}") from error
