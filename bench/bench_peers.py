@@ -19,6 +19,11 @@ single logit of the positive class):
                    shap.KernelExplainer called directly (one all-removed background row,
                    nsamples 3 S, the same batch size), the way a user of shap writes it.
                    The coalitions are sampled differently, so no map difference is reported.
+    gradcam_3d     the occlusion case's model and volume; Grad-CAM of the positive logit at the
+                   model's CAM layer (block4.activation): radxai, captum LayerGradCam
+                   (relu_attributions False, so its map is radxai's raw map: compared) and
+                   MONAI GradCAM (upsampled and normalised by MONAI: timed only), beside the
+                   model's forward pass alone (the floor a CAM cannot beat).
     lime_2d        the same model, image and superpixels; radxai (PyTorch, ONNX Runtime) and
                    lime_image.LimeImageExplainer.explain_instance called directly
                    (segmentation_fn returning the same superpixels, hide_color the image
@@ -34,6 +39,7 @@ Results go to bench/results/peers.json; `run` returns the markdown table.
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import json
 import os
@@ -192,7 +198,49 @@ def lime_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dict[str
     return kinds, {"lime": importlib.metadata.version("lime")}
 
 
-CASES = {"occlusion_3d": occlusion_kinds, "kernel_shap_2d": kernel_shap_kinds, "lime_2d": lime_kinds}
+def gradcam_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dict[str, str]]:
+    model, x = ct_case()
+    volume = torch.from_numpy(x)
+
+    def forward() -> dict:
+        with torch.no_grad():
+            model(volume)
+        return {"evaluations": 1}
+
+    def radxai() -> dict:
+        return {"evaluations": 1, "map": explain(model, x, "gradcam", target=1).raw[0]}
+
+    kinds = {"model forward (floor)": forward, "radxai (PyTorch)": radxai}
+    versions = {}
+    try:
+        from captum.attr import LayerGradCam
+    except ImportError as error:
+        versions["captum"] = f"not installed ({error.name})"
+    else:
+        versions["captum"] = importlib.metadata.version("captum")
+        layer_gradcam = LayerGradCam(model, model.get_submodule(model.cam_layer))
+
+        def captum() -> dict:
+            return {"evaluations": 1, "map": layer_gradcam.attribute(volume, target=0).detach()[0, 0].numpy()}
+        kinds["captum LayerGradCam"] = captum
+    try:
+        from monai.visualize import GradCAM
+    except ImportError as error:
+        versions["monai"] = f"not installed ({error.name})"
+    else:
+        versions["monai"] = importlib.metadata.version("monai")
+        # MONAI keeps its hooks on the module it is given: a copy, so the other kinds run without them.
+        monai_gradcam = GradCAM(nn_module=copy.deepcopy(model), target_layers=model.cam_layer)
+
+        def monai() -> dict:
+            quiet(monai_gradcam, volume, class_idx=0)
+            return {"evaluations": 1}
+        kinds["MONAI GradCAM"] = monai
+    return kinds, versions
+
+
+CASES = {"occlusion_3d": occlusion_kinds, "gradcam_3d": gradcam_kinds, "kernel_shap_2d": kernel_shap_kinds,
+         "lime_2d": lime_kinds}
 
 
 def quiet(function: Callable, *arguments: Any, **options: Any) -> Any:
@@ -213,7 +261,7 @@ def measure_case(name: str) -> dict[str, Any]:
     seconds, outputs = interleaved_rounds(kinds, ROUNDS)
     names = list(kinds)
     reference = outputs["radxai (PyTorch)"].get("map")
-    peer = next((kind for kind in names if not kind.startswith("radxai")), None)
+    peer = next((kind for kind in names if not kind.startswith(("radxai", "model"))), None)
     rows = {}
     for kind in kinds:
         median = statistics.median(seconds[kind])
