@@ -618,3 +618,9 @@ def test_a_16_bit_colour_png_is_refused_not_reduced_to_8_bits(tmp_path):
         read_image(tmp_path / "colour16.png")
     Image.fromarray(np.full((2, 2), 40000, np.uint16)).save(tmp_path / "grey16.png")
     assert read_image(tmp_path / "grey16.png").shape == (2, 2)  # 16-bit greyscale still reads
+
+
+def test_writing_into_a_missing_folder_names_the_target_not_a_temporary_file(tmp_path):
+    target = tmp_path / "absent" / "volume.nii.gz"
+    with pytest.raises(FileNotFoundError, match=r"volume.nii.gz: the folder .*absent does not exist"):
+        write_nifti(np.zeros((2, 2, 2), np.int16), target, affine=np.eye(4))

@@ -313,3 +313,8 @@ def test_resume_refuses_a_run_whose_notebooks_are_gone_and_reruns_a_lost_output(
 def test_cli_resume_with_only_is_a_usage_error(tmp_path: Path, capsys) -> None:
     assert cli.main(["reproduce", "--resume", str(tmp_path), "--only", "01"]) == 2
     assert "do not combine it with --only" in capsys.readouterr().err
+
+
+def test_writing_a_record_into_a_missing_folder_names_the_target(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"run.json: the folder .*absent does not exist"):
+        pipeline.write_json_atomically({"a": 1}, tmp_path / "absent" / "run.json")

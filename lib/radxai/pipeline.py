@@ -210,6 +210,8 @@ def output_hashes(run_dir: Path) -> dict[str, str]:
 def write_json_atomically(data: Mapping[str, Any], path: Path) -> None:
     """Write ``data`` as indented JSON via a temporary file, so a crash never leaves half a file."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: the folder {path.parent} does not exist")
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w") as stream:

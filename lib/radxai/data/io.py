@@ -76,6 +76,9 @@ def _atomic_write_bytes(data: bytes, path: PathLike) -> None:
     temporary file.
     """
     target = Path(path)
+    if not target.parent.is_dir():
+        # Named here: the temporary file's error would name a file the caller never asked for.
+        raise FileNotFoundError(f"{target}: the folder {target.parent} does not exist")
     handle = tempfile.NamedTemporaryFile(
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
     )
