@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,15 @@ def test_the_command_exits_1_on_a_moved_value_and_2_on_a_profile_mismatch(tmp_pa
     assert "FAILED" in capsys.readouterr().out
     assert cli.main(["compare", str(make_run(tmp_path / "smoke", profile="smoke")), str(reference)]) == 2
     assert "differ by design" in capsys.readouterr().err
+
+
+def test_the_committed_reference_results_are_a_usable_reference() -> None:
+    # results/default is what `radxai compare` and `radxai reproduce` compare a run with.
+    reference = Path(__file__).parents[1] / "results" / "default"
+    comparison = run_comparison.compare_runs(reference, reference)
+    assert comparison.passed and comparison.compared > 0
+    assert comparison.run_profile == "default"
+    assert set(report.read_measurements(reference)["profile"]) == {"default"}
+    html = (reference / "report" / "index.html").read_text()
+    for linked in re.findall(r"(?:src|href)='([^']+)'", html):
+        assert (reference / "report" / linked).resolve().is_file(), linked
