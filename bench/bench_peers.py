@@ -87,18 +87,26 @@ def logit(model: nn.Module, batch: np.ndarray | torch.Tensor) -> np.ndarray:
         return model(torch.as_tensor(batch)).reshape(-1).numpy()
 
 
+def radxai_kinds(model: nn.Module, x: np.ndarray, method: str, options: dict[str, Any], *,
+                 keep_map: bool) -> dict[str, Callable[[], dict]]:
+    """radxai's explanation of ``x`` with PyTorch and with ONNX Runtime running the forward passes;
+    ``keep_map`` returns the raw map for comparison with the peers'."""
+
+    def with_engine(engine: str) -> Callable[[], dict]:
+        def run_once() -> dict:
+            with use_engine(engine):
+                result = explain(model, x, method, target=1, **options)
+            return {"evaluations": result.model_evaluations, "map": result.raw[0] if keep_map else None}
+        return run_once
+
+    return {"radxai (PyTorch)": with_engine("torch"), "radxai (ONNX Runtime)": with_engine("onnxruntime")}
+
+
 def occlusion_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dict[str, str]]:
     model, x = ct_case()
     options = {"patch_size": PATCH, "stride": PATCH, "baseline": "zero", "batch_size": 8}
 
-    def radxai(engine: str) -> Callable[[], dict]:
-        def run_once() -> dict:
-            with use_engine(engine):
-                result = explain(model, x, "occlusion", target=1, **options)
-            return {"evaluations": result.model_evaluations, "map": result.raw[0]}
-        return run_once
-
-    kinds = {"radxai (PyTorch)": radxai("torch"), "radxai (ONNX Runtime)": radxai("onnxruntime")}
+    kinds = radxai_kinds(model, x, "occlusion", options, keep_map=True)
     versions = {}
     try:
         from captum.attr import Occlusion
@@ -140,14 +148,7 @@ def kernel_shap_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], d
     samples = SAMPLES_PER_SEGMENT * count
     options = {"segments": segments, "nsamples": samples, "seed": 0, "baseline": "mean", "batch_size": 32}
 
-    def radxai(engine: str) -> Callable[[], dict]:
-        def run_once() -> dict:
-            with use_engine(engine):
-                result = explain(model, x, "kernel_shap", target=1, **options)
-            return {"evaluations": result.model_evaluations}
-        return run_once
-
-    kinds = {"radxai (PyTorch)": radxai("torch"), "radxai (ONNX Runtime)": radxai("onnxruntime")}
+    kinds = radxai_kinds(model, x, "kernel_shap", options, keep_map=False)
     import shap
 
     image, fill = x[0, 0], float(x.mean())
@@ -173,14 +174,7 @@ def lime_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dict[str
     samples = SAMPLES_PER_SEGMENT * int(segment_counts(segments[None])[0])
     options = {"segments": segments, "num_samples": samples, "seed": 0, "baseline": "mean", "batch_size": 32}
 
-    def radxai(engine: str) -> Callable[[], dict]:
-        def run_once() -> dict:
-            with use_engine(engine):
-                result = explain(model, x, "lime", target=1, **options)
-            return {"evaluations": result.model_evaluations}
-        return run_once
-
-    kinds = {"radxai (PyTorch)": radxai("torch"), "radxai (ONNX Runtime)": radxai("onnxruntime")}
+    kinds = radxai_kinds(model, x, "lime", options, keep_map=False)
     from lime import lime_image
 
     rgb = np.repeat(x[0, 0][..., None], 3, axis=2).astype(np.float64)

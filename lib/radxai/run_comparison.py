@@ -9,7 +9,6 @@ held to the relative tolerance alone. A measurement of the reference that the ru
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -76,7 +75,7 @@ def compare_runs(run_dir: str | os.PathLike[str], reference_dir: str | os.PathLi
     """Compare the measurements of ``run_dir`` with those of ``reference_dir``.
 
     Args:
-        run_dir: a run directory (``tables/measurements.csv``, ``run.json``).
+        run_dir: a run directory (its ``tables/measurements.csv``, whose rows name the profile).
         reference_dir: the reference, in the same layout (e.g. ``results/default``).
         relative_tolerance: |value - reference| <= tolerance * max(|reference|, 1e-12) counts
             as unchanged; a positive number.
@@ -95,7 +94,7 @@ def compare_runs(run_dir: str | os.PathLike[str], reference_dir: str | os.PathLi
             and math.isfinite(relative_tolerance)):
         raise ValueError(f"relative_tolerance must be a positive number; got {relative_tolerance!r}")
     run, reference = _measurements(Path(run_dir)), _measurements(Path(reference_dir))
-    run_profile, reference_profile = _profile(Path(run_dir), run), _profile(Path(reference_dir), reference)
+    run_profile, reference_profile = _profile(run), _profile(reference)
     if run_profile != reference_profile and not allow_different_profiles:
         raise ProfileMismatchError(
             f"{run_dir} is a {run_profile!r} run and {reference_dir} a {reference_profile!r} run; "
@@ -123,12 +122,8 @@ def _measurements(directory: Path) -> pd.DataFrame:
     return read_measurements(directory)
 
 
-def _profile(directory: Path, measurements: pd.DataFrame) -> str:
-    record = directory / "run.json"
-    if record.is_file():
-        profile = json.loads(record.read_text()).get("profile")
-        if profile:
-            return str(profile)
+def _profile(measurements: pd.DataFrame) -> str:
+    # record_measurements wrote each row's profile from the run's run.json.
     profiles = sorted(set(measurements["profile"].dropna()))
     return "; ".join(profiles) if profiles else "unknown"
 

@@ -45,6 +45,18 @@ def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
+def _build(checkpoint: dict[str, Any], source: Path) -> nn.Module:
+    try:
+        return build(checkpoint["architecture"], **checkpoint["arguments"])
+    except UnknownArchitectureError as error:
+        raise CheckpointError(f"{source}: {error}") from error
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(
+            f"{source}: cannot rebuild architecture {checkpoint['architecture']!r} from its "
+            f"stored arguments ({error})"
+        ) from error
+
+
 def _check_shapes(skeleton: nn.Module, state_dict: Any, source: Path) -> None:
     if not isinstance(state_dict, dict):
         raise CheckpointError(f"{source}: state_dict is a {type(state_dict).__name__}, not a dictionary")
@@ -80,12 +92,13 @@ def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
     clashing = sorted(set(extra) & {*REQUIRED_KEYS, "weights_sha256"})
     if clashing:
         raise ValueError(f"extra checkpoint entries may not use reserved keys: {clashing}")
+    state_dict = model.state_dict()
     checkpoint = {
         "architecture": architecture,
         "arguments": dict(arguments),
-        "state_dict": model.state_dict(),
+        "state_dict": state_dict,
         "radxai_version": __version__,
-        "weights_sha256": weights_sha256(model.state_dict()),
+        "weights_sha256": weights_sha256(state_dict),
         **extra,
     }
     destination = Path(path)
@@ -135,25 +148,17 @@ def load(path: str | os.PathLike[str], map_location: Any = "cpu") -> nn.Module:
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{source} is missing checkpoint keys: {', '.join(missing)}")
-    try:
-        # First on the meta device (no memory): stored arguments that ask for a far larger
-        # network than the stored weights (a damaged or edited file) are refused before the
-        # real build allocates it.
-        with torch.device("meta"):
-            skeleton = build(checkpoint["architecture"], **checkpoint["arguments"])
-        _check_shapes(skeleton, checkpoint["state_dict"], source)
-        model = build(checkpoint["architecture"], **checkpoint["arguments"])
-    except UnknownArchitectureError as error:
-        raise CheckpointError(f"{source}: {error}") from error
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(
-            f"{source}: cannot rebuild architecture {checkpoint['architecture']!r} from its "
-            f"stored arguments ({error})"
-        ) from error
     stored_hash = checkpoint.get("weights_sha256")
     if stored_hash is not None and weights_sha256(checkpoint["state_dict"]) != stored_hash:
         raise CheckpointError(f"{source}: its weights differ from those saved (sha256 mismatch): "
                               "the file is damaged")
+    # First on the meta device (no memory): stored arguments that ask for a far larger network
+    # than the stored weights (a damaged or edited file) are refused before a real build
+    # allocates it.
+    with torch.device("meta"):
+        skeleton = _build(checkpoint, source)
+    _check_shapes(skeleton, checkpoint["state_dict"], source)
+    model = _build(checkpoint, source)
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, TypeError, AttributeError) as error:

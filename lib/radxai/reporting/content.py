@@ -21,7 +21,7 @@ import pandas as pd
 
 from radxai import reproduction
 from radxai.published import PublishedWork, load_published
-from radxai.report import CAPTIONS_FILE, read_measurements
+from radxai.report import CAPTIONS_FILE, MEASUREMENT_COLUMNS, read_measurements
 
 __all__ = ["Figure", "ReportContent", "WorkSection", "gather_content", "format_number", "format_interval"]
 
@@ -144,7 +144,7 @@ def _measurements(run_dir: Path, problems: list[str]) -> pd.DataFrame:
         measurements = read_measurements(run_dir)
     except ValueError as error:
         problems.append(f"The measurements table cannot be read: {error}")
-        return read_measurements(run_dir / "missing")
+        return pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
     if measurements.empty:
         problems.append("tables/measurements.csv is missing or empty: no number of this run can be "
                         "set beside the published ones.")
