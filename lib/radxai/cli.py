@@ -91,12 +91,15 @@ def _refresh_notebooks(arguments: argparse.Namespace) -> int:
     import nbclient
     import nbformat
 
+    from radxai.execution import LocalSocketKernelManager
+
     for notebook in pipeline.list_notebooks(Path(arguments.notebooks), _split_only(arguments.only)):
         print(f"executing {notebook.name} with its smoke defaults ...", flush=True)
         content = nbformat.read(notebook, as_version=4)
         client = nbclient.NotebookClient(
             content, kernel_name=arguments.kernel, timeout=None,
             resources={"metadata": {"path": str(notebook.parent)}},
+            kernel_manager_class=LocalSocketKernelManager,
         )
         client.execute()
         nbformat.write(content, notebook)

@@ -256,7 +256,7 @@ class RunSettings:
     params_dir: Path
     runs_root: Path
     kernel_name: str | None = DEFAULT_KERNEL
-    progress: Callable[[str], None] = print
+    progress: Callable[[str], None] = lambda line: print(line, flush=True)
 
 
 def machine_description() -> str:
@@ -270,14 +270,13 @@ def machine_description() -> str:
 
 
 def _execute(notebook: Path, output: Path, parameters: dict[str, Any], settings: RunSettings) -> None:
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from radxai.execution import execute_notebook
+
     try:
-        papermill.execute_notebook(
-            str(notebook), str(output), parameters=parameters, kernel_name=settings.kernel_name,
-            cwd=str(notebook.parent), progress_bar=False, log_output=False,
-        )
+        execute_notebook(notebook, output, parameters, kernel_name=settings.kernel_name,
+                         report=settings.progress)
     except PapermillExecutionError as error:
         raise NotebookFailure(notebook.name, error.exec_count, error.ename, error.evalue,
                               output, error.source) from error

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from radxai.progress import EpochProgress
+
 Augmentation = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
@@ -194,6 +196,7 @@ def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig |
         from tqdm.auto import tqdm
 
         epochs = tqdm(epochs, desc="epochs")
+    progress = EpochProgress(getattr(model, "architecture", type(model).__name__), config.epochs)
     for epoch in epochs:
         started = time.perf_counter()
         train_loader = loader(train_dataset, config.batch_size, True, config.seed + epoch)
@@ -211,6 +214,7 @@ def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig |
         })
         history.timings.append({"epoch": epoch, "seconds": time.perf_counter() - started,
                                 "train_samples_per_second": seen / max(train_seconds, 1e-9)})
+        progress.epoch_done(epoch, train_loss=train_loss, validation_loss=validation_loss)
         if validation_loss < history.best_validation_loss:
             history.best_validation_loss = validation_loss
             history.best_epoch = epoch
@@ -347,7 +351,7 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True),
                   metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
-    tracker = _keras_tracker(keras)
+    tracker = _keras_tracker(keras, EpochProgress(f"Keras {model.name}", config.epochs))
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
     result = model.fit(np.moveaxis(train_inputs, 1, -1), train_targets, sample_weight=sample_weight,
                        validation_data=(np.moveaxis(validation_inputs, 1, -1), validation_targets),
@@ -368,8 +372,9 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
     return history
 
 
-def _keras_tracker(keras):
-    """A Keras callback that times epochs and keeps the weights of the lowest validation loss.
+def _keras_tracker(keras, progress: EpochProgress):
+    """A Keras callback that times epochs, keeps the weights of the lowest validation loss and
+    reports each epoch to ``progress``.
 
     Built on demand so that importing radxai.train does not import Keras.
     """
@@ -385,6 +390,7 @@ def _keras_tracker(keras):
 
         def on_epoch_end(self, epoch, logs=None) -> None:
             self.seconds.append(time.perf_counter() - self._started)
+            progress.epoch_done(epoch + 1, train_loss=float(logs["loss"]), validation_loss=float(logs["val_loss"]))
             if logs["val_loss"] < self.best_loss:
                 self.best_loss, self.best_epoch = float(logs["val_loss"]), epoch + 1
                 self.best_weights = self.model.get_weights()

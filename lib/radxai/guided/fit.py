@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from radxai.guided.mask_loss import DEFAULT_MASK_WEIGHT, _check_form, _check_mask_weight, guided_mask_loss
+from radxai.progress import EpochProgress
 from radxai.train import (
     FitConfig,
     History,
@@ -147,6 +148,7 @@ def fit_guided(model: nn.Module, train_dataset: Any, validation_dataset: Any, ba
         from tqdm.auto import tqdm
 
         epochs = tqdm(epochs, desc="epochs")
+    progress = EpochProgress(f"{getattr(model, 'architecture', type(model).__name__)} (guided)", config.epochs)
     for epoch in epochs:
         started = time.perf_counter()
         train_loader = loader(train_dataset, config.batch_size, True, config.seed + epoch)
@@ -167,6 +169,7 @@ def fit_guided(model: nn.Module, train_dataset: Any, validation_dataset: Any, ba
         history.epochs.append(record)
         history.timings.append({"epoch": epoch, "seconds": time.perf_counter() - started,
                                 "train_samples_per_second": seen / max(train_seconds, 1e-9)})
+        progress.epoch_done(epoch, train_loss=train["loss"], validation_loss=validation["loss"])
         if validation["loss"] < history.best_validation_loss:
             history.best_validation_loss = validation["loss"]
             history.best_epoch = epoch
