@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.radxai-installed
 PROFILE ?= default
 
-.PHONY: setup reproduce test lint unit notebooks bench clean-venv
+.PHONY: setup reproduce test lint unit notebooks lab bench clean-venv
 
 setup: $(STAMP)
 
@@ -36,6 +36,12 @@ unit: $(STAMP)
 # Re-execute the committed notebooks in place with their smoke defaults (what nbval checks).
 notebooks: $(STAMP)
 	$(BIN)/radxai notebooks refresh
+
+# JupyterLab for exploring: listens on 127.0.0.1 only, opens in the notebooks folder, new notebooks
+# use the radxai kernel. The URL with its login token is printed; stop it with Ctrl-C.
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --ServerApp.root_dir=notebooks \
+		--MappingKernelManager.default_kernel_name=radxai $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests bench
