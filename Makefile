@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.radxai-installed
 PROFILE ?= default
 
-.PHONY: setup reproduce test lint unit notebooks lab bench clean-venv
+.PHONY: setup reproduce test test-browser lint unit notebooks lab bench clean-venv
 
 setup: $(STAMP)
 
@@ -28,6 +28,12 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest tests -n 2 -p no:cacheprovider
 	$(BIN)/python -m pytest notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# The notebook viewers in a real browser (not part of `make test`): JupyterLab on 127.0.0.1 and
+# Playwright driving Debian's Chromium (apt-get install chromium). Screenshots in browser/output/.
+test-browser: $(STAMP)
+	$(BIN)/python -m pip install -q -r browser/requirements.txt
+	$(BIN)/python -m pytest browser -p no:cacheprovider
 
 # Unit tests only (no notebooks): the quick loop while developing.
 unit: $(STAMP)

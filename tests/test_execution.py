@@ -63,3 +63,18 @@ def test_a_notebook_runs_on_local_sockets_and_streams_progress_to_the_terminal(t
     assert outputs == ["in the notebook\n"]
     # Cell 1 is the parameters cell, 2 the one papermill injects, 3 the training cell.
     assert lines == ["    01_tiny · cell 1/3 · Training"]
+
+
+@pytest.mark.slow
+def test_a_kernel_started_in_another_folder_finds_its_sockets(tmp_path: Path, monkeypatch) -> None:
+    # The kernel runs in the notebook's folder, given relative to this process's folder; a
+    # relative socket path would be resolved in two places and the kernel never answer.
+    import nbclient
+
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; print(os.getcwd())")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbclient.NotebookClient(notebook, kernel_manager_class=execution.LocalSocketKernelManager, startup_timeout=30,
+                            resources={"metadata": {"path": "notebooks"}}).execute()
+    assert notebook.cells[0].outputs[0]["text"].strip() == str(tmp_path / "notebooks")

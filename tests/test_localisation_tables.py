@@ -11,6 +11,7 @@ from radxai.evaluate.localisation_tables import (
     box_iou_per_image,
     organ_iou_per_study,
     overlap_per_study,
+    positive_part_scaled_to_peak,
     region_scores_per_study,
     summarise_means,
     summarise_overlap,
@@ -197,3 +198,12 @@ def test_organ_iou_per_study_gives_one_row_per_threshold() -> None:
     assert list(frame["threshold"]) == [0.5, 0.62, 0.95]
     np.testing.assert_allclose(frame["organ_iou"].to_numpy()[:2], [4 / 5, 3 / 4])
     assert np.isnan(frame["organ_iou"].iloc[2])
+
+
+def test_maps_are_scaled_to_their_own_positive_peak_and_all_negative_maps_stay_zero() -> None:
+    maps = np.array([[[2.0, -1.0], [1.0, 0.5]], [[-3.0, -1.0], [-2.0, -0.5]]])
+    scaled = positive_part_scaled_to_peak(maps)
+    np.testing.assert_allclose(scaled[0], [[1.0, 0.0], [0.5, 0.25]])
+    np.testing.assert_array_equal(scaled[1], 0.0)
+    with pytest.raises(ValueError, match=r"\(N, \*spatial\)"):
+        positive_part_scaled_to_peak(np.ones(3))

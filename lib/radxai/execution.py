@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from papermill.engines import NBClientEngine, papermill_engines
 from traitlets import default
 
@@ -33,6 +35,17 @@ class LocalSocketKernelManager(AsyncKernelManager):
     @default("transport")
     def _default_transport(self) -> str:
         return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        # The sockets' path prefix. jupyter_client's default may be the relative "kernel-ipc",
+        # which the kernel (started in the notebook's folder) and this process would resolve in
+        # different folders: an absolute, unique prefix in the runtime folder serves both.
+        if self.connection_file:
+            return os.path.splitext(os.path.abspath(self.connection_file))[0] + "-ipc"
+        runtime = jupyter_runtime_dir()
+        os.makedirs(runtime, exist_ok=True)
+        return os.path.join(runtime, f"kernel-{uuid.uuid4()}-ipc")
 
 
 def section_of(source: str) -> str | None:

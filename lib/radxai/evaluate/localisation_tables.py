@@ -49,6 +49,7 @@ __all__ = [
     "box_iou_per_image",
     "organ_iou_per_study",
     "overlap_per_study",
+    "positive_part_scaled_to_peak",
     "region_scores_per_study",
     "summarise_means",
     "summarise_overlap",
@@ -395,3 +396,24 @@ def organ_iou_per_study(heatmaps_by_method: HeatmapsByMethod,
                 rows.append({"method": method, "threshold": float(threshold), "study": study,
                              "organ_iou": organ_iou(values, region, threshold)})
     return pd.DataFrame(rows)
+
+
+def positive_part_scaled_to_peak(maps: ArrayLike) -> np.ndarray:
+    """Each map's positive part divided by its own maximum, the scaling before OrganIoU thresholds.
+
+    Args:
+        maps: (N, *spatial) raw attention, e.g. ``explain(...).raw`` at the CAM layer.
+
+    Returns:
+        (N, *spatial) in [0, 1], the maps' float dtype (float64 for integers):
+        ``max(m, 0) / max(max(m, 0))`` per map, so thresholds such as 0.25/0.5/0.75 mean the same
+        share of each map's peak; a map with no positive value stays all zero (nothing exceeds
+        any threshold, OrganIoU undefined).
+    """
+    values = np.asarray(maps)
+    # Floating maps keep their precision, so the thresholds cut exactly where they cut the raw map.
+    positive = np.maximum(values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64), 0)
+    if positive.ndim < 2:
+        raise ValueError(f"maps must be (N, *spatial); got shape {positive.shape}")
+    peak = positive.reshape(len(positive), -1).max(axis=1).reshape(-1, *[1] * (positive.ndim - 1))
+    return np.divide(positive, peak, out=np.zeros_like(positive), where=peak > 0)
