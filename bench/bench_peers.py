@@ -146,7 +146,7 @@ def kernel_shap_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], d
     model, x, segments = xray_case()
     count = int(segment_counts(segments[None])[0])
     samples = SAMPLES_PER_SEGMENT * count
-    options = {"segments": segments, "nsamples": samples, "seed": 0, "baseline": "mean", "batch_size": 32}
+    options = {"segments": segments, "samples": samples, "seed": 0, "baseline": "mean", "batch_size": 32}
 
     kinds = radxai_kinds(model, x, "kernel_shap", options, keep_map=False)
     import shap
@@ -172,7 +172,7 @@ def kernel_shap_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], d
 def lime_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dict[str, str]]:
     model, x, segments = xray_case()
     samples = SAMPLES_PER_SEGMENT * int(segment_counts(segments[None])[0])
-    options = {"segments": segments, "num_samples": samples, "seed": 0, "baseline": "mean", "batch_size": 32}
+    options = {"segments": segments, "samples": samples, "seed": 0, "baseline": "mean", "batch_size": 32}
 
     kinds = radxai_kinds(model, x, "lime", options, keep_map=False)
     from lime import lime_image

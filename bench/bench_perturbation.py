@@ -17,8 +17,8 @@ Width 0.25: a quarter of the filters keeps the whole benchmark within minutes on
 cores (the full-width 3D model costs about 1.3 s per volume, so a few hundred evaluations
 would take most of ten minutes); the methods' overhead does not depend on the width, and the
 model-only column shows what the model itself costs.
-Methods per case: kernel_shap with nsamples = 3 S (S the segment count; Kernel SHAP needs
-at least 2 (S - 1)), lime with num_samples = 3 S, occlusion with the baseline "mean" and
+Methods per case: kernel_shap with samples = 3 S (S the segment count; Kernel SHAP needs
+at least 2 (S - 1)), lime with samples = 3 S, occlusion with the baseline "mean" and
 2D: patch 32 x 32, stride 16 (13 x 13 = 169 windows); 3D: patch (16, 32, 32) = stride (a
 quarter of each axis, 4 x 4 x 4 = 64 windows).
 
@@ -108,8 +108,8 @@ def method_options(case: str, segments: np.ndarray) -> dict[str, dict]:
     samples = SAMPLES_PER_SEGMENT * int(segment_counts(segments[None])[0])
     common = {"output": OUTPUT, "batch_size": batch_size}
     return {
-        "kernel_shap": {"segments": segments, "nsamples": samples, "seed": 0, **common},
-        "lime": {"segments": segments, "num_samples": samples, "seed": 0, **common},
+        "kernel_shap": {"segments": segments, "samples": samples, "seed": 0, **common},
+        "lime": {"segments": segments, "samples": samples, "seed": 0, **common},
         "occlusion": {
             "patch_size": patch,
             "stride": stride,
@@ -126,8 +126,8 @@ def warm_up() -> None:
     ).eval()
     x = np.random.default_rng(0).random((1, 1, 16, 16)).astype(np.float32)
     segments = np.arange(256).reshape(16, 16) // 64
-    explain(model, x, "kernel_shap", segments=segments, nsamples=8)
-    explain(model, x, "lime", segments=segments, num_samples=8)
+    explain(model, x, "kernel_shap", segments=segments, samples=8)
+    explain(model, x, "lime", segments=segments, samples=8)
     explain(model, x, "occlusion", patch_size=8, stride=8)
 
 

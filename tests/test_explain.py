@@ -45,8 +45,8 @@ ALL_METHODS = [
 FAST_OPTIONS = {
     "integrated_gradients": {"steps": 4},
     "smoothgrad": {"samples": 3},
-    "kernel_shap": {"n_segments": 4, "nsamples": 16},
-    "lime": {"n_segments": 4, "num_samples": 16},
+    "kernel_shap": {"n_segments": 4, "samples": 16},
+    "lime": {"n_segments": 4, "samples": 16},
     "occlusion": {"patch_size": 2, "stride": 2},
 }
 

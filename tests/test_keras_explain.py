@@ -31,8 +31,8 @@ TINY_WIDTH = 0.0625
 TWIN_OPTIONS = {
     "integrated_gradients": {"steps": 16},
     "smoothgrad": {"inner": "gradcam", "samples": 4, "seed": 0},
-    "kernel_shap": {"n_segments": 8, "nsamples": 32},
-    "lime": {"n_segments": 8, "num_samples": 32},
+    "kernel_shap": {"n_segments": 8, "samples": 32},
+    "lime": {"n_segments": 8, "samples": 32},
     "occlusion": {"patch_size": 8, "stride": 4},
 }
 PER_SAMPLE_TARGETS = [0, 1]

@@ -84,7 +84,7 @@ def test_values_sum_to_the_output_minus_the_output_with_every_segment_off(spatia
     model = tiny_cnn(len(spatial), outputs=3)
     x = images(2, spatial)
     segments = grid_segments(spatial, block)
-    result = kernel_shap_values(model, x, segments, nsamples=40, output=output, baseline="zero")
+    result = kernel_shap_values(model, x, segments, samples=40, output=output, baseline="zero")
     f_x, f_off = model_values(model, x), model_values(model, np.zeros_like(x))
     if output == "probability":
         f_x, f_off = (torch.softmax(torch.from_numpy(v), 1).numpy() for v in (f_x, f_off))
@@ -100,7 +100,7 @@ def test_an_additive_model_gets_exactly_its_per_segment_contributions():
     model = LinearModel(spatial)
     x = images(1, spatial)
     segments = grid_segments(spatial, 2)  # 9 segments, 2^9 - 2 = 510 coalitions
-    result = kernel_shap_values(model, x, segments, nsamples=60, baseline="mean")
+    result = kernel_shap_values(model, x, segments, samples=60, baseline="mean")
     weights = model.linear.weight.detach().double().numpy().reshape(3, *spatial)
     difference = (x - baseline(x, "mean"))[0, 0]
     expected = np.array(
@@ -114,7 +114,7 @@ def test_with_every_coalition_evaluated_the_values_are_the_exact_shapley_values(
     model = tiny_cnn(2, outputs=2, seed=3)
     x = 3 * images(1, spatial, seed=3)
     segments = grid_segments(spatial, 2)  # 4 segments: 14 coalitions besides empty and full
-    result = kernel_shap_values(model, x, segments, nsamples=14, baseline="zero")
+    result = kernel_shap_values(model, x, segments, samples=14, baseline="zero")
 
     def value(coalition: tuple[int, ...]) -> np.ndarray:
         on = np.isin(segments, coalition)
@@ -130,7 +130,7 @@ def test_with_every_coalition_evaluated_the_values_are_the_exact_shapley_values(
                 gain = value((*coalition, player)) - value(coalition)
                 shapley[:, player] += weight * gain
     np.testing.assert_allclose(result.values[0], shapley, atol=1e-5)
-    capped = kernel_shap_values(model, x, segments, nsamples=1000, baseline="zero")
+    capped = kernel_shap_values(model, x, segments, samples=1000, baseline="zero")
     np.testing.assert_allclose(capped.values, result.values, atol=1e-9)
     assert capped.model_evaluations == result.model_evaluations == 14 + 2
 
@@ -155,7 +155,7 @@ def test_a_model_that_sees_one_segment_gets_its_maximum_there(spatial, block):
     model = RegionModel(region)
     x = images(2, spatial, seed=1) + 0.5
     result = explain(
-        model, x, "kernel_shap", target=1, segments=segments, nsamples=50, baseline="zero"
+        model, x, "kernel_shap", target=1, segments=segments, samples=50, baseline="zero"
     )
     assert result.maps.shape == (2, *spatial) and result.raw.shape == (2, *spatial)
     for sample in range(2):
@@ -171,8 +171,8 @@ def test_the_raw_map_paints_the_target_class_values_of_every_sample():
     model = tiny_cnn(2, outputs=3)
     x = images(2, (8, 8))
     segments = grid_segments((8, 8), 4)
-    every_class = kernel_shap_values(model, x, segments, nsamples=6)
-    result = explain(model, x, "kernel_shap", target=[2, 0], segments=segments, nsamples=6)
+    every_class = kernel_shap_values(model, x, segments, samples=6)
+    result = explain(model, x, "kernel_shap", target=[2, 0], segments=segments, samples=6)
     expected = paint_segments(every_class.values[[0, 1], [2, 0]], every_class.segments)
     np.testing.assert_allclose(result.raw, expected, atol=1e-6)
     np.testing.assert_allclose(every_class.class_maps(2)[0], expected[0], atol=1e-6)
@@ -183,7 +183,7 @@ def test_a_single_logit_model_has_two_classes_of_opposite_values():
     x = images(1, (8, 8))
     segments = grid_segments((8, 8), 4)
     for output in ("logit", "probability"):
-        result = kernel_shap_values(model, x, segments, nsamples=6, output=output)
+        result = kernel_shap_values(model, x, segments, samples=6, output=output)
         assert result.values.shape == (1, 2, 4)
         np.testing.assert_allclose(result.values[:, 0], -result.values[:, 1], atol=1e-6)
 
@@ -192,7 +192,7 @@ def test_samples_with_fewer_segments_are_padded_with_nan():
     model = tiny_cnn(2, outputs=2)
     x = images(2, (8, 8))
     segments = np.stack([grid_segments((8, 8), 4), np.repeat([0, 1], 32).reshape(8, 8)])
-    result = kernel_shap_values(model, x, segments, nsamples=20)
+    result = kernel_shap_values(model, x, segments, samples=20)
     assert result.values.shape == (2, 2, 4)
     np.testing.assert_array_equal(result.segment_counts, [4, 2])
     assert np.all(np.isnan(result.values[1, :, 2:])) and not np.any(np.isnan(result.values[0]))
@@ -204,7 +204,7 @@ def test_samples_with_fewer_segments_are_padded_with_nan():
 
 def test_slic_segments_are_computed_when_none_are_given():
     x = images(1, (24, 24))
-    result = kernel_shap_values(tiny_cnn(2), x, n_segments=9, compactness=1.0, nsamples=64)
+    result = kernel_shap_values(tiny_cnn(2), x, n_segments=9, compactness=1.0, samples=64)
     count = int(result.segment_counts[0])
     assert 4 <= count <= 16
     assert result.segments.shape == (1, 24, 24)
@@ -219,8 +219,8 @@ def test_a_callable_target_is_explained_as_it_is():
     def difference(logits: torch.Tensor) -> torch.Tensor:
         return logits[:, 0] - logits[:, 2]
 
-    result = explain(model, x, "kernel_shap", target=difference, segments=segments, nsamples=6)
-    every_class = kernel_shap_values(model, x, segments, nsamples=6)
+    result = explain(model, x, "kernel_shap", target=difference, segments=segments, samples=6)
+    every_class = kernel_shap_values(model, x, segments, samples=6)
     expected = every_class.values[0, 0] - every_class.values[0, 2]
     painted = paint_segments(expected[None], segments[None])
     np.testing.assert_allclose(result.raw, painted, atol=1e-5)
@@ -236,7 +236,7 @@ def test_the_same_seed_gives_the_same_map_and_other_seeds_differ():
     model = tiny_cnn(2, seed=4)
     x = images(1, (16, 16), seed=4)
     segments = grid_segments((16, 16), 4)  # 16 segments, sampled (not enumerated)
-    options = {"segments": segments, "nsamples": 40, "target": 1}
+    options = {"segments": segments, "samples": 40, "target": 1}
     first = explain(model, x, "kernel_shap", seed=5, **options)
     again = explain(model, x, "kernel_shap", seed=5, **options)
     other = explain(model, x, "kernel_shap", seed=6, **options)
@@ -248,8 +248,8 @@ def test_a_sample_gets_the_same_values_alone_or_in_a_batch():
     model = tiny_cnn(2, seed=4)
     x = images(2, (16, 16), seed=4)
     segments = grid_segments((16, 16), 4)
-    together = kernel_shap_values(model, x, segments, nsamples=40)
-    alone = kernel_shap_values(model, x[1:], segments, nsamples=40)
+    together = kernel_shap_values(model, x, segments, samples=40)
+    alone = kernel_shap_values(model, x[1:], segments, samples=40)
     np.testing.assert_allclose(together.values[1], alone.values[0], atol=1e-12)
 
 
@@ -257,7 +257,7 @@ def test_the_callers_random_state_is_untouched():
     np.random.seed(123)
     expected = np.random.random(3)
     np.random.seed(123)
-    kernel_shap_values(tiny_cnn(2), images(1, (16, 16)), grid_segments((16, 16), 4), nsamples=40)
+    kernel_shap_values(tiny_cnn(2), images(1, (16, 16)), grid_segments((16, 16), 4), samples=40)
     np.testing.assert_array_equal(np.random.random(3), expected)
 
 
@@ -265,7 +265,7 @@ def test_model_calls_are_batched_and_every_sample_is_counted():
     segments = grid_segments((8, 8), 2)  # 16 segments
     model = RegionModel(segments == 5)
     x = images(2, (8, 8))
-    result = explain(model, x, "kernel_shap", segments=segments, nsamples=70, batch_size=16)
+    result = explain(model, x, "kernel_shap", segments=segments, samples=70, batch_size=16)
     # Per sample: 70 coalitions, f(all off) and f(x); plus x to resolve the target.
     assert result.model_evaluations == 2 * (70 + 2) + 2 == sum(model.batches)
     assert max(model.batches) == 16
@@ -276,8 +276,8 @@ def test_the_batch_size_does_not_change_the_values():
     model = tiny_cnn(2)
     x = images(1, (8, 8))
     segments = grid_segments((8, 8), 2)
-    small = kernel_shap_values(model, x, segments, nsamples=40, batch_size=3)
-    large = kernel_shap_values(model, x, segments, nsamples=40, batch_size=64)
+    small = kernel_shap_values(model, x, segments, samples=40, batch_size=3)
+    large = kernel_shap_values(model, x, segments, samples=40, batch_size=64)
     # float32 convolutions may sum in another order for another batch size (about 1e-8 here),
     # far below the values themselves (about 1e-3); a batching bug moves them by their own size.
     np.testing.assert_allclose(small.values, large.values, rtol=0, atol=1e-6)
@@ -293,13 +293,13 @@ def test_the_minimum_sample_count_is_two_per_segment_beyond_the_first():
 def test_fewer_samples_than_kernel_shap_needs_is_refused_before_any_model_call():
     segments = grid_segments((8, 8), 2)  # 16 segments: at least 30 samples
     model = RegionModel(segments == 0)
-    expected = r"nsamples >= 2 \* \(S - 1\) = 30 for S = 16.*got nsamples=29"
+    expected = r"samples >= 2 \* \(S - 1\) = 30 for S = 16.*got samples=29"
     with pytest.raises(ValueError, match=expected):
-        explain(model, images(1, (8, 8)), "kernel_shap", segments=segments, nsamples=29)
+        explain(model, images(1, (8, 8)), "kernel_shap", segments=segments, samples=29)
     assert model.batches == []
     # At the floor itself a draw can still leave the regression singular (refused after the
     # fit, see below); half as many again determine it.
-    result = explain(model, images(1, (8, 8)), "kernel_shap", segments=segments, nsamples=45)
+    result = explain(model, images(1, (8, 8)), "kernel_shap", segments=segments, samples=45)
     assert result.model_evaluations == 1 + 45 + 2
 
 
@@ -310,7 +310,7 @@ def test_fewer_samples_than_kernel_shap_needs_is_refused_before_any_model_call()
         ({"segments": np.zeros((3, 8, 8), dtype=int)}, ValueError, r"\(1, 8, 8\)"),
         ({"baseline": "median"}, ValueError, "unknown baseline 'median'; baselines: zero"),
         ({"output": "odds"}, ValueError, "unknown output 'odds'; outputs: logit"),
-        ({"nsamples": 0}, ValueError, "nsamples must be a positive int or None"),
+        ({"samples": 0}, ValueError, "samples must be a positive int or None"),
         ({"batch_size": 0}, ValueError, "batch_size must be a positive int"),
         ({"seed": -1}, ValueError, r"seed must be an int in \[0, 2\*\*32\)"),
         ({"n_segments": 0}, ValueError, "n_segments must be a positive int"),
@@ -354,14 +354,14 @@ def test_a_keras_model_gets_the_values_of_its_torch_twin():
     x = 4 * images(2, (8, 8), seed=2)
     segments = grid_segments((8, 8), 4)
 
-    from_keras = kernel_shap_values(keras_model, x, segments, nsamples=8, output="probability")
-    from_torch = kernel_shap_values(twin, x, segments, nsamples=8, output="probability")
+    from_keras = kernel_shap_values(keras_model, x, segments, samples=8, output="probability")
+    from_torch = kernel_shap_values(twin, x, segments, samples=8, output="probability")
     np.testing.assert_allclose(from_keras.values, from_torch.values, atol=1e-5)
     assert np.abs(from_torch.values).max() > 1e-3
     assert from_keras.model_evaluations == from_torch.model_evaluations == 2 * (8 + 2)
 
-    explained = explain(keras_model, x, "kernel_shap", target=1, segments=segments, nsamples=8)
-    twin_logits = kernel_shap_values(twin, x, segments, nsamples=8)
+    explained = explain(keras_model, x, "kernel_shap", target=1, segments=segments, samples=8)
+    twin_logits = kernel_shap_values(twin, x, segments, samples=8)
     assert explained.maps.shape == (2, 8, 8) and explained.maps.max() == 1.0
     np.testing.assert_allclose(explained.raw, twin_logits.class_maps(1), atol=1e-5)
 
@@ -382,7 +382,7 @@ def test_near_the_minimum_samples_values_are_exact_or_refused():
     refused = 0
     for seed in range(8):
         try:
-            result = kernel_shap_values(model, x, segments, nsamples=2 * (count - 1), seed=seed,
+            result = kernel_shap_values(model, x, segments, samples=2 * (count - 1), seed=seed,
                                         baseline="mean", output="logit")
         except ValueError as error:
             assert "singular" in str(error)

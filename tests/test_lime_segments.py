@@ -73,7 +73,7 @@ def test_a_model_that_sees_one_segment_gets_its_maximum_there(shape, block):
     model = RegionModel(region)
     x = images(2, shape, seed=1) + 0.5
     result = explain(
-        model, x, "lime", target=1, segments=segments, num_samples=200, baseline="zero"
+        model, x, "lime", target=1, segments=segments, samples=200, baseline="zero"
     )
     assert result.maps.shape == (2, *spatial)
     for sample in range(2):
@@ -91,7 +91,7 @@ def test_the_batched_image_explainer_gives_exactly_what_lime_gives():
     x = images(1, (1, *spatial), seed=2)
     hidden = baseline(x, "blur", blur_kernel=5)[0, 0]
     ours = lime_values(
-        model, x, segments, num_samples=64, baseline="blur", blur_kernel=5, seed=9, batch_size=7
+        model, x, segments, samples=64, baseline="blur", blur_kernel=5, seed=9, batch_size=7
     )
 
     def classifier(rgb_images: np.ndarray) -> np.ndarray:
@@ -126,8 +126,8 @@ def test_2d_images_and_volumes_follow_the_same_sampling():
     segments = grid_segments(spatial, 2)
     model = LinearModel(spatial, seed=3)
     x = images(1, (1, *spatial), seed=3)
-    flat = lime_values(model, x, segments, num_samples=80, seed=4)
-    volume = lime_values(model, x[:, :, None], segments[None], num_samples=80, seed=4)
+    flat = lime_values(model, x, segments, samples=80, seed=4)
+    volume = lime_values(model, x[:, :, None], segments[None], samples=80, seed=4)
     np.testing.assert_allclose(flat.values, volume.values, atol=1e-6)
     np.testing.assert_allclose(flat.base_values, volume.base_values, atol=1e-6)
     np.testing.assert_allclose(flat.scores, volume.scores, atol=1e-6)
@@ -138,7 +138,7 @@ def test_on_a_linear_model_the_coefficients_follow_the_contributions():
     segments = grid_segments(spatial, 2)
     model = LinearModel(spatial, seed=5)
     x = 4 * images(1, (1, *spatial), seed=5)
-    result = lime_values(model, x, segments, num_samples=600, baseline="zero")
+    result = lime_values(model, x, segments, samples=600, baseline="zero")
     weights = model.linear.weight.detach().double().numpy()[1].reshape(spatial)
     contributions = np.array([(weights * x[0, 0])[segments == s].sum() for s in range(16)])
     assert np.corrcoef(result.values[0, 1], contributions)[0, 1] > 0.99
@@ -151,7 +151,7 @@ def test_the_same_seed_gives_the_same_map_and_other_seeds_differ():
     segments = grid_segments((12, 12), 3)
     model = LinearModel((12, 12), seed=6)
     x = images(1, (1, 12, 12), seed=6)
-    options = {"segments": segments, "num_samples": 50, "target": 0}
+    options = {"segments": segments, "samples": 50, "target": 0}
     first = explain(model, x, "lime", seed=1, **options)
     again = explain(model, x, "lime", seed=1, **options)
     other = explain(model, x, "lime", seed=2, **options)
@@ -164,8 +164,8 @@ def test_a_sample_gets_the_same_values_alone_or_in_a_batch():
     segments = grid_segments((8, 8), 2)
     model = LinearModel((8, 8), seed=7)
     x = images(2, (1, 8, 8), seed=7)
-    together = lime_values(model, x, segments, num_samples=40)
-    alone = lime_values(model, x[1:], segments, num_samples=40)
+    together = lime_values(model, x, segments, samples=40)
+    alone = lime_values(model, x[1:], segments, samples=40)
     np.testing.assert_allclose(together.values[1], alone.values[0], atol=1e-12)
 
 
@@ -174,7 +174,7 @@ def test_model_calls_are_batched_and_every_sample_is_counted(shape):
     segments = grid_segments(shape[1:], 4)
     model = RegionModel(segments == 0)
     x = images(2, shape)
-    result = explain(model, x, "lime", segments=segments, num_samples=45, batch_size=10)
+    result = explain(model, x, "lime", segments=segments, samples=45, batch_size=10)
     assert result.model_evaluations == 2 * 45 + 2 == sum(model.batches)
     assert max(model.batches) == 10
 
@@ -184,7 +184,7 @@ def test_every_class_is_explained_with_its_intercept():
     model = RegionModel(segments == 1)
     x = images(1, (1, 8, 8)) + 1
     result = lime_values(
-        model, x, segments, num_samples=100, baseline="zero", output="probability"
+        model, x, segments, samples=100, baseline="zero", output="probability"
     )
     assert result.values.shape == (1, 2, 4) and result.method == "lime"
     # Two softmax classes: what raises one lowers the other.
@@ -196,7 +196,7 @@ def test_every_class_is_explained_with_its_intercept():
 @pytest.mark.parametrize(
     "options, error, message",
     [
-        ({"num_samples": 1}, ValueError, "num_samples must be an int >= 2"),
+        ({"samples": 1}, ValueError, "samples must be an int >= 2"),
         ({"kernel_width": 0.0}, ValueError, "kernel_width must be a positive number"),
         ({"segments": np.zeros((8, 7), dtype=int)}, ValueError, r"spatial shape \(8, 8\)"),
         ({"baseline": "noise"}, ValueError, "unknown baseline 'noise'"),

@@ -13,15 +13,15 @@ value follows from efficiency). shap adds each coalition together with its compl
 every coalition size but the middle one), and the rows of a coalition and of its complement
 in that problem are negatives of each other, so a pair adds one equation at most: fewer than
 2 (S - 1) samples usually leave the values underdetermined (for even S the middle-size
-coalitions come unpaired, so a lucky draw can do with fewer), and `nsamples` below
+coalitions come unpaired, so a lucky draw can do with fewer), and `samples` below
 ``minimum_kernel_shap_samples(S)`` = 2 (S - 1), a conservative floor, raises ValueError
 before any model evaluation. shap never needs more than the 2^S - 2 coalitions besides the
-empty and the full one (it enumerates them all when nsamples reaches that). nsamples=None is
+empty and the full one (it enumerates them all when samples reaches that). samples=None is
 shap's own default, 2 S + 2048. A regression that is still singular (an unlucky draw near the
 minimum) raises ValueError: the design's rank is checked after shap's fit, whether or not
 shap noticed.
 
-Cost, in model evaluations per sample: min(nsamples, 2^S - 2) coalitions + 1 (the
+Cost, in model evaluations per sample: min(samples, 2^S - 2) coalitions + 1 (the
 background, f(all off)) + 1 (shap's f(x)); `explain()` adds one per sample to resolve the
 target. Randomness: shap draws from numpy's global random state; it is seeded with `seed`
 for each sample (the same image gives the same values alone or in a batch) and restored
@@ -64,37 +64,37 @@ _SINGULAR_WARNING = "Linear regression equation is singular"
 
 
 def minimum_kernel_shap_samples(segment_count: int) -> int:
-    """The fewest `nsamples` Kernel SHAP accepts for `segment_count` segments: 2 (S - 1)
+    """The fewest `samples` Kernel SHAP accepts for `segment_count` segments: 2 (S - 1)
     (see the module docstring); 0 for one segment, whose value is f(x) - f(off) exactly."""
     return max(0, 2 * (int(segment_count) - 1))
 
 
 @dataclass(frozen=True)
 class KernelShapSolver:
-    """Kernel SHAP on one sample's segments. nsamples: coalitions to evaluate (None: shap's
+    """Kernel SHAP on one sample's segments. samples: coalitions to evaluate (None: shap's
     default 2 S + 2048). seed: seeds numpy's global random state for shap's draws."""
 
-    nsamples: int | None = None
+    samples: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.nsamples is not None and (
-            isinstance(self.nsamples, bool)
-            or not isinstance(self.nsamples, (int, np.integer))
-            or self.nsamples < 1
+        if self.samples is not None and (
+            isinstance(self.samples, bool)
+            or not isinstance(self.samples, (int, np.integer))
+            or self.samples < 1
         ):
-            raise ValueError(f"nsamples must be a positive int or None; got {self.nsamples!r}")
+            raise ValueError(f"samples must be a positive int or None; got {self.samples!r}")
         check_seed(self.seed)
 
     def check(self, counts: np.ndarray) -> None:
-        """ValueError if nsamples is below `minimum_kernel_shap_samples` of the largest
+        """ValueError if samples is below `minimum_kernel_shap_samples` of the largest
         segment count."""
         largest = int(np.max(counts))
         needed = minimum_kernel_shap_samples(largest)
-        if self.nsamples is not None and self.nsamples < needed:
+        if self.samples is not None and self.samples < needed:
             raise ValueError(
-                f"Kernel SHAP needs nsamples >= 2 * (S - 1) = {needed} for S = {largest} "
-                f"segments; got nsamples={self.nsamples} (raise nsamples, or use fewer "
+                f"Kernel SHAP needs samples >= 2 * (S - 1) = {needed} for S = {largest} "
+                f"segments; got samples={self.samples} (raise samples, or use fewer "
                 "segments)"
             )
 
@@ -119,13 +119,13 @@ class KernelShapSolver:
                 explainer = shap.KernelExplainer(coalition_values, np.zeros((1, game.count)))
                 values = explainer.shap_values(
                     np.ones((1, game.count)),
-                    nsamples="auto" if self.nsamples is None else int(self.nsamples),
+                    nsamples="auto" if self.samples is None else int(self.samples),
                     l1_reg=False,
                     silent=True,
                 )
         finally:
             np.random.set_state(state)
-        _check_regression_rank(explainer, game.count, self.nsamples)
+        _check_regression_rank(explainer, game.count, self.samples)
         # shap returns (1, S, K) for the one explained row.
         return (
             np.asarray(values, dtype=np.float64)[0].T,
@@ -134,7 +134,7 @@ class KernelShapSolver:
         )
 
 
-def _check_regression_rank(explainer: Any, count: int, nsamples: int | None) -> None:
+def _check_regression_rank(explainer: Any, count: int, samples: int | None) -> None:
     """ValueError unless shap's least-squares problem determined all S - 1 free values.
 
     shap warns only when ``np.linalg.solve`` fails; a normal matrix that is singular in exact
@@ -149,8 +149,8 @@ def _check_regression_rank(explainer: Any, count: int, nsamples: int | None) -> 
     design = used[:, :-1] - used[:, -1:]
     if np.linalg.matrix_rank(design) < count - 1:
         raise ValueError(
-            f"Kernel SHAP's regression is singular with nsamples={nsamples} for {count} "
-            "segments: the sampled coalitions do not determine every value; raise nsamples"
+            f"Kernel SHAP's regression is singular with samples={samples} for {count} "
+            "segments: the sampled coalitions do not determine every value; raise samples"
         )
 
 
@@ -168,7 +168,7 @@ def kernel_shap(
     baseline: str = "mean",
     constant: float = 0.0,
     blur_kernel: int = 11,
-    nsamples: int | None = None,
+    samples: int | None = None,
     output: str = "logit",
     batch_size: int = 32,
     seed: int = 0,
@@ -178,7 +178,7 @@ def kernel_shap(
     x: (N, C, *spatial). segments: int labels (*spatial) or (N, *spatial), or None for SLIC
     with n_segments, compactness, sigma (`radxai.explain.segments.slic_segments`).
     baseline ("zero", "constant", "mean", "blur"), constant, blur_kernel: what an "off"
-    segment becomes (`radxai.explain.baselines`). nsamples: coalitions per sample (None:
+    segment becomes (`radxai.explain.baselines`). samples: coalitions per sample (None:
     2 S + 2048; at least 2 (S - 1)). output: "logit", "probability" or "sigmoid"
     (`radxai.explain.perturbation.scoring`). batch_size: images per model call. seed: shap's
     random draws.
@@ -193,7 +193,7 @@ def kernel_shap(
         x,
         target,
         SegmentOptions(segments, n_segments, compactness, sigma, baseline, constant, blur_kernel),
-        KernelShapSolver(nsamples, seed),
+        KernelShapSolver(samples, seed),
         method="kernel_shap",
         output=output,
         batch_size=batch_size,
@@ -211,7 +211,7 @@ def kernel_shap_values(
     baseline: str = "mean",
     constant: float = 0.0,
     blur_kernel: int = 11,
-    nsamples: int | None = None,
+    samples: int | None = None,
     output: str = "logit",
     batch_size: int = 32,
     seed: int = 0,
@@ -227,7 +227,7 @@ def kernel_shap_values(
         ClassScorer(backend, output, None, batch_size),
         as_batch(x),
         SegmentOptions(segments, n_segments, compactness, sigma, baseline, constant, blur_kernel),
-        KernelShapSolver(nsamples, seed),
+        KernelShapSolver(samples, seed),
         method="kernel_shap",
     )
 

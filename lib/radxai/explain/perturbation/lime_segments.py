@@ -1,6 +1,6 @@
 """LIME (Ribeiro et al. 2016) on superpixels and supervoxels, with the lime package.
 
-LIME draws `num_samples` random on/off vectors over a sample's S segments (each segment on
+LIME draws `samples` random on/off vectors over a sample's S segments (each segment on
 with probability 1/2; the first vector is all on, the input itself), scores the composed
 images (off segments from the baseline, `radxai.explain.baselines`), weights each vector by
 the kernel sqrt(exp(-d^2 / kernel_width^2)) of its cosine distance d to the all-on vector,
@@ -20,7 +20,7 @@ segment is kept (feature_selection "none").
 Both draw from ``numpy.random.RandomState(seed)``, fresh for each sample, so the same seed
 gives the same values (and a sample gives the same values alone or in a batch).
 
-Cost, in model evaluations per sample: num_samples (the all-on vector included); `explain()`
+Cost, in model evaluations per sample: samples (the all-on vector included); `explain()`
 adds one per sample to resolve the target.
 
 lime (and scikit-learn with it) is imported on first use: it takes seconds, which users of
@@ -66,22 +66,22 @@ def lime_kernel(distances: np.ndarray, kernel_width: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LimeSolver:
-    """LIME on one sample's segments. num_samples: on/off vectors (the all-on one included).
+    """LIME on one sample's segments. samples: on/off vectors (the all-on one included).
     kernel_width: of the cosine-distance kernel. seed: of numpy's RandomState."""
 
-    num_samples: int = 1000
+    samples: int = 1000
     kernel_width: float = LIME_KERNEL_WIDTH
     seed: int = 0
 
     def __post_init__(self) -> None:
         if (
-            isinstance(self.num_samples, bool)
-            or not isinstance(self.num_samples, (int, np.integer))
-            or self.num_samples < 2
+            isinstance(self.samples, bool)
+            or not isinstance(self.samples, (int, np.integer))
+            or self.samples < 2
         ):
             raise ValueError(
-                "num_samples must be an int >= 2 (the input itself and at least one perturbed "
-                f"copy); got {self.num_samples!r}"
+                "samples must be an int >= 2 (the input itself and at least one perturbed "
+                f"copy); got {self.samples!r}"
             )
         if not (isinstance(self.kernel_width, (int, float)) and self.kernel_width > 0):
             raise ValueError(f"kernel_width must be a positive number; got {self.kernel_width!r}")
@@ -142,7 +142,7 @@ class LimeSolver:
             hide_color=hidden,
             top_labels=None,
             num_features=game.count,
-            num_samples=self.num_samples,
+            num_samples=self.samples,
             batch_size=game.batch_size,
             segmentation_fn=lambda _: game.segments,
             random_seed=self.seed,
@@ -160,8 +160,8 @@ class LimeSolver:
 
         random_state = np.random.RandomState(self.seed)
         # The draw of lime_image.LimeImageExplainer.data_labels.
-        data = random_state.randint(0, 2, self.num_samples * game.count).reshape(
-            self.num_samples, game.count
+        data = random_state.randint(0, 2, self.samples * game.count).reshape(
+            self.samples, game.count
         )
         data[0, :] = 1
         labels = game.score(data.astype(bool))
@@ -195,7 +195,7 @@ def lime_on_segments(
     baseline: str = "mean",
     constant: float = 0.0,
     blur_kernel: int = 11,
-    num_samples: int = 1000,
+    samples: int = 1000,
     kernel_width: float = LIME_KERNEL_WIDTH,
     output: str = "logit",
     batch_size: int = 32,
@@ -205,7 +205,7 @@ def lime_on_segments(
 
     x: (N, C, *spatial). segments, n_segments, compactness, sigma, baseline, constant,
     blur_kernel, output, batch_size: as for `radxai.explain.perturbation.kernel_shap`.
-    num_samples: random on/off vectors per sample (the input included). kernel_width: of
+    samples: random on/off vectors per sample (the input included). kernel_width: of
     LIME's cosine-distance kernel. seed: LIME's random draws.
 
     raw (N, *spatial): each voxel's segment coefficient for the target (signed); maps:
@@ -218,7 +218,7 @@ def lime_on_segments(
         x,
         target,
         SegmentOptions(segments, n_segments, compactness, sigma, baseline, constant, blur_kernel),
-        LimeSolver(num_samples, kernel_width, seed),
+        LimeSolver(samples, kernel_width, seed),
         method="lime",
         output=output,
         batch_size=batch_size,
@@ -236,7 +236,7 @@ def lime_values(
     baseline: str = "mean",
     constant: float = 0.0,
     blur_kernel: int = 11,
-    num_samples: int = 1000,
+    samples: int = 1000,
     kernel_width: float = LIME_KERNEL_WIDTH,
     output: str = "logit",
     batch_size: int = 32,
@@ -253,6 +253,6 @@ def lime_values(
         ClassScorer(backend, output, None, batch_size),
         as_batch(x),
         SegmentOptions(segments, n_segments, compactness, sigma, baseline, constant, blur_kernel),
-        LimeSolver(num_samples, kernel_width, seed),
+        LimeSolver(samples, kernel_width, seed),
         method="lime",
     )
