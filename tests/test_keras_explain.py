@@ -266,6 +266,14 @@ def test_channels_first_models_and_non_models_are_refused():
         KerasBackend(keras.layers.Dense(2))
 
 
+@pytest.mark.parametrize("shape", [(2, 1, 16, 16), (2, 1, 16, 16, 12)], ids=["4D input", "wrong depth"])
+def test_an_input_the_model_does_not_take_is_refused_with_both_shapes(twins, shape):
+    _, keras_model, _ = twins
+    with pytest.raises(ValueError, match=r"takes input \(N, 16, 16, 16, 1\) \(channels last\), that is "
+                                         r"\(N, 1, 16, 16, 16\) in radxai's \(N, C, \*spatial\) order; got x of shape"):
+        explain(keras_model, np.ones(shape, np.float32), "gradcam")
+
+
 # --------------------------------------------------------------------------- targets
 
 

@@ -239,8 +239,23 @@ class KerasBackend:
     # ------------------------------------------------------------------ running the model
 
     def _tensor(self, x: np.ndarray) -> tf.Tensor:
-        """(N, C, *spatial) numpy -> (N, *spatial, C) tensor, the Keras layout."""
-        return tf.convert_to_tensor(np.ascontiguousarray(to_channels_last(x)))
+        """(N, C, *spatial) numpy -> (N, *spatial, C) tensor, the Keras layout.
+
+        Raises ValueError, naming the model and both shapes, when the model declares an input
+        of another rank or other fixed sizes (TensorFlow would otherwise abort deep in a layer).
+        """
+        channels_last = to_channels_last(x)
+        expected = _declared_input_shape(self.model)
+        if expected is not None:
+            fits = len(expected) == channels_last.ndim and all(
+                size is None or size == actual for size, actual in zip(expected[1:], channels_last.shape[1:]))
+            if not fits:
+                as_channels_first = (expected[0], expected[-1], *expected[1:-1]) if len(expected) > 2 else expected
+                raise ValueError(
+                    f"{_describe(self.model)} takes input {_shape_text(expected)} (channels last), that is "
+                    f"{_shape_text(as_channels_first)} in radxai's (N, C, *spatial) order; got x of shape "
+                    f"{tuple(x.shape)}")
+        return tf.convert_to_tensor(np.ascontiguousarray(channels_last))
 
     def _forward(self, inputs: tf.Tensor) -> Any:
         self.evaluations += int(inputs.shape[0])
@@ -397,6 +412,22 @@ def _graph_output_shape(layer: keras.Layer) -> tuple[int | None, ...] | None:
     except (AttributeError, ValueError):
         return None
     return tuple(output.shape) if isinstance(output, keras.KerasTensor) else None
+
+
+def _declared_input_shape(model: keras.Model) -> tuple[int | None, ...] | None:
+    """The (N, *spatial, C) shape of a model's single declared input (None: not declared)."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return None
+    if not inputs or len(inputs) != 1:
+        return None
+    return tuple(None if size is None else int(size) for size in inputs[0].shape)
+
+
+def _shape_text(shape: Sequence[int | None]) -> str:
+    return "(" + ", ".join("N" if index == 0 else "any" if size is None else str(size)
+                           for index, size in enumerate(shape)) + ")"
 
 
 def _describe(model: keras.Model) -> str:
