@@ -273,6 +273,15 @@ def test_default_layer_without_cam_layer_is_the_last_spatial_output():
     assert again.layer == "features" and again.model_evaluations == 2  # remembered
 
 
+def test_a_remembered_default_layer_that_the_model_lost_is_found_again():
+    model = NoCamLayer()
+    assert explain(model, random_input(1, 1, 8, 8), "gradcam", target=0).layer == "features"
+    model.trunk = model.features  # the same block under a new name: "features" no longer exists
+    del model.features
+    model.forward = lambda x: model.head(model.pool(model.trunk(x)).flatten(1))
+    assert explain(model, random_input(1, 1, 8, 8), "gradcam", target=0).layer == "trunk"
+
+
 def test_unknown_layer_lists_the_spatial_layers():
     torch.manual_seed(0)
     model = build("cnn2d", width=0.0625)

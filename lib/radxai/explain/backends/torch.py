@@ -193,7 +193,8 @@ class TorchBackend:
     def _last_spatial_layer(self, x: np.ndarray) -> str:
         shape = tuple(x.shape[1:])
         cached = _DEFAULT_LAYERS.get(self.model, {}).get(shape)
-        if cached is not None:
+        # A model edited since the dry run (a block replaced or deleted) may lack the cached layer.
+        if cached is not None and cached in dict(self.model.named_modules()):
             return cached
         candidates = self.spatial_layers(x)
         if not candidates:
