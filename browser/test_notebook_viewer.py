@@ -3,14 +3,17 @@
 Runs every cell of notebook 03 in JupyterLab (the models come from the `runs/interactive` cache
 that `make test` or `make notebooks` fills; otherwise the smoke models are trained first), then
 moves the viewer's slice slider and method selector and checks, from screenshots of the rendered
-view, that the image is not blank and changes with each control. The screenshots are kept in
+view, that the image is not blank and changes with each control. JupyterLab serves a copy of the
+notebook (autosave off), so nothing reaches the committed one. The screenshots are kept in
 browser/output/. Not part of `make test`: it needs Debian's chromium (`apt-get install chromium`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +34,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 # The server stops by itself this long after its last activity, should the test be killed.
 IDLE_SHUTDOWN_SECONDS = 900
 RUN_ALL_TIMEOUT_MS = 15 * 60 * 1000
+NOTEBOOK = "03_cam_3d.ipynb"
 
 
 def free_port() -> int:
@@ -40,17 +44,34 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def lab():
-    """A JupyterLab server on 127.0.0.1 with a token, in notebooks/; yields its base URL and token."""
+def lab(tmp_path_factory):
+    """A JupyterLab server on 127.0.0.1 with a token, in notebooks/; yields its base URL and token.
+
+    Its settings and workspaces are its own (a person's JupyterLab settings do not leak in), with
+    the news prompt off, which would otherwise cover a corner of the screenshots."""
     if not CHROMIUM.is_file():
         pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) "
                     "or point RADXAI_CHROMIUM at a Chromium binary")
     port, token = free_port(), secrets.token_hex(16)
+    settings = tmp_path_factory.mktemp("lab-settings")
+    for plugin, values in (("apputils-extension/notification", {"fetchNews": "false"}),
+                           ("docmanager-extension/plugin", {"autosave": False})):
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    # A copy of the notebook, so that nothing the browser does reaches the committed one; its
+    # run_dir ../runs/interactive leads to the project's cache of trained models.
+    served = tmp_path_factory.mktemp("served")
+    (served / "notebooks").mkdir()
+    shutil.copy(ROOT / "notebooks" / NOTEBOOK, served / "notebooks" / NOTEBOOK)
+    (ROOT / "runs").mkdir(exist_ok=True)
+    (served / "runs").symlink_to(ROOT / "runs", target_is_directory=True)
     command = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={port}", "--no-browser",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT / 'notebooks'}",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served / 'notebooks'}",
                f"--ServerApp.shutdown_no_activity_timeout={IDLE_SHUTDOWN_SECONDS}",
                f"--MappingKernelManager.cull_idle_timeout={IDLE_SHUTDOWN_SECONDS}",
-               "--MappingKernelManager.default_kernel_name=radxai"]
+               "--MappingKernelManager.default_kernel_name=radxai",
+               f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={settings}"]
     if os.geteuid() == 0:
         command.append("--allow-root")
     OUTPUT.mkdir(exist_ok=True)
@@ -87,9 +108,9 @@ def test_the_viewer_of_notebook_03_redraws_when_its_slider_and_method_selector_m
     url, token = lab
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(f"{url}/lab/tree/03_cam_3d.ipynb?token={token}")
+            page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
             # Outputs saved in the file (and widgets restored from them) must not pass for this run's.
@@ -98,30 +119,32 @@ def test_the_viewer_of_notebook_03_redraws_when_its_slider_and_method_selector_m
                 page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
             viewer = page.locator(".jp-OutputArea-output .widget-vbox").last
             viewer.wait_for(timeout=RUN_ALL_TIMEOUT_MS)
+            status = viewer.locator(".widget-label").last
             image = viewer.locator("img").last
             image.scroll_into_view_if_needed()
             shots = []
 
-            def shoot(name: str, previous_source: str | None) -> str:
-                if previous_source is not None:
-                    page.wait_for_function("([element, before]) => element.src !== before",
-                                           arg=[image.element_handle(), previous_source], timeout=60_000)
+            def shoot(name: str, expected_status: str) -> None:
+                # The status line names the state the kernel drew; the image follows it.
+                page.wait_for_function("([element, text]) => element.textContent.includes(text)",
+                                       arg=[status.element_handle(), expected_status], timeout=60_000)
                 page.wait_for_function("element => element.complete && element.naturalWidth > 0",
                                        arg=image.element_handle(), timeout=60_000)
+                page.wait_for_timeout(1500)  # the image message follows the status message
                 path = OUTPUT / f"{len(shots) + 1:02d}_{name}.png"
                 image.screenshot(path=path)
                 shots.append(pixels(path))
-                return image.get_attribute("src")
 
-            source = shoot("initial", None)
-            slice_slider = viewer.locator(".widget-slider", has_text="slice").locator(".noUi-handle")
-            slice_slider.focus()
-            for _ in range(3):
+            first_slice = int(status.text_content().split(" slice ")[1].split(" ")[0])
+            shoot("initial", f"axial slice {first_slice} · hirescam")
+            viewer.locator(".widget-slider", has_text="slice").locator(".noUi-handle").focus()
+            for _ in range(2):
                 page.keyboard.press("ArrowRight")
-            source = shoot("slice_moved", source)
+            shoot("slice_moved", f"axial slice {first_slice + 2} · hirescam")
             viewer.locator(".widget-dropdown", has_text="method").locator("select").select_option("gradcam")
-            shoot("method_changed", source)
+            shoot("method_changed", f"axial slice {first_slice + 2} · gradcam")
         finally:
+            page.screenshot(path=OUTPUT / "page.png")  # what the browser showed last, for a failure
             browser.close()
     for shot in shots:
         assert shot.std() > 10, "a rendered view is blank"

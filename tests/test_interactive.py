@@ -146,6 +146,9 @@ def test_the_explorer_redraws_on_a_change_and_offers_a_static_image_to_a_noteboo
     before = explorer._image.value
     explorer.set_state(method="Grad-CAM", slice_index=4)
     assert explorer._image.value != before
+    values = interactive.readout(volume, maps, explorer.state)
+    assert explorer._status.value == (f"axial slice 4 · Grad-CAM · voxel (4, 4, 5): {values['HU']:.0f} HU, "
+                                      f"map {values['heatmap']:.3f}")
     explorer.set_state(plane="sagittal")
     assert explorer.state.slice_index is None  # a new plane opens at its own centre
     assert explorer._slice.max == volume.shape[2] - 1
@@ -159,3 +162,13 @@ def test_the_threshold_explorer_refuses_a_mask_of_another_shape(scan) -> None:
     _, maps, _ = scan
     with pytest.raises(ValueError, match=r"the mask has shape \(6, 8\) but the map has shape \(6, 8, 10\)"):
         interactive.threshold_explorer(maps["HiResCAM"], np.zeros((6, 8), bool))
+
+
+def test_the_status_lines_give_the_live_scores(scan) -> None:
+    _, maps, masks = scan
+    threshold = interactive.threshold_explorer(maps["HiResCAM"], masks["lesion"], value=0.6)
+    predicted = binarise(maps["HiResCAM"], Threshold(0.6))
+    assert threshold.status() == (f"h > 0.6: IoU {localisation.iou(predicted, masks['lesion']):.3f}, "
+                                  f"Dice {localisation.dice(predicted, masks['lesion']):.3f}")
+    radiograph = interactive.radiograph_explorer(np.zeros((8, 8)), {"Effusion": None})
+    assert radiograph.status() == "Effusion: no map"

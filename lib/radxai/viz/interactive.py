@@ -338,7 +338,8 @@ def _png_of(figure: Figure) -> bytes:
 
 class _Explorer:
     """Controls around one drawing function: ``state`` is the current state, ``widget`` the
-    ipywidgets box, ``figure()`` the matplotlib figure of the state."""
+    ipywidgets box, ``figure()`` the matplotlib figure of the state and ``status()`` one line
+    saying what it shows (the readout, the scores)."""
 
     description = "explorer"
 
@@ -346,8 +347,12 @@ class _Explorer:
         self.state = state
         self._widget = None
         self._image = None
+        self._status = None
 
     def figure(self) -> Figure:
+        raise NotImplementedError
+
+    def status(self) -> str:
         raise NotImplementedError
 
     def set_state(self, **changes: Any) -> None:
@@ -355,18 +360,20 @@ class _Explorer:
         self.state = dataclasses.replace(self.state, **changes)
         if self._image is not None:
             self._image.value = _png_of(self.figure())
+            self._status.value = self.status()
 
     def controls(self) -> list[Any]:
         raise NotImplementedError
 
     @property
     def widget(self):
-        """The ipywidgets VBox: the controls above the rendered image."""
+        """The ipywidgets VBox: the controls, the status line, the rendered image."""
         if self._widget is None:
             import ipywidgets
 
             self._image = ipywidgets.Image(value=_png_of(self.figure()), format="png")
-            self._widget = ipywidgets.VBox([*self.controls(), self._image])
+            self._status = ipywidgets.Label(value=self.status())
+            self._widget = ipywidgets.VBox([*self.controls(), self._status, self._image])
         return self._widget
 
     def _bind(self, control: Any, field: str, convert=lambda value: value) -> Any:
@@ -410,6 +417,13 @@ class VolumeExplorer(_Explorer):
         if drawn["artist"] is not None:
             figure.colorbar(drawn["artist"], ax=axes, shrink=0.8, label=f"{self.state.method} (normalised)")
         return figure
+
+    def status(self) -> str:
+        values = readout(self.volume, self.explanations, self.state, self.masks)
+        slice_index = resolve_position(self.volume.shape, self.state, self.masks)[0]
+        heat = "no map" if values["heatmap"] is None else f"{values['heatmap']:.3f}"
+        return (f"{self.state.plane} slice {slice_index} · {self.state.method} · voxel {values['voxel']}: "
+                f"{values['HU']:.0f} HU, map {heat}")
 
     def set_state(self, **changes: Any) -> None:
         if "plane" in changes and changes["plane"] != self.state.plane:
@@ -474,6 +488,11 @@ class ThresholdExplorer(_Explorer):
         self.description = (f"threshold explorer: map {self.explanation.shape}, mask of {int(self.mask.sum())} "
                             f"voxels; {state.scheme().label}")
 
+    def status(self) -> str:
+        scores = threshold_scores(self.explanation, self.mask, self.state)
+        return (f"{self.state.scheme().label}: IoU {_format_score(scores['IoU'])}, "
+                f"Dice {_format_score(scores['Dice'])}")
+
     def figure(self) -> Figure:
         figure, axes = plt.subplots(1, 2, figsize=(10.5, 4.2), constrained_layout=True)
         draw_threshold_view(axes, self.explanation, self.mask, self.state, image=self.image, spacing=self.spacing)
@@ -506,6 +525,14 @@ class RadiographExplorer(_Explorer):
         super().__init__(state)
         self.description = (f"radiograph explorer: {self.image.shape} pixels, classes {', '.join(self.heatmaps)}; "
                             f"showing {state.class_name}, top {100 * state.top_fraction:g}%")
+
+    def status(self) -> str:
+        heatmap = self.heatmaps[self.state.class_name]
+        if heatmap is None:
+            return f"{self.state.class_name}: no map"
+        readers = np.asarray(self.boxes.get(self.state.class_name, np.zeros((0, 4))), dtype=float).reshape(-1, 4)
+        score = box_metrics.reader_box_iou(box_metrics.boxes_from_heatmap(heatmap, self.state.top_fraction), readers)
+        return f"{self.state.class_name}, top {100 * self.state.top_fraction:g}%: box IoU {_format_score(score)}"
 
     def figure(self) -> Figure:
         figure, axes = plt.subplots(figsize=(5.6, 5.4), constrained_layout=True)
