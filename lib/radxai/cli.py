@@ -4,6 +4,7 @@
     radxai reproduce --resume runs/<...>                  continue a failed run
     radxai report RUN_DIR                                 the run's report: HTML, PDF, Markdown, LaTeX
     radxai compare RUN_DIR [REFERENCE_DIR]                measurements that moved (default results/default)
+    radxai explain SCAN --model CKPT --out DIR [--method M]  heatmaps of one scan on its own grid
     radxai notebooks refresh [--only 01]                  re-execute committed notebooks in place
     radxai data synthesize ct|cxr --root DIR [--count N]   write a synthetic dataset to disk
     radxai data verify NAME --root DIR [--write-registry]  check a real dataset's local copy
@@ -106,6 +107,25 @@ def _refresh_notebooks(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(arguments: argparse.Namespace) -> int:
+    from radxai.data.io import ImageReadError
+    from radxai.data.model_input import ModelInputError
+    from radxai.models import CheckpointError
+    from radxai.scan_explanation import ScanReadError, explain_scan
+
+    try:
+        record = explain_scan(arguments.scan, arguments.model, arguments.method or ["gradcam", "hirescam"],
+                              arguments.out, target=arguments.target, layer=arguments.layer)
+    except (FileNotFoundError, ScanReadError, ImageReadError, ModelInputError, CheckpointError, ValueError) as error:
+        print(f"radxai explain: {error}", file=sys.stderr)
+        return 2
+    scores = ", ".join(f"{name} {value:.3f}" for name, value in record["probabilities"].items())
+    print(f"{arguments.scan}: {scores}; explained {record['explained_class']!r}")
+    for method, files in record["methods"].items():
+        print(f"  {method}: {Path(arguments.out) / files['heatmap']} ({files['seconds']:.1f} s)")
+    return 0
+
+
 def _synthesize(arguments: argparse.Namespace) -> int:
     from radxai.data import datasets
 
@@ -204,6 +224,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--allow-different-profiles", action="store_true",
                          help="compare runs of different profiles anyway")
     compare.set_defaults(handler=_compare)
+
+    explain_command = commands.add_parser(
+        "explain", help="explain one scan (NIfTI, DICOM series folder, radiograph) with a trained checkpoint")
+    explain_command.add_argument("scan", help="a .nii/.nii.gz file, a DICOM series folder, or a .png/.jpg/.dcm")
+    explain_command.add_argument("--model", required=True, help="a radxai PyTorch checkpoint (model.pt)")
+    explain_command.add_argument("--method", action="append",
+                                 help="an explanation method (repeatable; default gradcam and hirescam)")
+    explain_command.add_argument("--target", help="class name or index to explain (default: the predicted one)")
+    explain_command.add_argument("--layer", help="CAM layer (default: the model's own)")
+    explain_command.add_argument("--out", required=True, help="folder for the heatmaps and explanation.json")
+    explain_command.set_defaults(handler=_explain)
 
     notebooks = commands.add_parser("notebooks", help="maintain the committed notebooks")
     notebook_commands = notebooks.add_subparsers(dest="notebook_command", required=True)

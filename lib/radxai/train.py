@@ -227,8 +227,16 @@ def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig |
     if checkpoint is not None:
         from radxai import models
 
-        models.save(model, Path(checkpoint), history=history.as_dict(), fit_config=asdict(config))
+        models.save(model, Path(checkpoint), history=history.as_dict(), fit_config=asdict(config),
+                    **model_input_record(train_dataset))
     return history
+
+
+def model_input_record(dataset: Any) -> dict[str, Any]:
+    """``{"model_input": ...}`` for `radxai.models.save` when the training dataset knows how scans
+    become its inputs (a ``model_input`` attribute, `radxai.data.model_input.ModelInput`), else {}."""
+    model_input = getattr(dataset, "model_input", None)
+    return {} if model_input is None else {"model_input": model_input.as_dict()}
 
 
 @torch.no_grad()

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from radxai.data import io, phantoms, preprocess
+from radxai.data.model_input import ModelInput
 from radxai.data.volume import Volume
 
 SPLITS = ("train", "val", "test")
@@ -349,6 +350,11 @@ class CTVolumeDataset:
         """The label of every study, int64 (N,)."""
         return np.array([study.label for study in self.studies], dtype=np.int64)
 
+    @property
+    def model_input(self) -> ModelInput:
+        """How a scan becomes this dataset's input (stored with a model trained on it)."""
+        return ModelInput.for_ct(self.shape, self.window)
+
     def lesion_free_input(self, index: int) -> np.ndarray:
         """The model input (1, D, H, W) of study ``index``'s lesion-free twin, preprocessed exactly
         as the study is (see :meth:`CTStudy.load_lesion_free`)."""
@@ -582,6 +588,11 @@ class CXRImageDataset:
         if image is None:
             image = self._prepare(index)
         return image, self._targets[index]
+
+    @property
+    def model_input(self) -> ModelInput:
+        """How an image becomes this dataset's input (stored with a model trained on it)."""
+        return ModelInput.for_xray(self.shape, self.class_names or cxr_class_names())
 
     @property
     def targets(self) -> np.ndarray:

@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_CT_SHAPE",
     "DEFAULT_XRAY_SHAPE",
     "window_from_level_width",
+    "resolve_window",
     "clip_and_scale",
     "resize",
     "resize_volume",
@@ -56,7 +57,8 @@ DEFAULT_XRAY_SHAPE: tuple[int, int] = (224, 224)
 WindowSpec = str | tuple[float, float]
 
 
-def _resolve_window(window: WindowSpec) -> tuple[float, float]:
+def resolve_window(window: WindowSpec) -> tuple[float, float]:
+    """(low, high) HU of a window preset name (`WINDOWS`) or a (low, high) pair; ValueError otherwise."""
     if isinstance(window, str):
         if window not in WINDOWS:
             raise ValueError(
@@ -86,7 +88,7 @@ def clip_and_scale(hu: np.ndarray, window: WindowSpec = "covid") -> np.ndarray:
     hu: array of any shape in HU. window: a name from `WINDOWS` or (low, high) in HU.
     Returns float32 of the same shape: low (and below) -> 0, high (and above) -> 1.
     """
-    low, high = _resolve_window(window)
+    low, high = resolve_window(window)
     values = np.asarray(hu)
     _reject_nan(values, "clip_and_scale")
     # Working in float32 after rounding the bounds to float32 keeps every output in

@@ -20,7 +20,7 @@ explains, whose output is (N, F, *spatial).
 # The architecture modules are imported for their registrations; their classes are re-exported
 # for type checks and docs.
 from radxai.models.axialnet import AxialNet, BodyCAM
-from radxai.models.checkpoint import CheckpointError, load, save
+from radxai.models.checkpoint import CheckpointError, load, read_model_input, save
 from radxai.models.cnn2d import CNN2D
 from radxai.models.cnn3d import CNN3D
 from radxai.models.registry import UnknownArchitectureError, architectures, build, register
@@ -32,6 +32,7 @@ __all__ = [
     "architectures",
     "save",
     "load",
+    "read_model_input",
     "CheckpointError",
     "UnknownArchitectureError",
     "CNN3D",

@@ -24,9 +24,10 @@ import torch
 from torch import nn
 
 from radxai import __version__
+from radxai.data.model_input import ModelInput
 from radxai.models.registry import UnknownArchitectureError, build
 
-__all__ = ["CheckpointError", "REQUIRED_KEYS", "save", "load", "weights_sha256"]
+__all__ = ["CheckpointError", "REQUIRED_KEYS", "save", "load", "read_model_input", "weights_sha256"]
 
 REQUIRED_KEYS = ("architecture", "arguments", "state_dict", "radxai_version")
 
@@ -133,18 +134,7 @@ def load(path: str | os.PathLike[str], map_location: Any = "cpu") -> nn.Module:
     architecture, or holds weights that do not fit the architecture.
     """
     source = Path(path)
-    if not source.is_file():
-        raise FileNotFoundError(f"no checkpoint file at {source}")
-    try:
-        checkpoint = torch.load(source, map_location=map_location, weights_only=True)
-    except Exception as error:
-        raise CheckpointError(
-            f"{source} is not a readable torch checkpoint ({type(error).__name__}: {error})"
-        ) from error
-    if not isinstance(checkpoint, dict):
-        raise CheckpointError(
-            f"{source} holds a {type(checkpoint).__name__}, not a radxai checkpoint dictionary"
-        )
+    checkpoint = _read_checkpoint(source, map_location)
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{source} is missing checkpoint keys: {', '.join(missing)}")
@@ -166,3 +156,31 @@ def load(path: str | os.PathLike[str], map_location: Any = "cpu") -> nn.Module:
             f"{source}: weights do not fit architecture {checkpoint['architecture']!r} ({error})"
         ) from error
     return model.eval()
+
+
+def read_model_input(path: str | os.PathLike[str]) -> ModelInput:
+    """How scans become the input of the model saved at ``path`` (`radxai.data.model_input.ModelInput`).
+
+    Raises FileNotFoundError without a file, CheckpointError for a file that is no checkpoint,
+    and ModelInputError (naming the file and what is missing) for a checkpoint saved without
+    that record, e.g. one written before radxai kept it.
+    """
+    source = Path(path)
+    return ModelInput.from_dict(_read_checkpoint(source, "cpu").get("model_input"), str(source))
+
+
+def _read_checkpoint(source: Path, map_location: Any) -> dict[str, Any]:
+    """The checkpoint dictionary at ``source``: FileNotFoundError or CheckpointError naming it."""
+    if not source.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {source}")
+    try:
+        checkpoint = torch.load(source, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise CheckpointError(
+            f"{source} is not a readable torch checkpoint ({type(error).__name__}: {error})"
+        ) from error
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f"{source} holds a {type(checkpoint).__name__}, not a radxai checkpoint dictionary"
+        )
+    return checkpoint

@@ -23,42 +23,19 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import nibabel as nib
-import numpy as np
-
 from radxai.data import io
 from radxai.data.datasets import CT_STUDY_PATTERN, CTStudy, stratified_split
 from radxai.data.manifests import Manifest, load_manifest
+from radxai.data.orientation import PHANTOM_AXIS_CODES, reorient_like_phantoms
 from radxai.data.real._common import MissingFile, Survey, layout_error, with_manifest
-from radxai.data.volume import Volume, affine_to_spacing
+from radxai.data.volume import Volume
 
 __all__ = ["NAME", "PHANTOM_AXIS_CODES", "MosMedStudy", "reorient_like_phantoms", "survey"]
 
 NAME = "mosmeddata"
-# nibabel axis codes of the synthetic phantoms' voxel axes (i, j, k): each names the direction
-# in which the index grows (see datasets.ct_affine).
-PHANTOM_AXIS_CODES = ("L", "P", "I")
 _GRADE_FOLDER = re.compile(r"^CT-(\d+)$")
 _MASK_PATTERN = re.compile(r"^study_(\d+)_mask\.nii(\.gz)?$")
 _KERAS_FOLDERS = ("CT-0", "CT-23")
-
-
-def reorient_like_phantoms(volume: Volume) -> Volume:
-    """``volume`` with its voxels reordered to the phantoms' axis codes (L, P, I).
-
-    Array (D, H, W) = (slice, row, column) afterwards has columns toward the patient's left,
-    rows toward posterior and slices toward the feet. Only flips and axis swaps are applied
-    (the closest ones for an oblique affine), so voxel values are untouched, and the affine is
-    updated so every voxel keeps its world (RAS mm) position. Masks are not carried over.
-    """
-    voxels_ijk = volume.array.transpose(2, 1, 0)
-    current = nib.orientations.io_orientation(volume.affine)
-    target = nib.orientations.axcodes2ornt(PHANTOM_AXIS_CODES)
-    transform = nib.orientations.ornt_transform(current, target)
-    reordered = nib.orientations.apply_orientation(voxels_ijk, transform)
-    affine = volume.affine @ nib.orientations.inv_ornt_aff(transform, voxels_ijk.shape)
-    array = np.ascontiguousarray(reordered.transpose(2, 1, 0))
-    return Volume(array, affine, affine_to_spacing(affine))
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
