@@ -318,3 +318,40 @@ def test_cli_resume_with_only_is_a_usage_error(tmp_path: Path, capsys) -> None:
 def test_writing_a_record_into_a_missing_folder_names_the_target(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"run.json: the folder .*absent does not exist"):
         pipeline.write_json_atomically({"a": 1}, tmp_path / "absent" / "run.json")
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_notebook_resumes_from_that_notebook(project: pipeline.RunSettings, tmp_path: Path) -> None:
+    # SIGKILL leaves no chance to write "failed": run.json still says "running" for notebook 02.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    started = tmp_path / "second_started"
+    make_notebook(project.notebooks_dir / "02_second.ipynb", "size = 1",
+                  [f"open({str(started)!r}, 'w').write('x')\nimport time\ntime.sleep(120)"])
+    command = [sys.executable, "-m", "radxai.cli", "reproduce", "--profile", "tiny", "--kernel", "python3",
+               "--notebooks", str(project.notebooks_dir), "--params", str(project.params_dir),
+               "--runs", str(project.runs_root), "--reference", str(tmp_path / "no-reference")]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert process.poll() is None and time.monotonic() < deadline, "notebook 02 never started"
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # papermill and its kernel, at once
+        process.wait()
+    (run_dir,) = project.runs_root.iterdir()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "running" and record["notebooks"]["02_second.ipynb"]["status"] == "running"
+
+    make_notebook(project.notebooks_dir / "02_second.ipynb", "size = 1", ["x = 2"])
+    pipeline.reproduce("tiny", project, run_dir=run_dir)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "completed"
+    assert all(entry["status"] == "completed" for entry in record["notebooks"].values())
+    assert (tmp_path / "first_ran").read_text() == "x"  # 01 finished before the kill: not run again
+    assert (run_dir / "last.txt").read_text() == "7"
