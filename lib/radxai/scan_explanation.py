@@ -21,6 +21,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import torch
 
 from radxai import __version__
 
-__all__ = ["SCAN_KINDS", "ScanReadError", "explain_scan", "read_scan"]
+__all__ = ["SCAN_KINDS", "ScanMaps", "ScanReadError", "explain_loaded_scan", "explain_scan", "read_scan"]
 
 SCAN_KINDS = "a NIfTI file (.nii, .nii.gz), a DICOM series folder, or a radiograph (.png, .jpg, .jpeg, .dcm)"
 RECORD = "explanation.json"
@@ -81,6 +82,61 @@ def _refuse_another_scans_folder(out_dir: Path, scan: Path) -> None:
                                 f"write the explanation of {scan} into another folder")
 
 
+@dataclass
+class ScanMaps:
+    """One scan explained: ``probabilities`` per class name, the explained ``class_index``, and per
+    method the map on the scan's own grid (``maps``, in the file's voxel order, in [0, 1]) with its
+    `radxai.explain.Explanation`. For CT, ``reordered`` is the scan in the phantoms' voxel order
+    and ``reordered_maps`` the maps on it (for figures)."""
+
+    probabilities: dict[str, float]
+    class_index: int
+    maps: dict[str, np.ndarray]
+    explanations: dict[str, Any]
+    reordered: Any = None
+    reordered_maps: dict[str, np.ndarray] | None = None
+
+
+def explain_loaded_scan(kind: str, content: Any, model: torch.nn.Module, model_input: Any,
+                        methods: Sequence[str], *, target: str | int | None = None,
+                        layer: str | None = None) -> ScanMaps:
+    """Explain a scan read by `read_scan` (``kind``, ``content``) with a loaded model and its
+    `radxai.data.model_input.ModelInput`; see `explain_scan` for the steps and errors."""
+    from radxai.data import orientation, preprocess
+    from radxai.explain import explain
+
+    if not methods:
+        raise ValueError("no method given: name at least one, e.g. hirescam")
+    if kind != model_input.modality:
+        models_of = {"ct": "a CT model", "xray": "an X-ray model"}
+        raise ScanReadError(f"the scan is a {'CT volume' if kind == 'ct' else 'radiograph'} but the model is "
+                            f"{models_of[model_input.modality]}")
+    reordered = reordering = None
+    if kind == "ct":
+        if tuple(model_input.axis_codes) != orientation.PHANTOM_AXIS_CODES:
+            raise ScanReadError(f"the model was trained in voxel order {model_input.axis_codes}; radxai "
+                                f"reorders scans to {orientation.PHANTOM_AXIS_CODES} only")
+        reordered, reordering = orientation.to_phantom_order(content)
+        model_grid_scan = reordered.array
+    else:
+        model_grid_scan = np.asarray(content)
+    x = model_input.prepare(model_grid_scan)
+    probabilities = _probabilities(model, x, model_input.class_names)
+    if not all(math.isfinite(value) for value in probabilities.values()):
+        raise ValueError(f"the model's scores are not finite: {probabilities}")
+    class_index = (model_input.class_index(target) if target is not None
+                   else int(np.argmax(list(probabilities.values()))))
+    maps, reordered_maps, explanations = {}, {}, {}
+    for method in methods:
+        explanation = explain(model, x, method, target=class_index, layer=layer)
+        on_scan = np.clip(preprocess.resize(explanation.maps[0], model_grid_scan.shape, order=1), 0, 1)
+        reordered_maps[method] = on_scan.astype(np.float32)
+        maps[method] = (reordering.undo(on_scan) if reordering is not None else on_scan).astype(np.float32)
+        explanations[method] = explanation
+    return ScanMaps(probabilities, class_index, maps, explanations, reordered,
+                    reordered_maps if kind == "ct" else None)
+
+
 def explain_scan(scan: str | Path, checkpoint: str | Path, methods: Sequence[str], out_dir: str | Path, *,
                  target: str | int | None = None, layer: str | None = None) -> dict[str, Any]:
     """Explain one scan with each of ``methods`` and write the maps on its grid into ``out_dir``.
@@ -100,57 +156,39 @@ def explain_scan(scan: str | Path, checkpoint: str | Path, methods: Sequence[str
         written stay.
     """
     from radxai import models
-    from radxai.data import io, orientation, preprocess
+    from radxai.data import io
     from radxai.data.volume import Volume
-    from radxai.explain import explain
     from radxai.pipeline import write_json_atomically
 
     started = time.perf_counter()
     scan, checkpoint, out_dir = Path(scan), Path(checkpoint), Path(out_dir)
-    if not methods:
-        raise ValueError("no method given: name at least one, e.g. hirescam")
     model_input = models.read_model_input(checkpoint)
     model = models.load(checkpoint)
     kind, content = read_scan(scan)
-    if kind != model_input.modality:
-        raise ScanReadError(f"{scan} is a {'CT volume' if kind == 'ct' else 'radiograph'} but {checkpoint} "
-                            f"is a {model_input.modality} model")
-    if kind == "ct":
-        if tuple(model_input.axis_codes) != orientation.PHANTOM_AXIS_CODES:
-            raise ScanReadError(f"{checkpoint} was trained in voxel order {model_input.axis_codes}; radxai "
-                                f"reorders scans to {orientation.PHANTOM_AXIS_CODES} only")
-        reordered, reordering = orientation.to_phantom_order(content)
-        model_grid_scan = reordered.array
-    else:
-        model_grid_scan = content
-    x = model_input.prepare(model_grid_scan)
-    probabilities = _probabilities(model, x, model_input.class_names)
-    if not all(math.isfinite(value) for value in probabilities.values()):
-        raise ValueError(f"the model's scores for {scan} are not finite: {probabilities}")
-    class_index = (model_input.class_index(target) if target is not None
-                   else int(np.argmax(list(probabilities.values()))))
+    try:
+        result = explain_loaded_scan(kind, content, model, model_input, methods, target=target, layer=layer)
+    except ScanReadError as error:
+        raise ScanReadError(f"{scan} with {checkpoint}: {error}") from error
+    class_name = model_input.class_names[result.class_index]
     _refuse_another_scans_folder(out_dir, scan)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Any] = {}
-    for method in methods:
-        explanation = explain(model, x, method, target=class_index, layer=layer)
-        on_scan = np.clip(preprocess.resize(explanation.maps[0], model_grid_scan.shape, order=1), 0, 1)
+    for method, heatmap in result.maps.items():
         if kind == "ct":
-            heatmap = reordering.undo(on_scan).astype(np.float32)
             io.write_nifti(Volume(heatmap, content.affine, content.spacing), out_dir / f"{method}.nii.gz")
-            figure_name = _write_ct_figure(reordered, on_scan, method, model_input.class_names[class_index],
-                                           out_dir)
-            files = {"heatmap": f"{method}.nii.gz", "figure": figure_name}
+            files = {"heatmap": f"{method}.nii.gz",
+                     "figure": _write_ct_figure(result.reordered, result.reordered_maps[method], method, class_name,
+                                                out_dir)}
         else:
-            io.write_png(on_scan, out_dir / f"{method}.png")
+            io.write_png(heatmap, out_dir / f"{method}.png")
             files = {"heatmap": f"{method}.png",
-                     "figure": _write_xray_figure(content, on_scan, method, model_input.class_names[class_index],
-                                                  out_dir)}
+                     "figure": _write_xray_figure(content, heatmap, method, class_name, out_dir)}
+        explanation = result.explanations[method]
         written[method] = {**files, "layer": explanation.layer, "seconds": round(explanation.seconds, 3)}
     record = {
         "scan": str(scan), "model": str(checkpoint), "radxai_version": __version__,
-        "probabilities": probabilities, "explained_class": model_input.class_names[class_index],
-        "explained_class_index": class_index, "target_given": target is not None,
+        "probabilities": result.probabilities, "explained_class": class_name,
+        "explained_class_index": result.class_index, "target_given": target is not None,
         "methods": written, "model_input": model_input.as_dict(),
         "scan_shape": list(np.shape(content.array if kind == "ct" else content)),
         "seconds": round(time.perf_counter() - started, 3),
