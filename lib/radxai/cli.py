@@ -5,6 +5,8 @@
     radxai report RUN_DIR                                 the run's report: HTML, PDF, Markdown, LaTeX
     radxai compare RUN_DIR [REFERENCE_DIR]                measurements that moved (default results/default)
     radxai explain SCAN --model CKPT --out DIR [--method M]  heatmaps of one scan on its own grid
+    radxai explain-cohort DATASET --root DIR --model CKPT --out DIR [--workers N | --scheduler ADDR]
+                                                          a cohort's heatmaps and cohort.parquet, on Dask
     radxai notebooks refresh [--only 01]                  re-execute committed notebooks in place
     radxai data synthesize ct|cxr --root DIR [--count N]   write a synthetic dataset to disk
     radxai data verify NAME --root DIR [--write-registry]  check a real dataset's local copy
@@ -126,6 +128,28 @@ def _explain(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _explain_cohort(arguments: argparse.Namespace) -> int:
+    from radxai import cohort
+
+    try:
+        cases = cohort.cohort_cases(arguments.dataset, arguments.root, split=arguments.split,
+                                    split_seed=arguments.split_seed)
+        table = cohort.explain_cohort(
+            cases, arguments.model, arguments.method or ["gradcam", "hirescam"], arguments.out,
+            workers=arguments.workers, scheduler=arguments.scheduler, layer=arguments.layer,
+            identity={"dataset": arguments.dataset, "root": str(Path(arguments.root).resolve()),
+                      "split": arguments.split, "split_seed": arguments.split_seed})
+    except (FileNotFoundError, ValueError, cohort.CohortError) as error:
+        print(f"radxai explain-cohort: {error}", file=sys.stderr)
+        return 2
+    failed = sorted(set(table.loc[table.status == "error", "case_id"])) if len(table) else []
+    print(f"{len(cases)} cases, {len(failed)} failed: {Path(arguments.out) / cohort.TABLE}")
+    for case_id in failed:
+        message = table.loc[(table.case_id == case_id), "error"].iloc[0]
+        print(f"  {case_id}: {message}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _synthesize(arguments: argparse.Namespace) -> int:
     from radxai.data import datasets
 
@@ -235,6 +259,22 @@ def build_parser() -> argparse.ArgumentParser:
     explain_command.add_argument("--layer", help="CAM layer (default: the model's own)")
     explain_command.add_argument("--out", required=True, help="folder for the heatmaps and explanation.json")
     explain_command.set_defaults(handler=_explain)
+
+    cohort_command = commands.add_parser(
+        "explain-cohort", help="explain every CT study of a dataset on Dask; heatmaps and cohort.parquet")
+    cohort_command.add_argument("dataset", help="'synthetic' or a real CT dataset name (data_manifests/)")
+    cohort_command.add_argument("--root", required=True, help="the dataset folder")
+    cohort_command.add_argument("--model", required=True, help="a radxai CT checkpoint (model.pt)")
+    cohort_command.add_argument("--method", action="append",
+                                help="an explanation method (repeatable; default gradcam and hirescam)")
+    cohort_command.add_argument("--out", required=True, help="folder for heatmaps/, rows/ and cohort.parquet")
+    cohort_command.add_argument("--workers", type=int, default=2,
+                                help="worker processes of the local Dask cluster (0: serially in this process)")
+    cohort_command.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    cohort_command.add_argument("--split", choices=("train", "val", "test"), help="only this split's studies")
+    cohort_command.add_argument("--split-seed", type=int, default=0)
+    cohort_command.add_argument("--layer", help="CAM layer (default: the model's own)")
+    cohort_command.set_defaults(handler=_explain_cohort)
 
     notebooks = commands.add_parser("notebooks", help="maintain the committed notebooks")
     notebook_commands = notebooks.add_subparsers(dest="notebook_command", required=True)
