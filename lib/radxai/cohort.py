@@ -19,7 +19,6 @@ measured against.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -82,14 +81,6 @@ def cohort_cases(dataset: str, root: str | Path, *, split: str | None = None, sp
         studies = [study for study in studies if study.split == split]
     return [Case(study.study_id, str(study.path), None if study.mask_path is None else str(study.mask_path),
                  int(study.label)) for study in studies]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _localisation(heatmap: np.ndarray, mask: np.ndarray) -> dict[str, float]:
@@ -231,7 +222,9 @@ def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Seque
         raise FileNotFoundError(f"no checkpoint file at {checkpoint}")
     if scheduler is None and workers < 0:
         raise ValueError(f"workers must be 0 (serial) or more; got {workers}")
-    _check_out_dir(out, {**(identity or {}), "model_sha256": _sha256(checkpoint), "methods": list(methods),
+    from radxai.pipeline import sha256_of_file
+
+    _check_out_dir(out, {**(identity or {}), "model_sha256": sha256_of_file(checkpoint), "methods": list(methods),
                          "cases": sorted(case.case_id for case in cases)})
     pending = [case for case in cases if not (out / ROWS / f"{case.case_id}.json").is_file()]
     bar = tqdm(total=len(cases), initial=len(cases) - len(pending), unit="case", disable=not progress)
