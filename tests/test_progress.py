@@ -28,9 +28,15 @@ def test_epochs_are_written_to_the_given_stream() -> None:
     assert stream.getvalue().startswith("    unet_classifier: epoch 1/2 · train loss 0.3000 · ")
 
 
-def test_nothing_is_written_unless_the_run_asked_for_the_terminal(monkeypatch) -> None:
+def test_lines_go_to_the_progress_file_only_when_the_run_names_one(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv(progress.PROGRESS_VARIABLE, raising=False)
-    assert progress.EpochProgress("cnn3d", 3).stream is None
-    monkeypatch.setenv(progress.PROGRESS_VARIABLE, progress.TO_TERMINAL)
-    assert progress.reports_to_terminal()
-    assert progress.EpochProgress("cnn3d", 3).stream is not None
+    reporter = progress.EpochProgress("cnn3d", 3)
+    assert reporter.path is None
+    reporter.epoch_done(1, train_loss=0.5)  # nowhere to write: nothing happens
+    path = tmp_path / "progress.log"
+    monkeypatch.setenv(progress.PROGRESS_VARIABLE, str(path))
+    reporter = progress.EpochProgress("cnn3d", 3)
+    reporter.epoch_done(1, train_loss=0.5)
+    reporter.epoch_done(2, train_loss=0.25)
+    lines = path.read_text().splitlines()
+    assert [line.split(" · ")[0] for line in lines] == ["    cnn3d: epoch 1/3", "    cnn3d: epoch 2/3"]

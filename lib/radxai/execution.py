@@ -6,13 +6,16 @@
   listens on a port and ipykernel has no reason to warn about unencrypted TCP on every notebook;
 - each time a code cell of a new section starts (a markdown heading), one line names the
   notebook, the cell and the section, so a long notebook says where it is;
-- the kernel gets ``RADXAI_PROGRESS=terminal`` (see `radxai.progress`), so training loops
-  write their epoch lines to the terminal of the run.
+- the kernel is given a progress file (``RADXAI_PROGRESS_FILE``, see `radxai.progress`) that its
+  training loops append their epoch lines to; a thread of this process passes each new line on,
+  so the run's terminal shows them and the executed notebook does not.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -24,7 +27,7 @@ from jupyter_core.paths import jupyter_runtime_dir
 from papermill.engines import NBClientEngine, papermill_engines
 from traitlets import default
 
-from radxai.progress import PROGRESS_VARIABLE, TO_TERMINAL
+from radxai.progress import PROGRESS_VARIABLE
 
 ENGINE_NAME = "radxai"
 
@@ -120,20 +123,55 @@ def _environment(variables: Mapping[str, str]):
                 os.environ[name] = value
 
 
+class _ProgressRelay:
+    """Passes the lines a kernel appends to ``path`` on to ``report``, from a thread, until stopped."""
+
+    def __init__(self, path: Path, report: Callable[[str], None], interval: float = 0.5) -> None:
+        self.path, self.report, self.interval = path, report, interval
+        self._stop = threading.Event()
+        self._offset = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _ProgressRelay:
+        self.path.write_text("")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._pass_on()  # whatever arrived after the last poll
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        with open(self.path, encoding="utf-8") as handle:
+            handle.seek(self._offset)
+            text = handle.read()
+        complete = text[:text.rfind("\n") + 1]  # a line still being written waits for the next poll
+        self._offset += len(complete.encode("utf-8"))
+        for line in complete.splitlines():
+            self.report(line)
+
+
 def execute_notebook(notebook: Path, output: Path, parameters: Mapping[str, Any], *,
                      kernel_name: str | None, report: Callable[[str], None]) -> None:
-    """Execute ``notebook`` with ``parameters`` into ``output`` (papermill), reporting sections.
+    """Execute ``notebook`` with ``parameters`` into ``output`` (papermill), reporting sections
+    and the kernel's training progress to ``report``.
 
-    The kernel runs in the notebook's folder, on local sockets, with training progress sent to
-    the terminal. papermill's own errors propagate (``PapermillExecutionError`` for a cell that
-    raised, ``DeadKernelError`` for a kernel that died).
+    The kernel runs in the notebook's folder, on local sockets. papermill's own errors propagate
+    (``PapermillExecutionError`` for a cell that raised, ``DeadKernelError`` for a kernel that died).
     """
     import papermill
 
-    with _environment({PROGRESS_VARIABLE: TO_TERMINAL}):
-        papermill.execute_notebook(
-            str(notebook), str(output), parameters=dict(parameters), kernel_name=kernel_name,
-            cwd=str(Path(notebook).parent), progress_bar=False, log_output=False,
-            engine_name=ENGINE_NAME, kernel_manager_class=LocalSocketKernelManager,
-            section_reporter=lambda cells: SectionReporter(Path(notebook).stem, cells, report),
-        )
+    with tempfile.TemporaryDirectory(prefix="radxai-progress-") as folder:
+        progress = Path(folder) / "progress.log"
+        with _ProgressRelay(progress, report), _environment({PROGRESS_VARIABLE: str(progress)}):
+            papermill.execute_notebook(
+                str(notebook), str(output), parameters=dict(parameters), kernel_name=kernel_name,
+                cwd=str(Path(notebook).parent), progress_bar=False, log_output=False,
+                engine_name=ENGINE_NAME, kernel_manager_class=LocalSocketKernelManager,
+                section_reporter=lambda cells: SectionReporter(Path(notebook).stem, cells, report),
+            )

@@ -1,26 +1,25 @@
 """Training progress a person can follow from the terminal of `radxai reproduce`.
 
-A notebook's kernel is a child process of ``radxai reproduce``: whatever a cell prints goes into
-the executed notebook, not to the terminal. The kernel's own standard error (``sys.__stderr__``)
-is the terminal's, so progress lines written there reach the person waiting for the run while
-the notebook's outputs stay as they are. ``radxai reproduce`` sets ``RADXAI_PROGRESS=terminal``
-for its kernels; anywhere else (JupyterLab, nbval, tests) the lines are not written.
+A notebook's kernel is a child process of ``radxai reproduce``, and whatever it writes (to
+``sys.stdout``, ``sys.stderr`` or the file descriptors beneath them) ipykernel puts into the
+executed notebook. So progress goes another way: ``radxai reproduce`` names a file in the
+variable ``RADXAI_PROGRESS_FILE``, the training loops in the kernel append their epoch lines to
+it, and the runner prints what arrives there (`radxai.execution`). Anywhere else (JupyterLab,
+nbval, tests) the variable is unset and no line is written.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from typing import TextIO
 
-PROGRESS_VARIABLE = "RADXAI_PROGRESS"
-TO_TERMINAL = "terminal"
+PROGRESS_VARIABLE = "RADXAI_PROGRESS_FILE"
 
 
-def reports_to_terminal() -> bool:
-    """Whether this process was asked to write progress lines to its own standard error."""
-    return os.environ.get(PROGRESS_VARIABLE) == TO_TERMINAL
+def progress_file() -> str | None:
+    """The file this process was asked to append progress lines to, or None."""
+    return os.environ.get(PROGRESS_VARIABLE) or None
 
 
 def format_duration(seconds: float) -> str:
@@ -40,14 +39,15 @@ class EpochProgress:
 
     ``name``: what is trained (e.g. the architecture), ``total_epochs``: the most epochs the fit
     can run. The remaining time assumes the mean epoch so far for every epoch left, so with
-    early stopping it is an upper bound ("at most"). ``stream`` None writes to the process's
-    own standard error when `reports_to_terminal`, and nowhere otherwise.
+    early stopping it is an upper bound ("at most"). ``stream`` None appends to `progress_file`
+    when one is set, and writes nowhere otherwise.
     """
 
     def __init__(self, name: str, total_epochs: int, *, stream: TextIO | None = None) -> None:
         self.name = name
         self.total_epochs = int(total_epochs)
-        self.stream = stream if stream is not None else (sys.__stderr__ if reports_to_terminal() else None)
+        self.stream = stream
+        self.path = None if stream is not None else progress_file()
         self.started = time.perf_counter()
 
     def line(self, epoch: int, elapsed: float, **losses: float) -> str:
@@ -62,7 +62,10 @@ class EpochProgress:
 
     def epoch_done(self, epoch: int, **losses: float) -> None:
         """Report that ``epoch`` (1-based) finished with the given losses."""
-        if self.stream is None:
-            return
-        self.stream.write(self.line(epoch, time.perf_counter() - self.started, **losses) + "\n")
-        self.stream.flush()
+        text = self.line(epoch, time.perf_counter() - self.started, **losses) + "\n"
+        if self.stream is not None:
+            self.stream.write(text)
+            self.stream.flush()
+        elif self.path is not None:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(text)
