@@ -54,8 +54,10 @@ def lab(tmp_path_factory):
                     "or point RADXAI_CHROMIUM at a Chromium binary")
     port, token = free_port(), secrets.token_hex(16)
     settings = tmp_path_factory.mktemp("lab-settings")
+    # No news prompt, no autosave, and the notebook's own kernel started without asking.
     for plugin, values in (("apputils-extension/notification", {"fetchNews": "false"}),
-                           ("docmanager-extension/plugin", {"autosave": False})):
+                           ("docmanager-extension/plugin", {"autosave": False}),
+                           ("notebook-extension/tracker", {"autoStartDefaultKernel": True})):
         path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
@@ -113,10 +115,16 @@ def test_the_viewer_of_notebook_03_redraws_when_its_slider_and_method_selector_m
             page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            # A kernel dialog would block the menus (seen on a loaded machine despite the setting).
+            kernel_dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+            if kernel_dialog.count():
+                kernel_dialog.get_by_role("button", name="Select").click()
             # Outputs saved in the file (and widgets restored from them) must not pass for this run's.
             for menu, item in (("Edit", "Clear Outputs of All Cells"), ("Run", "Run All Cells")):
                 page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
                 page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
+            # Cells waiting or running show "[*]": proof that Run All started.
+            page.wait_for_selector(".jp-InputPrompt:has-text('[*]')", timeout=120_000)
             viewer = page.locator(".jp-OutputArea-output .widget-vbox").last
             viewer.wait_for(timeout=RUN_ALL_TIMEOUT_MS)
             status = viewer.locator(".widget-label").last
