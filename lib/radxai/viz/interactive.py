@@ -26,6 +26,7 @@ import dataclasses
 import io
 import math
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -336,7 +337,7 @@ def _png_of(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-class _Explorer:
+class _Explorer(ABC):
     """Controls around one drawing function: ``state`` is the current state, ``widget`` the
     ipywidgets box, ``figure()`` the matplotlib figure of the state and ``status()`` one line
     saying what it shows (the readout, the scores)."""
@@ -349,11 +350,13 @@ class _Explorer:
         self._image = None
         self._status = None
 
+    @abstractmethod
     def figure(self) -> Figure:
-        raise NotImplementedError
+        """The matplotlib figure of the current state."""
 
+    @abstractmethod
     def status(self) -> str:
-        raise NotImplementedError
+        """One line saying what the current state shows."""
 
     def set_state(self, **changes: Any) -> None:
         """Change the state (e.g. ``slice_index=12``) and redraw the live view."""
@@ -362,8 +365,9 @@ class _Explorer:
             self._image.value = _png_of(self.figure())
             self._status.value = self.status()
 
+    @abstractmethod
     def controls(self) -> list[Any]:
-        raise NotImplementedError
+        """The ipywidgets controls, each bound to a field of the state."""
 
     @property
     def widget(self):
