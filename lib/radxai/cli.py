@@ -2,6 +2,9 @@
 
     radxai reproduce --profile default [--only 01,03]     run every notebook into runs/<...>/
     radxai reproduce --resume runs/<...>                  continue a failed run
+    radxai reproduce --profile default --seeds 0,1,2 [--scheduler ADDR]
+                                                          one run per seed and the spread across seeds
+    radxai aggregate-seeds SWEEP_DIR                      remake a sweep's table across seeds
     radxai report RUN_DIR                                 the run's report: HTML, PDF, Markdown, LaTeX
     radxai compare RUN_DIR [REFERENCE_DIR]                measurements that moved (default results/default)
     radxai explain SCAN --model CKPT --out DIR [--method M]  heatmaps of one scan on its own grid
@@ -23,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from radxai import pipeline, reporting, run_comparison
+from radxai import pipeline, reporting, run_comparison, seed_sweep
 
 # The committed reference results of a default-profile run.
 DEFAULT_REFERENCE = "results/default"
@@ -39,10 +42,24 @@ def _reproduce(arguments: argparse.Namespace) -> int:
         runs_root=Path(arguments.runs), kernel_name=arguments.kernel,
     )
     run_dir = Path(arguments.resume) if arguments.resume else None
-    if run_dir is not None and arguments.only:
-        print("radxai reproduce: --resume continues the notebooks its run selected; do not combine it "
-              "with --only", file=sys.stderr)
+    if run_dir is not None and (arguments.only or arguments.seeds):
+        print("radxai reproduce: --resume continues the notebooks and the seed its run selected; do not "
+              "combine it with --only or --seeds", file=sys.stderr)
         return 2
+    seeds = None
+    if arguments.seeds:
+        try:
+            seeds = seed_sweep.parse_seeds(arguments.seeds)
+        except ValueError as error:
+            print(f"radxai reproduce: --seeds: {error}", file=sys.stderr)
+            return 2
+    elif run_dir is None:
+        seeds = pipeline.load_profile(arguments.profile, settings.params_dir)["seeds"]
+    if arguments.scheduler and not seeds:
+        print("radxai reproduce: --scheduler runs the seeds of a sweep; give --seeds", file=sys.stderr)
+        return 2
+    if seeds:
+        return _reproduce_seeds(arguments, settings, seeds)
     try:
         finished = pipeline.reproduce(arguments.profile, settings, only=_split_only(arguments.only),
                                       run_dir=run_dir)
@@ -61,6 +78,42 @@ def _reproduce(arguments: argparse.Namespace) -> int:
     else:
         print(f"not compared: {reference} holds no reference results")
     return 0
+
+
+def _reproduce_seeds(arguments: argparse.Namespace, settings: pipeline.RunSettings, seeds: list[int]) -> int:
+    try:
+        sweep_dir = seed_sweep.reproduce_seeds(arguments.profile, settings, seeds,
+                                               only=_split_only(arguments.only), scheduler=arguments.scheduler)
+    except seed_sweep.SeedSweepError as error:
+        print(f"radxai reproduce: {error}", file=sys.stderr)
+        return 1
+    record = seed_sweep.read_sweep_record(sweep_dir)
+    for entry in record["runs"].values():
+        _print_report(sweep_dir / entry["run"])
+    return _print_across_seeds(sweep_dir)
+
+
+def _print_across_seeds(sweep_dir: Path) -> int:
+    table = seed_sweep.aggregate_seeds(sweep_dir)
+    print(f"sweep complete: {sweep_dir}")
+    print(f"{len(table)} measurements across seeds: {sweep_dir / 'tables' / seed_sweep.ACROSS_SEEDS_FILE}")
+    ratio = table["standard_deviation"] / table["mean_interval_width"]
+    widest = table.assign(ratio=ratio).dropna(subset=["ratio"]).nlargest(5, "ratio")
+    if not widest.empty:
+        print("largest spread across seeds relative to a run's own interval width:")
+        for row in widest.itertuples(index=False):
+            print(f"  {row.experiment} / {row.metric} / {row.setting}: mean {row.mean:.3g}, standard deviation "
+                  f"{row.standard_deviation:.3g} across seeds {row.seeds}, mean interval width "
+                  f"{row.mean_interval_width:.3g}")
+    return 0
+
+
+def _aggregate_seeds(arguments: argparse.Namespace) -> int:
+    try:
+        return _print_across_seeds(Path(arguments.sweep_dir))
+    except seed_sweep.SeedSweepError as error:
+        print(f"radxai aggregate-seeds: {error}", file=sys.stderr)
+        return 2
 
 
 def _print_report(run_dir: Path) -> int:
@@ -232,7 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--kernel", default=pipeline.DEFAULT_KERNEL)
     reproduce.add_argument("--reference", default=DEFAULT_REFERENCE,
                            help="reference results the finished run is compared with")
+    reproduce.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2: one run per seed (the profile's "
+                           "`seed`) and a table of every measurement across the seeds (default: the "
+                           "profile's own `seeds` list, if it has one)")
+    reproduce.add_argument("--scheduler", help="with --seeds: address of a running Dask scheduler that runs one "
+                           "seed per task (default: the seeds one after another here)")
     reproduce.set_defaults(handler=_reproduce)
+
+    aggregate = commands.add_parser("aggregate-seeds", help="remake SWEEP_DIR/tables/"
+                                    "measurements_across_seeds.csv (after resuming a failed seed)")
+    aggregate.add_argument("sweep_dir", help="a sweep's folder, e.g. runs/<timestamp>-default-seeds")
+    aggregate.set_defaults(handler=_aggregate_seeds)
 
     report = commands.add_parser("report", help="write RUN_DIR/report/ (HTML, PDF, Markdown, LaTeX)")
     report.add_argument("run_dir", help="a run directory, e.g. runs/<timestamp>-default")

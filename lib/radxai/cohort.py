@@ -20,7 +20,6 @@ measured against.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import time
@@ -177,20 +176,6 @@ def _check_out_dir(out: Path, identity: dict[str, Any]) -> None:
     write_json_atomically(identity, record)
 
 
-def _client(workers: int, scheduler: str | None, timeout: float):
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        try:
-            return Client(scheduler, timeout=f"{timeout}s"), None
-        except (OSError, TimeoutError) as error:
-            raise CohortError(f"no Dask scheduler answers at {scheduler} within {timeout:g} s "
-                              f"({type(error).__name__})") from error
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.ERROR)
-    return Client(cluster), cluster
-
-
 def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Sequence[str], out_dir: str | Path, *,
                    workers: int = 2, scheduler: str | None = None, scheduler_timeout: float = 10.0,
                    identity: dict[str, Any] | None = None,
@@ -236,7 +221,12 @@ def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Seque
     elif pending:
         from distributed import as_completed
 
-        client, cluster = _client(workers, scheduler, scheduler_timeout)
+        from radxai.cluster import SchedulerUnreachableError, dask_client
+
+        try:
+            client, cluster = dask_client(workers=workers, scheduler=scheduler, timeout=scheduler_timeout)
+        except SchedulerUnreachableError as error:
+            raise CohortError(str(error)) from error
         try:
             futures = {client.submit(case_task, case, *arguments, key=f"explain-{case.case_id}-{os.getpid()}",
                                      pure=False): case for case in pending}

@@ -8,6 +8,7 @@ A *profile* (``params/<name>.yaml``) holds the parameters of one run size::
       ct_shape: [32, 64, 64]
     notebooks:           # optional per-notebook overrides, keyed by notebook stem
       03_cam_3d: {n_volumes: 4}
+    seeds: [0, 1, 2]     # optional: one run per seed and the spread across them (radxai.seed_sweep)
 
 ``reproduce`` executes the notebooks in order into a new ``runs/<timestamp>-<profile>/``:
 executed notebooks, whatever the notebooks write (figures/, tables/, heatmaps/, data/) and
@@ -84,6 +85,11 @@ class NotebookFailure(RuntimeError):
             + f": {error_name}: {error_value}. The partly executed notebook is kept at {output}"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its fields when it travels between processes (a Dask worker's failed seed).
+        return (type(self), (self.notebook, self.cell, self.error_name, self.error_value, self.output,
+                             self.cell_source))
+
 
 # ----------------------------------------------------------------------------- profiles
 
@@ -95,7 +101,8 @@ def available_profiles(params_dir: Path) -> list[str]:
 def load_profile(name: str, params_dir: Path) -> dict[str, Any]:
     """Read profile ``name`` from ``params_dir/<name>.yaml``.
 
-    Returns ``{"name", "description", "parameters": {...}, "notebooks": {stem: {...}}}``.
+    Returns ``{"name", "description", "seeds", "parameters": {...}, "notebooks": {stem: {...}}}``;
+    ``seeds`` is the profile's optional list of seeds for a sweep (`radxai.seed_sweep`), else None.
     Raises ``ProfileError`` naming the profile and listing the available ones if it is unknown,
     or naming the file if its content is not a profile.
     """
@@ -112,9 +119,16 @@ def load_profile(name: str, params_dir: Path) -> dict[str, Any]:
     notebooks = content.get("notebooks") or {}
     if not isinstance(notebooks, dict):
         raise ProfileError(f"profile file {path}: 'notebooks' must map notebook names to parameters")
+    seeds = content.get("seeds")
+    if seeds is not None and (not isinstance(seeds, list) or not seeds
+                              or not all(isinstance(seed, int) and seed >= 0 for seed in seeds)
+                              or len(set(seeds)) != len(seeds)):
+        raise ProfileError(f"profile file {path}: 'seeds' must be a list of distinct non-negative integers "
+                           f"(one run per seed); got {seeds!r}")
     return {
         "name": name,
         "description": content.get("description", ""),
+        "seeds": seeds,
         "parameters": dict(content.get("parameters") or {}),
         "notebooks": {str(stem): dict(values or {}) for stem, values in notebooks.items()},
     }
@@ -301,19 +315,31 @@ def _start_record(profile: Mapping[str, Any], settings: RunSettings) -> dict[str
     }
 
 
+def with_overrides(profile: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``profile`` with ``overrides`` replacing its shared parameters and any per-notebook value
+    of the same names (an override given for the whole run wins everywhere, e.g. a sweep's seed)."""
+    return {**profile, "parameters": {**profile["parameters"], **overrides},
+            "notebooks": {stem: {key: value for key, value in values.items() if key not in overrides}
+                          for stem, values in profile["notebooks"].items()}}
+
+
 def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | None = None,
-              run_dir: Path | None = None) -> Path:
+              run_dir: Path | None = None, *, overrides: Mapping[str, Any] | None = None,
+              label: str | None = None) -> Path:
     """Execute the notebooks on a profile into a new run directory; return that directory.
 
+    ``overrides`` replace profile parameters for this run (recorded in run.json, so a resume keeps
+    them); ``label`` names the run directory ``<timestamp>-<label>`` (default: the profile's name).
     ``run_dir`` given means *resume*: its run.json supplies the profile and the notebooks already
     completed are skipped. On a failure the run.json says which notebook and cell failed,
     everything written so far stays, and ``NotebookFailure`` is raised.
     """
     if run_dir is None:
-        profile = load_profile(profile_name, settings.params_dir)
+        profile = with_overrides(load_profile(profile_name, settings.params_dir), overrides or {})
         notebooks = list_notebooks(settings.notebooks_dir, only)
-        run_dir = new_run_directory(settings.runs_root, profile["name"])
+        run_dir = new_run_directory(settings.runs_root, label or profile["name"])
         record = _start_record(profile, settings)
+        record["parameter_overrides"] = dict(overrides or {})
         record["selected_notebooks"] = [nb.name for nb in notebooks]
     else:
         run_dir = Path(run_dir)
@@ -387,15 +413,21 @@ _RESUMABLE_KEYS = ("profile", "profile_description", "profile_parameters", "prof
                    "notebooks")
 
 
+def read_json_record(path: Path, error_type: type[Exception], context: str) -> Any:
+    """The JSON content of ``path``; ``error_type("<context>: ...")`` naming the file if it is
+    absent or not valid JSON."""
+    if not path.is_file():
+        raise error_type(f"{context}: it has no {path.name}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise error_type(f"{context}: {path} is not valid JSON ({error})") from error
+
+
 def read_run_record(run_dir: Path) -> dict[str, Any]:
     """The run.json of ``run_dir``; ``RunDirectoryError`` naming the directory if absent or broken."""
     path = Path(run_dir) / RUN_RECORD
-    if not path.is_file():
-        raise RunDirectoryError(f"cannot resume {run_dir}: it has no {RUN_RECORD}")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RunDirectoryError(f"cannot resume {run_dir}: {path} is not valid JSON ({error})") from error
+    record = read_json_record(path, RunDirectoryError, f"cannot resume {run_dir}")
     missing = [key for key in _RESUMABLE_KEYS if not isinstance(record, dict) or key not in record]
     if missing:
         raise RunDirectoryError(f"cannot resume {run_dir}: {path} is not a run record of radxai "
