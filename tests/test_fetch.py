@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io as bytes_io
 import shutil
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -202,3 +203,46 @@ def test_archive_kinds_are_told_by_their_name() -> None:
     assert fetch._archive_kind("images.tar.gz") == "tar"
     assert fetch._archive_kind("study.nii.gz") is None
     assert fetch._archive_kind("labels.csv") is None
+
+
+def _tar_with(path: Path, member: tarfile.TarInfo, data: bytes = b"") -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        member.size = len(data) if member.isfile() else 0
+        archive.addfile(member, bytes_io.BytesIO(data) if member.isfile() else None)
+    return path
+
+
+def _link(name: str, kind: bytes, target: str) -> tarfile.TarInfo:
+    member = tarfile.TarInfo(name)
+    member.type, member.linkname = kind, target
+    return member
+
+
+@pytest.mark.parametrize(("member", "reason"), [
+    (tarfile.TarInfo("../outside.txt"), "outside the destination"),
+    (tarfile.TarInfo("/tmp/absolute.txt"), "absolute path"),
+    (_link("escape", tarfile.SYMTYPE, "../../etc/passwd"), "outside the destination"),
+])
+def test_a_tar_member_outside_the_root_is_refused_and_nothing_is_extracted(tmp_path, member, reason) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    archive = _tar_with(tmp_path / "bad.tar.gz", member, b"secret")
+    with pytest.raises(DownloadError, match=f"bad.tar.gz: member .* refused .*{reason}"):
+        fetch._extract(archive, "tar", "root")
+    assert list(root.iterdir()) == [] and not (tmp_path / "outside.txt").exists()
+
+
+def test_a_zip_member_outside_the_root_is_refused(tmp_path) -> None:
+    archive = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive, "w") as content:
+        content.writestr("../../outside.txt", b"secret")
+    (tmp_path / "root").mkdir()
+    with pytest.raises(DownloadError, match=r"bad.zip: member '../../outside.txt' would be written outside"):
+        fetch._extract(archive, "zip", "root")
+
+
+def test_a_well_formed_tar_unpacks_inside_the_root(tmp_path) -> None:
+    (tmp_path / "root").mkdir()
+    archive = _tar_with(tmp_path / "good.tar.gz", tarfile.TarInfo("images/a.txt"), b"pixels")
+    fetch._extract(archive, "tar", "root")
+    assert (tmp_path / "root" / "images" / "a.txt").read_bytes() == b"pixels"

@@ -27,6 +27,7 @@ from radxai.data.verify import default_registry_path, read_registry, sha256_file
 
 __all__ = [
     "DOWNLOAD_FOLDER",
+    "check_archive_members",
     "CredentialedAccessError",
     "DownloadError",
     "DownloadNotPossible",
@@ -145,8 +146,47 @@ def _archive_kind(name: str) -> str | None:
 
 
 def _extract(archive: Path, kind: str, destination: str) -> list[str]:
-    """Unpack ``archive`` into ``destination``, a folder relative to the archive's folder."""
+    """Unpack ``archive`` into ``destination``, a folder relative to the archive's folder, after
+    checking that every member stays inside it (`check_archive_members`)."""
+    check_archive_members(archive, kind, archive.parent / destination)
     extractor = (pooch.Unzip(extract_dir=destination) if kind == "zip"
                  else pooch.Untar(extract_dir=destination))
     # "fetch" extracts only when a member is missing, so a repeated fetch keeps local edits.
     return extractor(str(archive), "fetch", None)
+
+
+def check_archive_members(archive: Path, kind: str, destination: Path) -> None:
+    """Refuse an archive with a member that would land outside ``destination``: an absolute path,
+    a ``..`` escape, a link pointing outside, a device file (tar's "data" filter rules, PEP 706).
+
+    pooch applies that filter only from Python 3.12 on; here (3.11) an archive could otherwise
+    write anywhere the user can. Nothing is extracted when one member is refused.
+
+    Raises
+    ------
+    DownloadError
+        Naming the archive, the member and why it is refused.
+    """
+    import tarfile
+    import zipfile
+
+    root = destination.resolve()
+    if kind == "zip":
+        with zipfile.ZipFile(archive) as content:
+            for name in content.namelist():
+                target = (root / name).resolve()
+                if Path(name).is_absolute() or not target.is_relative_to(root):
+                    raise DownloadError(f"{archive}: member {name!r} would be written outside {root}; "
+                                        f"nothing was extracted")
+        return
+    with tarfile.open(archive) as content:
+        for member in content.getmembers():
+            try:
+                if Path(member.name).is_absolute():
+                    # The data filter would strip the slash and extract it into the root; an
+                    # archive naming absolute paths is not a dataset's archive.
+                    raise tarfile.AbsolutePathError(member)
+                tarfile.data_filter(member, str(root))
+            except tarfile.FilterError as error:
+                raise DownloadError(f"{archive}: member {member.name!r} refused ({error}); nothing was "
+                                    f"extracted") from error
