@@ -242,7 +242,8 @@ def _cast_for_nifti(array: np.ndarray, dtype: np.dtype | type | str | None) -> n
 def read_dicom_series(folder: PathLike) -> Volume:
     """Read one CT series from a folder of single-frame DICOM files as a `Volume` in HU.
 
-    Non-DICOM files and DICOM files without pixel data (e.g. DICOMDIR) are skipped. The
+    Non-DICOM files and DICOM files without pixel data (e.g. DICOMDIR) are skipped, except that
+    a file named ``*.dcm``, ``*.dicom`` or ``*.ima`` must read as DICOM (else it is damaged). The
     folder must hold exactly one SeriesInstanceUID. Slices are ordered by their position
     along the slice normal (ImagePositionPatient projected on row cosine x column cosine),
     never by file name or InstanceNumber. RescaleSlope/RescaleIntercept are applied per
@@ -271,23 +272,54 @@ def read_dicom_series(folder: PathLike) -> Volume:
     return Volume(array, affine, affine_to_spacing(affine))
 
 
+# A file with one of these suffixes claims to be DICOM: if it does not read as DICOM it is a
+# damaged slice, not a README to skip (skipping it would silently drop a slice).
+_DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
+
+
 def _read_dicom_slices(directory: Path) -> list[tuple[str, pydicom.Dataset]]:
     slices = []
     for file_path in sorted(p for p in directory.iterdir() if p.is_file()):
         try:
             dataset = pydicom.dcmread(file_path)
-        except InvalidDicomError:
+        except InvalidDicomError as error:
+            if file_path.suffix.lower() in _DICOM_SUFFIXES:
+                raise ImageReadError(f"{file_path}: named as DICOM but not a readable DICOM file (damaged "
+                                     f"preamble or file meta header?): {error}") from error
             continue
-        except (OSError, EOFError, ValueError) as error:
-            raise ImageReadError(f"{file_path}: damaged DICOM file: {error}") from error
+        except Exception as error:  # pydicom's errors on damaged bytes are of many types
+            raise ImageReadError(f"{file_path}: damaged DICOM file ({type(error).__name__}: {error})") from error
+        _parse_every_element(dataset, file_path)
         if "PixelData" in dataset:
             slices.append((file_path.name, dataset))
         elif "Rows" in dataset or "ImagePositionPatient" in dataset:
             # An image's header without its pixels: a file cut short, not a DICOMDIR to skip.
             raise ImageReadError(f"{file_path}: an image slice without pixel data (truncated file?)")
+        elif not _is_dicom_directory(dataset) and "SOPClassUID" not in dataset:
+            # Every DICOM object but a DICOMDIR names its SOP class; a file that parses without
+            # one is a damaged header whose parse went astray (its slice would silently vanish).
+            raise ImageReadError(f"{file_path}: a damaged DICOM header (no SOP Class UID, no pixel data)")
     if not slices:
         raise ImageReadError(f"{directory}: no DICOM image files found")
     return slices
+
+
+_MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+
+def _parse_every_element(dataset: pydicom.Dataset, file_path: Path) -> None:
+    """Convert every element now: pydicom parses values lazily, so a damaged header would
+    otherwise fail later, somewhere in the geometry code, with pydicom's own exception."""
+    try:
+        for _ in dataset.iterall():
+            pass
+    except Exception as error:  # any failure to parse untrusted bytes means a damaged file
+        raise ImageReadError(f"{file_path}: damaged DICOM header ({type(error).__name__}: {error})") from error
+
+
+def _is_dicom_directory(dataset: pydicom.Dataset) -> bool:
+    meta = getattr(dataset, "file_meta", None)
+    return meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == _MEDIA_STORAGE_DIRECTORY
 
 
 def _require_single_series(slices: list[tuple[str, pydicom.Dataset]], directory: Path) -> None:
