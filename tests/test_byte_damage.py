@@ -45,6 +45,15 @@ def damaged_copy(original: bytes, changes: list[tuple[int, int]], path: Path) ->
     return path
 
 
+def read_unless_refused(read, path: Path, error_type: type[Exception]):
+    """``read(path)``, or None when it raised ``error_type`` naming the file (the other allowed end)."""
+    try:
+        return read(path)
+    except error_type as error:
+        assert path.name in str(error)
+        return None
+
+
 @pytest.fixture(scope="module")
 def volume() -> tuple[np.ndarray, np.ndarray]:
     array = np.random.default_rng(0).integers(-1000, 400, size=(6, 7, 8)).astype(np.int16)
@@ -64,10 +73,8 @@ def nifti_gz(tmp_path_factory, volume) -> tuple[bytes, image_io.Volume]:
 def test_damaged_nifti_gz_is_refused_or_read_unchanged(nifti_gz, tmp_path: Path, data) -> None:
     original, expected = nifti_gz
     path = damaged_copy(original, data.draw(damages(len(original))), tmp_path / "damaged.nii.gz")
-    try:
-        read = image_io.read_nifti(path)
-    except ImageReadError as error:
-        assert "damaged.nii.gz" in str(error)
+    read = read_unless_refused(image_io.read_nifti, path, ImageReadError)
+    if read is None:
         return
     np.testing.assert_array_equal(read.array, expected.array)
     np.testing.assert_array_equal(read.affine, expected.affine)
@@ -86,10 +93,8 @@ def png_file(tmp_path_factory) -> tuple[bytes, np.ndarray]:
 def test_damaged_png_is_refused_or_read_unchanged(png_file, tmp_path: Path, data) -> None:
     original, expected = png_file
     path = damaged_copy(original, data.draw(damages(len(original))), tmp_path / "damaged.png")
-    try:
-        read = image_io.read_image(path)
-    except ImageReadError as error:
-        assert "damaged.png" in str(error)
+    read = read_unless_refused(image_io.read_image, path, ImageReadError)
+    if read is None:
         return
     np.testing.assert_array_equal(read, expected)
 
@@ -108,10 +113,8 @@ def checkpoint_file(tmp_path_factory) -> tuple[bytes, dict[str, torch.Tensor]]:
 def test_damaged_checkpoint_is_refused_or_loads_the_same_weights(checkpoint_file, tmp_path: Path, data) -> None:
     original, weights = checkpoint_file
     path = damaged_copy(original, data.draw(damages(len(original))), tmp_path / "damaged.pt")
-    try:
-        model = models.load(path)
-    except CheckpointError as error:
-        assert "damaged.pt" in str(error)
+    model = read_unless_refused(models.load, path, CheckpointError)
+    if model is None:
         return
     loaded = model.state_dict()
     assert loaded.keys() == weights.keys()
@@ -149,10 +152,8 @@ def test_damaged_dicom_file_meta_is_refused_or_read_unchanged(dicom_series, tmp_
             damaged_copy(content, data.draw(damages(pixel_start, start=128)), target / name)
         else:
             (target / name).write_bytes(content)
-    try:
-        read = image_io.read_dicom_series(target)
-    except ImageReadError as error:
-        assert "series" in str(error)
+    read = read_unless_refused(image_io.read_dicom_series, target, ImageReadError)
+    if read is None:
         return
     np.testing.assert_array_equal(read.array, reference.array)
     np.testing.assert_array_equal(read.affine, reference.affine)
