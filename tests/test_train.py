@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -151,3 +153,33 @@ def test_predict_probabilities_are_the_sigmoid_of_the_logits() -> None:
     assert probabilities.shape == logits.shape == (16, 3)
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
     np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits)), rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_keras_batch_norm_recalibration_gives_the_training_set_statistics() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    inner = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.BatchNormalization(momentum=0.99)])
+    model = keras.Sequential([keras.Input((8, 8, 1)), inner, keras.layers.Flatten(), keras.layers.Dense(1)])
+    images = np.random.default_rng(0).normal(5.0, 2.0, size=(16, 8, 8, 1)).astype(np.float32)
+    assert train.recalibrate_keras_batch_norm(model, images, 4) == 1
+    batch_norm = inner.layers[0]
+    assert float(batch_norm.moving_mean.numpy()[0]) == pytest.approx(float(images.mean()), abs=1e-4)
+    batch_variances = [images[start:start + 4].var() for start in range(0, 16, 4)]
+    assert float(batch_norm.moving_variance.numpy()[0]) == pytest.approx(float(np.mean(batch_variances)), rel=1e-4)
+    assert batch_norm.momentum == 0.99
+
+
+@pytest.mark.slow
+def test_keras_fit_recalibrates_batch_norm_before_validation() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.BatchNormalization(),
+                              keras.layers.Flatten(), keras.layers.Dense(1)])
+    data = ToyDataset(16, 0)
+    data.images = data.images * 2.0 + 5.0
+    train.fit_keras(model, data, ToyDataset(8, 1), train.FitConfig(epochs=1, batch_size=4, learning_rate=0.0))
+    assert float(model.layers[0].moving_mean.numpy()[0]) == pytest.approx(float(data.images.mean()), abs=1e-4)

@@ -333,8 +333,11 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
 
     Inputs come channel-first from the datasets, as everywhere in radxai, and are moved to
     channels-last here, at the Keras edge. The loss is binary cross-entropy on logits; a
-    ``"balanced"`` positive weight becomes Keras per-sample weights; the weights of the epoch
-    with the lowest validation loss are restored.
+    ``"balanced"`` positive weight becomes Keras per-sample weights. As in ``fit``, each epoch
+    trains, then (``config.recalibrate_batch_norm``) recomputes the batch-norm statistics over the
+    training set (`recalibrate_keras_batch_norm`), then measures the validation loss; the weights
+    of the epoch with the lowest validation loss are restored and training stops after
+    ``config.patience`` epochs without improvement.
     """
     from radxai.models.keras_backend import import_keras
 
@@ -350,6 +353,7 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
     tensorflow.config.experimental.enable_op_determinism()
     train_inputs, train_targets = _arrays_of(train_dataset)
     validation_inputs, validation_targets = _arrays_of(validation_dataset)
+    train_inputs, validation_inputs = np.moveaxis(train_inputs, 1, -1), np.moveaxis(validation_inputs, 1, -1)
     sample_weight = None
     if config.positive_weight is not None:
         weights = (balanced_positive_weight(train_targets).numpy() if config.positive_weight == "balanced"
@@ -359,48 +363,72 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True),
                   metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
-    tracker = _keras_tracker(keras, EpochProgress(f"Keras {model.name}", config.epochs))
-    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
-    result = model.fit(np.moveaxis(train_inputs, 1, -1), train_targets, sample_weight=sample_weight,
-                       validation_data=(np.moveaxis(validation_inputs, 1, -1), validation_targets),
-                       epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=0,
-                       callbacks=[tracker, stopper])
-    model.set_weights(tracker.best_weights)
-    history = History(best_epoch=tracker.best_epoch, best_validation_loss=tracker.best_loss,
-                      stopped_early=len(result.history["loss"]) < config.epochs)
-    for index, seconds in enumerate(tracker.seconds):
+    progress = EpochProgress(f"Keras {model.name}", config.epochs)
+    history = History()
+    best_weights = model.get_weights()
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        trained = model.fit(train_inputs, train_targets, sample_weight=sample_weight,
+                            batch_size=config.batch_size, shuffle=True, verbose=0)
+        train_seconds = time.perf_counter() - started
+        if config.recalibrate_batch_norm:
+            recalibrate_keras_batch_norm(model, train_inputs, config.batch_size)
+        validation_loss, validation_accuracy = model.evaluate(
+            validation_inputs, validation_targets, batch_size=config.batch_size, verbose=0)
+        train_loss = float(trained.history["loss"][0])
         history.epochs.append({
-            "epoch": index + 1, "train_loss": float(result.history["loss"][index]),
-            "validation_loss": float(result.history["val_loss"][index]),
-            "train_accuracy": float(result.history["accuracy"][index]),
-            "validation_accuracy": float(result.history["val_accuracy"][index]),
+            "epoch": epoch, "train_loss": train_loss, "validation_loss": float(validation_loss),
+            "train_accuracy": float(trained.history["accuracy"][0]),
+            "validation_accuracy": float(validation_accuracy),
         })
-        history.timings.append({"epoch": index + 1, "seconds": seconds,
-                                "train_samples_per_second": len(train_dataset) / max(seconds, 1e-9)})
+        history.timings.append({"epoch": epoch, "seconds": time.perf_counter() - started,
+                                "train_samples_per_second": len(train_dataset) / max(train_seconds, 1e-9)})
+        progress.epoch_done(epoch, train_loss=train_loss, validation_loss=float(validation_loss))
+        if validation_loss < history.best_validation_loss:
+            history.best_validation_loss = float(validation_loss)
+            history.best_epoch = epoch
+            best_weights = model.get_weights()
+        elif epoch - history.best_epoch >= config.patience:
+            history.stopped_early = True
+            break
+    model.set_weights(best_weights)
     return history
 
 
-def _keras_tracker(keras, progress: EpochProgress):
-    """A Keras callback that times epochs, keeps the weights of the lowest validation loss and
-    reports each epoch to ``progress``.
+def recalibrate_keras_batch_norm(model, inputs: np.ndarray, batch_size: int) -> int:
+    """The Keras counterpart of `recalibrate_batch_norm`: set every ``BatchNormalization`` layer's
+    moving mean and variance to their average over the batches of ``inputs`` (channels-last,
+    (N, *spatial, C), in order, ``batch_size`` per batch); returns the layer count.
 
-    Built on demand so that importing radxai.train does not import Keras.
+    Keras's ``fit`` updates the moving statistics only by exponential averaging (momentum 0.99),
+    which after a few dozen batches per epoch is still far from the data: that left the Keras
+    twin of the 3D network with a validation loss rising from the first epoch. Each batch here
+    is run in training mode with the momentum set to (k - 1) / k for the k-th batch, so the moving
+    statistics end as the plain mean over the batches (the layers' weights do not change).
     """
-    class EpochTracker(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.best_loss, self.best_epoch, self.best_weights = math.inf, 0, None
-            self.seconds: list[float] = []
-            self._started = 0.0
+    from radxai.models.keras_backend import import_keras
 
-        def on_epoch_begin(self, epoch, logs=None) -> None:
-            self._started = time.perf_counter()
+    keras = import_keras()
+    layers = [layer for layer in _keras_layers(model) if isinstance(layer, keras.layers.BatchNormalization)
+              and layer.trainable]
+    if not layers:
+        return 0
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for batch, start in enumerate(range(0, len(inputs), batch_size), start=1):
+            for layer in layers:
+                layer.momentum = (batch - 1) / batch
+            model(inputs[start:start + batch_size], training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return len(layers)
 
-        def on_epoch_end(self, epoch, logs=None) -> None:
-            self.seconds.append(time.perf_counter() - self._started)
-            progress.epoch_done(epoch + 1, train_loss=float(logs["loss"]), validation_loss=float(logs["val_loss"]))
-            if logs["val_loss"] < self.best_loss:
-                self.best_loss, self.best_epoch = float(logs["val_loss"]), epoch + 1
-                self.best_weights = self.model.get_weights()
 
-    return EpochTracker()
+def _keras_layers(model) -> list:
+    """Every layer of a Keras model, nested models' layers included, in order."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        found.extend(_keras_layers(layer))
+    return found
