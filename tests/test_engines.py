@@ -3,6 +3,7 @@ PyTorch, with a PyTorch fallback that says why."""
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -122,6 +123,9 @@ def test_a_mismatch_beyond_the_tolerance_falls_back(monkeypatch) -> None:
         def __init__(self, session) -> None:
             self.session = session
 
+        def get_inputs(self):
+            return self.session.get_inputs()
+
         def run(self, names, feeds):
             return [output + 1.0 for output in self.session.run(names, feeds)]
 
@@ -163,3 +167,56 @@ def test_fallback_warns_once_per_model_and_reason() -> None:
         for shape in ((2, 1, 2, 2, 2), (2, 1, 2, 2, 4)):
             detect_backend(model, engine="onnxruntime").scores(batch(shape), 1)
     assert sum(issubclass(warning.category, engines.EngineFallbackWarning) for warning in caught) <= 1
+
+
+# ------------------------------------------------------------------------------ Keras models
+
+
+def tiny_keras_cnn(seed: int = 0):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((6, 8, 8, 1)), keras.layers.Conv3D(4, 3, padding="same", activation="relu"),
+                             keras.layers.GlobalAveragePooling3D(), keras.layers.Dense(2)])
+
+
+@pytest.mark.slow
+def test_keras_scores_through_onnxruntime_equal_keras_within_the_tolerance() -> None:
+    model, x = tiny_keras_cnn(), batch()
+    expected = detect_backend(model, engine="torch").scores(x, 1).scores
+    backend = detect_backend(model, engine="onnxruntime")
+    first, second = backend.scores(x, 1).scores, backend.scores(x, 1).scores
+    assert all(session is not None for session in sessions_of(model).values())
+    tolerance = engines.RELATIVE_TOLERANCE * np.abs(expected).max()
+    np.testing.assert_allclose(first, expected, rtol=0, atol=tolerance)
+    np.testing.assert_allclose(second, expected, rtol=0, atol=tolerance)
+    assert backend.evaluations == 8
+
+
+@pytest.mark.slow
+def test_keras_weights_assigned_again_get_a_new_session() -> None:
+    model, x = tiny_keras_cnn(seed=1), batch()
+    backend = detect_backend(model, engine="onnxruntime")
+    backend.scores(x, 1)
+    before = list(sessions_of(model).values())
+    kernel = model.layers[0].kernel
+    kernel.assign(kernel.numpy() * -1.0)  # in place: same variable, new values
+    scores = backend.scores(x, 1).scores
+    after = list(sessions_of(model).values())
+    assert after[0] is not None and after[0] is not before[0]
+    np.testing.assert_allclose(scores, detect_backend(model, engine="torch").scores(x, 1).scores,
+                               rtol=0, atol=engines.RELATIVE_TOLERANCE * np.abs(scores).max())
+
+
+@pytest.mark.slow
+def test_a_keras_model_without_tf2onnx_runs_in_keras_with_a_warning(monkeypatch) -> None:
+    model, x = tiny_keras_cnn(seed=2), batch()
+
+    def export_without_tf2onnx(model):
+        raise ImportError("No module named 'tf2onnx'", name="tf2onnx")  # as Keras's export raises it
+
+    monkeypatch.setattr(engines, "_export_keras", export_without_tf2onnx)
+    with pytest.warns(engines.EngineFallbackWarning, match="runs in Keras, not ONNX Runtime.*tf2onnx is not installed"):
+        scores = detect_backend(model, engine="onnxruntime").scores(x, 1).scores
+    np.testing.assert_array_equal(scores, detect_backend(model, engine="torch").scores(x, 1).scores)

@@ -44,7 +44,6 @@ backward pass; the forward values do not change.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ import numpy as np
 
 from radxai.explain.backends import InputGradients, LayerCapture, Scored
 from radxai.explain.capture import ReluRule
-from radxai.explain.engines import EngineFallbackWarning
+from radxai.explain.engines import KerasForwardEngine
 from radxai.explain.targets import Targets, TargetSpec, logits_of, resolve_targets
 from radxai.models.keras_backend import import_keras
 from radxai.models.keras_cnn3d import to_channels_first, to_channels_last
@@ -68,18 +67,21 @@ __all__ = ["KerasBackend", "make_backend"]
 
 
 def make_backend(model: keras.Model, engine: str | None = None) -> KerasBackend:
-    """The backend for a Keras model (the entry point `detect_backend` looks for). Keras models
-    run in Keras whatever ``engine`` says; asking for "onnxruntime" explicitly warns once."""
-    if engine == "onnxruntime":
-        warnings.warn(f"{type(model).__name__} is a Keras model; it runs in Keras, not ONNX Runtime "
-                      "(radxai exports PyTorch models only).", EngineFallbackWarning, stacklevel=3)
-    return KerasBackend(model)
+    """The backend for a Keras model (the entry point `detect_backend` looks for); ``engine``
+    runs its forward-only passes (see `radxai.explain.engines`: "torch" there means the model's
+    own framework, here Keras)."""
+    return KerasBackend(model, engine)
 
 
 class KerasBackend:
-    """Explains one Keras model; see the module docstring. `evaluations` counts samples run."""
+    """Explains one Keras model; see the module docstring. `evaluations` counts samples run.
 
-    def __init__(self, model: keras.Model) -> None:
+    ``engine`` runs the forward-only passes of `scores` (Keras, or the model exported to ONNX
+    and run by ONNX Runtime, `radxai.explain.engines.KerasForwardEngine`); passes with
+    gradients always run in Keras.
+    """
+
+    def __init__(self, model: keras.Model, engine: str | None = None) -> None:
         if not isinstance(model, keras.Model):
             raise TypeError(
                 f"cannot explain a {type(model).__module__}.{type(model).__qualname__}: the "
@@ -98,12 +100,18 @@ class KerasBackend:
             )
         self.model = model
         self.evaluations = 0
+        self.forward_engine = KerasForwardEngine(model, engine)
 
     # ------------------------------------------------------------------ the Backend protocol
 
     def scores(self, x: np.ndarray, target: TargetSpec) -> Scored:
-        """Target scores (N,) of x (N, C, *spatial), by one forward pass without a tape."""
-        output = self._forward(self._tensor(x))
+        """Target scores (N,) of x (N, C, *spatial), by one forward pass without a tape, run by
+        the backend's engine."""
+        inputs = self._channels_last(x)
+        self.evaluations += len(inputs)
+        output = self.forward_engine(inputs, lambda batch: self.model(tf.convert_to_tensor(batch), training=False))
+        if isinstance(output, np.ndarray):
+            output = tf.convert_to_tensor(output)
         scores, targets = self._target_scores(output, target, len(x))
         return Scored(_numpy(scores), targets)
 
@@ -239,7 +247,11 @@ class KerasBackend:
     # ------------------------------------------------------------------ running the model
 
     def _tensor(self, x: np.ndarray) -> tf.Tensor:
-        """(N, C, *spatial) numpy -> (N, *spatial, C) tensor, the Keras layout.
+        """(N, C, *spatial) numpy -> (N, *spatial, C) tensor, the Keras layout (`_channels_last`)."""
+        return tf.convert_to_tensor(self._channels_last(x))
+
+    def _channels_last(self, x: np.ndarray) -> np.ndarray:
+        """(N, C, *spatial) -> contiguous (N, *spatial, C), the Keras layout.
 
         Raises ValueError, naming the model and both shapes, when the model declares an input
         of another rank or other fixed sizes (TensorFlow would otherwise abort deep in a layer).
@@ -255,7 +267,7 @@ class KerasBackend:
                     f"{_describe(self.model)} takes input {_shape_text(expected)} (channels last), that is "
                     f"{_shape_text(as_channels_first)} in radxai's (N, C, *spatial) order; got x of shape "
                     f"{tuple(x.shape)}")
-        return tf.convert_to_tensor(np.ascontiguousarray(channels_last))
+        return np.ascontiguousarray(channels_last)
 
     def _forward(self, inputs: tf.Tensor) -> Any:
         self.evaluations += int(inputs.shape[0])
