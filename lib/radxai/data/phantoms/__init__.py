@@ -35,7 +35,6 @@ Conventions
   x = column and y = row; it covers the pixels with x_min <= column < x_max and y_min <= row < y_max.
 """
 
-
 from __future__ import annotations
 
 from radxai.data.phantoms.ct import (
