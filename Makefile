@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.radxai-installed
+BENCH_VENV := bench/.venv
+BENCH_BIN := $(BENCH_VENV)/bin
+BENCH_STAMP := $(BENCH_VENV)/.radxai-installed
 PROFILE ?= default
 
 .PHONY: setup reproduce test test-browser lint unit notebooks lab bench clean-venv
@@ -52,9 +55,19 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests bench
 
-bench: $(STAMP)
-	$(BIN)/pip install -q -r bench/requirements.txt
-	$(BIN)/python -m bench
+# radxai's own benchmarks in .venv; the comparisons with the peers in bench/.venv, which has
+# PyPI's torch 2.14.1 and torchvision for pytorch-grad-cam (see bench/requirements.txt).
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python -m bench cam perturbation cohort
+	$(BENCH_BIN)/python -m bench peers faithfulness
+
+$(BENCH_STAMP): bench/requirements.txt constraints.txt pyproject.toml
+	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/python -m pip install --upgrade pip
+	grep -v -E '^(torch|torchvision)==' constraints.txt > $(BENCH_VENV)/constraints.txt
+	$(BENCH_BIN)/python -m pip install -r bench/requirements.txt -c $(BENCH_VENV)/constraints.txt
+	$(BENCH_BIN)/python -m pip install --no-deps -e .
+	touch $@
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(BENCH_VENV)

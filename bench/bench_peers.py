@@ -22,8 +22,11 @@ single logit of the positive class):
     gradcam_3d     the occlusion case's model and volume; Grad-CAM of the positive logit at the
                    model's CAM layer (block4.activation): radxai, captum LayerGradCam
                    (relu_attributions False, so its map is radxai's raw map: compared) and
-                   MONAI GradCAM (upsampled and normalised by MONAI: timed only), beside the
-                   model's forward pass alone (the floor a CAM cannot beat).
+                   MONAI GradCAM (upsampled and normalised by MONAI: timed only) and
+                   pytorch-grad-cam GradCAM (ClassifierOutputTarget(0); min-max scaled and resized
+                   with scipy's zoom: timed only), beside the model's forward pass alone (the
+                   floor a CAM cannot beat). pytorch-grad-cam needs torchvision, so it is timed
+                   when this runs in bench/.venv (`make bench`), with PyPI's torch 2.14.1.
     lime_2d        the same model, image and superpixels; radxai (PyTorch, ONNX Runtime) and
                    lime_image.LimeImageExplainer.explain_instance called directly
                    (segmentation_fn returning the same superpixels, hide_color the image
@@ -230,6 +233,21 @@ def gradcam_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dict[
             quiet(monai_gradcam, volume, class_idx=0)
             return {"evaluations": 1}
         kinds["MONAI GradCAM"] = monai
+    try:
+        from pytorch_grad_cam import GradCAM as PytorchGradCAM
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    except ImportError as error:
+        versions["grad-cam"] = f"not installed ({error.name}; `make bench` runs this case in bench/.venv)"
+    else:
+        versions["grad-cam"] = importlib.metadata.version("grad-cam")
+        # Its hooks stay on the module it is given, as MONAI's do.
+        peer_model = copy.deepcopy(model)
+        pytorch_gradcam = PytorchGradCAM(model=peer_model, target_layers=[peer_model.get_submodule(model.cam_layer)])
+
+        def pytorch_grad_cam() -> dict:
+            quiet(pytorch_gradcam, input_tensor=volume, targets=[ClassifierOutputTarget(0)])
+            return {"evaluations": 1}
+        kinds["pytorch-grad-cam GradCAM"] = pytorch_grad_cam
     return kinds, versions
 
 
