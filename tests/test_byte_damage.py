@@ -157,3 +157,11 @@ def test_damaged_dicom_file_meta_is_refused_or_read_unchanged(dicom_series, tmp_
         return
     np.testing.assert_array_equal(read.array, reference.array)
     np.testing.assert_array_equal(read.affine, reference.affine)
+
+
+def test_damage_in_a_png_image_data_chunk_is_refused(png_file, tmp_path: Path) -> None:
+    # The case that once decoded to other pixels: Pillow does not check the image data chunks' CRC.
+    original, _ = png_file
+    path = damaged_copy(original, [(36, 1), (48, 1)], tmp_path / "damaged.png")
+    with pytest.raises(ImageReadError, match="damaged.png: PNG chunk .* (fails its CRC-32|claims)"):
+        image_io.read_image(path)

@@ -311,8 +311,9 @@ def _parse_every_element(dataset: pydicom.Dataset, file_path: Path) -> None:
     """Convert every element now: pydicom parses values lazily, so a damaged header would
     otherwise fail later, somewhere in the geometry code, with pydicom's own exception."""
     try:
-        for _ in dataset.iterall():
-            pass
+        for part in (getattr(dataset, "file_meta", None), dataset):
+            for _ in (part.iterall() if part is not None else ()):
+                pass
     except Exception as error:  # any failure to parse untrusted bytes means a damaged file
         raise ImageReadError(f"{file_path}: damaged DICOM header ({type(error).__name__}: {error})") from error
 
@@ -538,6 +539,7 @@ def read_image(path: PathLike) -> np.ndarray:
     if not file_path.is_file():
         raise ImageReadError(f"{file_path}: no such file")
     _refuse_16_bit_colour_png(file_path)
+    _check_png_chunks(file_path)
     try:
         with Image.open(file_path) as image:
             image.load()
@@ -564,6 +566,35 @@ def _refuse_16_bit_colour_png(file_path: Path) -> None:
         if bit_depth == 16 and colour_type in _PNG_COLOUR_TYPES:
             raise ImageReadError(f"{file_path}: a 16-bit colour PNG, which would be read as 8 bits per "
                                  "channel; save radiographs as 16-bit greyscale PNG")
+
+
+def _check_png_chunks(file_path: Path) -> None:
+    """Check the CRC-32 of every chunk of a PNG file (no-op for other files).
+
+    Pillow does not check the CRC of the image data chunks (IDAT), so a damaged byte there, or
+    in a chunk's length, could decode to other pixel values without a word (found by
+    tests/test_byte_damage.py).
+    """
+    data = file_path.read_bytes()
+    if not data.startswith(_PNG_SIGNATURE):
+        return
+    position = len(_PNG_SIGNATURE)
+    while position < len(data):
+        if position + 12 > len(data):
+            raise ImageReadError(f"{file_path}: PNG chunk header cut short at byte {position} (truncated file)")
+        length = int.from_bytes(data[position:position + 4], "big")
+        kind = data[position + 4:position + 8]
+        end = position + 8 + length
+        if end + 4 > len(data):
+            raise ImageReadError(f"{file_path}: PNG chunk {kind!r} at byte {position} claims {length} bytes, more "
+                                 "than the file holds (truncated or damaged file)")
+        stored = int.from_bytes(data[end:end + 4], "big")
+        if zlib.crc32(data[position + 4:end]) != stored:
+            raise ImageReadError(f"{file_path}: PNG chunk {kind!r} at byte {position} fails its CRC-32 (damaged file)")
+        if kind == b"IEND":
+            return
+        position = end + 4
+    raise ImageReadError(f"{file_path}: PNG without its IEND chunk (truncated file)")
 
 
 def _image_to_unit(image: Image.Image, file_path: Path) -> np.ndarray:
