@@ -624,3 +624,20 @@ def test_writing_into_a_missing_folder_names_the_target_not_a_temporary_file(tmp
     target = tmp_path / "absent" / "volume.nii.gz"
     with pytest.raises(FileNotFoundError, match=r"volume.nii.gz: the folder .*absent does not exist"):
         write_nifti(np.zeros((2, 2, 2), np.int16), target, affine=np.eye(4))
+
+
+def test_dicom_series_skips_dot_files_beside_the_slices(tmp_path):
+    folder = tmp_path / "series"
+    write_series(folder, 3)
+    (folder / "._img000.dcm").write_bytes(b"\x00\x05\x16\x07" + b"\x00" * 60)  # a macOS resource fork
+    assert read_dicom_series(folder).array.shape[0] == 3
+
+
+def test_dicom_ct_object_without_pixels_is_refused(tmp_path):
+    folder = tmp_path / "series"
+    write_series(folder, 3)
+    cut = dicom_dataset(CTImageStorage, 6, 5)
+    del cut.Rows, cut.Columns  # what is left of a slice cut short after its first elements
+    write_dicom(cut, folder / "img999.dcm")
+    with pytest.raises(ImageReadError, match="img999.dcm: an image slice without pixel data"):
+        read_dicom_series(folder)

@@ -157,3 +157,19 @@ def test_a_profile_that_lists_seeds_runs_a_sweep_from_the_cli(project: pipeline.
     assert "toy / auroc / toy: mean 0.15" in output
     assert all((sweep_dir / entry["run"] / "report" / "index.html").is_file()
                for entry in seed_sweep.read_sweep_record(sweep_dir)["runs"].values())
+
+
+def test_an_error_outside_the_notebooks_marks_the_sweep_interrupted(project: pipeline.RunSettings,
+                                                                     monkeypatch) -> None:
+    def run_seed(profile_name, notebooks_dir, params_dir, kernel_name, seed, only, sweep_dir, progress=None):
+        if seed == 2:
+            raise OSError("disk full")
+        return f"20260101-000000-seed-{seed}"
+
+    monkeypatch.setattr(seed_sweep, "_run_seed", run_seed)
+    with pytest.raises(OSError, match="disk full"):
+        seed_sweep.reproduce_seeds("tiny", project, [1, 2, 3])
+    (sweep_dir,) = project.runs_root.iterdir()
+    record = seed_sweep.read_sweep_record(sweep_dir)
+    assert record["status"] == "interrupted" and record["error"] == "OSError: disk full"
+    assert [record["runs"][seed]["status"] for seed in ("1", "2", "3")] == ["completed", "pending", "pending"]

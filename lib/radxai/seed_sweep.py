@@ -115,11 +115,16 @@ def reproduce_seeds(profile_name: str, settings: pipeline.RunSettings, seeds: Se
             client, _ = dask_client(workers=0, scheduler=scheduler, timeout=scheduler_timeout)
         except SchedulerUnreachableError as error:
             raise SeedSweepError(f"sweep of profile {profile['name']!r} not started: {error}") from error
-    sweep_dir = pipeline.new_run_directory(settings.runs_root, f"{profile['name']}-seeds")
-    record = {"profile": profile["name"], "seeds": seeds, "only": only, "status": "running",
-              "started": _datetime.datetime.now().isoformat(timespec="seconds"), "finished": None,
-              "runs": {str(seed): {"status": "pending"} for seed in seeds}}
-    _write_record(sweep_dir, record)
+    try:
+        sweep_dir = pipeline.new_run_directory(settings.runs_root, f"{profile['name']}-seeds")
+        record = {"profile": profile["name"], "seeds": seeds, "only": only, "status": "running",
+                  "started": _datetime.datetime.now().isoformat(timespec="seconds"), "finished": None,
+                  "runs": {str(seed): {"status": "pending"} for seed in seeds}}
+        _write_record(sweep_dir, record)
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
     arguments = (str(settings.notebooks_dir), str(settings.params_dir), settings.kernel_name)
 
     def finished(seed: int, folder: str | None, error: BaseException | None) -> None:
@@ -130,17 +135,27 @@ def reproduce_seeds(profile_name: str, settings: pipeline.RunSettings, seeds: Se
         _write_record(sweep_dir, record)
         settings.progress(f"seed {seed}: {entry['status']}" + (f" ({entry['error']})" if error else ""))
 
-    if client is None:
-        for seed in seeds:
-            settings.progress(f"seed {seed}: running ...")
-            try:
-                folder = _run_seed(profile["name"], *arguments, seed, only, str(sweep_dir), settings.progress)
-            except pipeline.NotebookFailure as error:
-                finished(seed, None, error)
-            else:
-                finished(seed, folder, None)
-    else:
-        _run_on_scheduler(client, profile["name"], arguments, seeds, only, sweep_dir, finished)
+    try:
+        if client is None:
+            for seed in seeds:
+                settings.progress(f"seed {seed}: running ...")
+                try:
+                    folder = _run_seed(profile["name"], *arguments, seed, only, str(sweep_dir), settings.progress)
+                except pipeline.NotebookFailure as error:
+                    if isinstance(error.__cause__, KeyboardInterrupt):
+                        raise  # an interrupt stops the sweep, not only this seed
+                    finished(seed, None, error)
+                else:
+                    finished(seed, folder, None)
+        else:
+            _run_on_scheduler(client, profile["name"], arguments, seeds, only, sweep_dir, finished)
+    except BaseException as error:
+        # An interrupt, a lost scheduler or an error outside the notebooks: sweep.json says so,
+        # with what had finished, instead of "running".
+        record.update(status="interrupted", error=f"{type(error).__name__}: {error}",
+                      finished=_datetime.datetime.now().isoformat(timespec="seconds"))
+        _write_record(sweep_dir, record)
+        raise
     completed = [seed for seed in seeds if record["runs"][str(seed)]["status"] == "completed"]
     if completed:
         aggregate_seeds(sweep_dir)
@@ -167,10 +182,12 @@ def _run_on_scheduler(client: Any, profile_name: str, arguments: tuple[Any, ...]
                                  key=f"radxai-seed-{seed}-{sweep_dir.name}", pure=False): seed for seed in seeds}
         for future in as_completed(futures):
             seed = futures[future]
-            if future.status == "error":
-                finished(seed, None, future.exception())
-            else:
+            if future.status == "finished":
                 finished(seed, future.result(), None)
+            elif future.status == "error":
+                finished(seed, None, future.exception())
+            else:  # cancelled, or lost with the scheduler
+                finished(seed, None, RuntimeError(f"the task of seed {seed} ended {future.status}"))
     finally:
         client.close()
 

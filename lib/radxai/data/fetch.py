@@ -157,7 +157,8 @@ def _extract(archive: Path, kind: str, destination: str) -> list[str]:
 
 def check_archive_members(archive: Path, kind: str, destination: Path) -> None:
     """Refuse an archive with a member that would land outside ``destination``: an absolute path,
-    a ``..`` escape, a link pointing outside, a device file (tar's "data" filter rules, PEP 706).
+    a ``..`` escape, any symbolic or hard link (links can be chained so that each looks harmless
+    alone), a device file (tar's "data" filter rules, PEP 706).
 
     pooch applies that filter only from Python 3.12 on; here (3.11) an archive could otherwise
     write anywhere the user can. Nothing is extracted when one member is refused.
@@ -181,6 +182,11 @@ def check_archive_members(archive: Path, kind: str, destination: Path) -> None:
         return
     with tarfile.open(archive) as content:
         for member in content.getmembers():
+            if member.issym() or member.islnk():
+                # Judged one by one before extraction, links can be chained (a -> ., b -> a/..) so
+                # that a later member lands outside; a dataset's archive needs no links at all.
+                raise DownloadError(f"{archive}: member {member.name!r} is a link ({member.linkname!r}); "
+                                    f"dataset archives with links are refused; nothing was extracted")
             try:
                 if Path(member.name).is_absolute():
                     # The data filter would strip the slash and extract it into the root; an

@@ -242,8 +242,10 @@ def _cast_for_nifti(array: np.ndarray, dtype: np.dtype | type | str | None) -> n
 def read_dicom_series(folder: PathLike) -> Volume:
     """Read one CT series from a folder of single-frame DICOM files as a `Volume` in HU.
 
-    Non-DICOM files and DICOM files without pixel data (e.g. DICOMDIR) are skipped, except that
-    a file named ``*.dcm``, ``*.dicom`` or ``*.ima`` must read as DICOM (else it is damaged). The
+    Dot-files, non-DICOM files and DICOM objects without pixel data (e.g. DICOMDIR, structured
+    reports) are skipped; refused as damaged: a file named ``*.dcm``, ``*.dicom`` or ``*.ima``
+    that does not read as DICOM, a header that fails to parse, a CT image object without pixels,
+    and an object without a SOP Class UID that is not a DICOMDIR. The
     folder must hold exactly one SeriesInstanceUID. Slices are ordered by their position
     along the slice normal (ImagePositionPatient projected on row cosine x column cosine),
     never by file name or InstanceNumber. RescaleSlope/RescaleIntercept are applied per
@@ -279,7 +281,8 @@ _DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 def _read_dicom_slices(directory: Path) -> list[tuple[str, pydicom.Dataset]]:
     slices = []
-    for file_path in sorted(p for p in directory.iterdir() if p.is_file()):
+    # Dot-files are not slices: macOS copies leave "._IM0001.dcm" resource forks beside them.
+    for file_path in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
         try:
             dataset = pydicom.dcmread(file_path)
         except InvalidDicomError as error:
@@ -289,10 +292,11 @@ def _read_dicom_slices(directory: Path) -> list[tuple[str, pydicom.Dataset]]:
             continue
         except Exception as error:  # pydicom's errors on damaged bytes are of many types
             raise ImageReadError(f"{file_path}: damaged DICOM file ({type(error).__name__}: {error})") from error
-        _parse_every_element(dataset, file_path)
+        _parse_header(dataset, file_path)
         if "PixelData" in dataset:
             slices.append((file_path.name, dataset))
-        elif "Rows" in dataset or "ImagePositionPatient" in dataset:
+        elif ("Rows" in dataset or "ImagePositionPatient" in dataset
+              or str(dataset.get("SOPClassUID", "")) in _CT_IMAGE_STORAGE):
             # An image's header without its pixels: a file cut short, not a DICOMDIR to skip.
             raise ImageReadError(f"{file_path}: an image slice without pixel data (truncated file?)")
         elif not _is_dicom_directory(dataset) and "SOPClassUID" not in dataset:
@@ -307,13 +311,26 @@ def _read_dicom_slices(directory: Path) -> list[tuple[str, pydicom.Dataset]]:
 _MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 
 
-def _parse_every_element(dataset: pydicom.Dataset, file_path: Path) -> None:
-    """Convert every element now: pydicom parses values lazily, so a damaged header would
-    otherwise fail later, somewhere in the geometry code, with pydicom's own exception."""
+# CT Image Storage and Enhanced CT Image Storage: objects that must carry pixels.
+_CT_IMAGE_STORAGE = ("1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1")
+# What the series reader reads of each file, besides the pixels.
+_READ_KEYWORDS = ("SOPClassUID", "SeriesInstanceUID", "Rows", "Columns", "ImagePositionPatient",
+                  "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "SpacingBetweenSlices",
+                  "RescaleSlope", "RescaleIntercept", "BitsAllocated", "BitsStored", "PixelRepresentation",
+                  "PhotometricInterpretation", "SamplesPerPixel")
+
+
+def _parse_header(dataset: pydicom.Dataset, file_path: Path) -> None:
+    """Convert the file meta group and the elements the reader uses now: pydicom parses values
+    lazily, so a damaged header would otherwise fail later, somewhere in the geometry code, with
+    pydicom's own exception. Other elements (private tags, an anonymiser's placeholder in a
+    number field) are left alone, as they do not change the volume."""
     try:
-        for part in (getattr(dataset, "file_meta", None), dataset):
-            for _ in (part.iterall() if part is not None else ()):
-                pass
+        meta = getattr(dataset, "file_meta", None)
+        for _ in (meta.iterall() if meta is not None else ()):
+            pass
+        for keyword in _READ_KEYWORDS:
+            dataset.get(keyword)
     except Exception as error:  # any failure to parse untrusted bytes means a damaged file
         raise ImageReadError(f"{file_path}: damaged DICOM header ({type(error).__name__}: {error})") from error
 

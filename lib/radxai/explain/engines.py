@@ -121,8 +121,7 @@ class _SessionEngine:
         return state.failure is not None or (self.engine == "auto" and state.calls < AUTO_AFTER_CALLS)
 
     def _run(self, state: _Session, inputs: np.ndarray) -> np.ndarray:
-        (output,) = state.session.run(None, {state.input_name: inputs})
-        return output
+        return _run_session(state.session, state.input_name, inputs)
 
     def _start_session(self, state: _Session, inputs: np.ndarray, reference: np.ndarray | str,
                        export: Callable[[], Any], missing_package: str) -> None:
@@ -130,26 +129,25 @@ class _SessionEngine:
         it cannot be compared); keep the session or record the failure and warn once."""
         if isinstance(reference, str):
             return self._fail(state, reference)
+        # The session is kept in the state only once it has agreed with the framework, so an
+        # interrupt half way (a Jupyter stop) can never leave an unchecked session in use.
         try:
-            state.session = export()
-            state.input_name = state.session.get_inputs()[0].name
-            output = self._run(state, inputs)
+            session = export()
+            input_name = session.get_inputs()[0].name
+            output = _run_session(session, input_name, inputs)
         except ImportError as error:
-            state.session = None
             return self._fail(state, f"{error.name or missing_package} is not installed")
         except Exception as error:  # noqa: BLE001 - any export or session error means the framework runs
-            state.session = None
             return self._fail(state, f"it does not export to ONNX ({type(error).__name__}: "
                                      f"{str(error).splitlines()[0] if str(error) else ''})")
         if output.shape != reference.shape:
-            state.session = None
             return self._fail(state, f"ONNX Runtime gave shape {output.shape}, {self.framework} {reference.shape}")
         scale = max(float(np.abs(reference).max(initial=0.0)), np.finfo(np.float32).tiny)
         difference = float(np.abs(output - reference).max(initial=0.0)) / scale
         if not difference <= RELATIVE_TOLERANCE:
-            state.session = None
             return self._fail(state, f"ONNX Runtime differs from {self.framework} by {difference:.2e} "
                                      f"(relative; allowed {RELATIVE_TOLERANCE:g})")
+        state.session, state.input_name = session, input_name
         return None
 
     def _fail(self, state: _Session, reason: str) -> None:
@@ -220,6 +218,11 @@ class KerasForwardEngine(_SessionEngine):
             self._start_session(state, inputs, reference, lambda: _export_keras(self.model), "tf2onnx")
             return expected
         return self._run(state, inputs)
+
+
+def _run_session(session: Any, input_name: str, inputs: np.ndarray) -> np.ndarray:
+    (output,) = session.run(None, {input_name: inputs})
+    return output
 
 
 def _keras_weights_fingerprint(model: Any) -> str:
