@@ -90,11 +90,13 @@ def _reproduce_seeds(arguments: argparse.Namespace, settings: pipeline.RunSettin
     record = seed_sweep.read_sweep_record(sweep_dir)
     for entry in record["runs"].values():
         _print_report(sweep_dir / entry["run"])
-    return _print_across_seeds(sweep_dir)
+    # The sweep aggregated its seeds as it ended: read its table rather than aggregate again.
+    import pandas as pd
+
+    return _print_across_seeds(sweep_dir, pd.read_csv(sweep_dir / "tables" / seed_sweep.ACROSS_SEEDS_FILE))
 
 
-def _print_across_seeds(sweep_dir: Path) -> int:
-    table = seed_sweep.aggregate_seeds(sweep_dir)
+def _print_across_seeds(sweep_dir: Path, table) -> int:
     print(f"sweep complete: {sweep_dir}")
     print(f"{len(table)} measurements across seeds: {sweep_dir / 'tables' / seed_sweep.ACROSS_SEEDS_FILE}")
     ratio = table["standard_deviation"] / table["mean_interval_width"]
@@ -110,7 +112,8 @@ def _print_across_seeds(sweep_dir: Path) -> int:
 
 def _aggregate_seeds(arguments: argparse.Namespace) -> int:
     try:
-        return _print_across_seeds(Path(arguments.sweep_dir))
+        sweep_dir = Path(arguments.sweep_dir)
+        return _print_across_seeds(sweep_dir, seed_sweep.aggregate_seeds(sweep_dir))
     except seed_sweep.SeedSweepError as error:
         print(f"radxai aggregate-seeds: {error}", file=sys.stderr)
         return 2

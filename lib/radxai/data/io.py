@@ -555,10 +555,12 @@ def read_image(path: PathLike) -> np.ndarray:
     file_path = Path(path)
     if not file_path.is_file():
         raise ImageReadError(f"{file_path}: no such file")
-    _refuse_16_bit_colour_png(file_path)
-    _check_png_chunks(file_path)
+    # Read once: the PNG checks and the decoder share the bytes.
+    data = file_path.read_bytes()
+    _refuse_16_bit_colour_png(data, file_path)
+    _check_png_chunks(data, file_path)
     try:
-        with Image.open(file_path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             image.load()
             return _image_to_unit(image, file_path)
     except Image.DecompressionBombError as error:
@@ -573,10 +575,9 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOUR_TYPES = (2, 6)
 
 
-def _refuse_16_bit_colour_png(file_path: Path) -> None:
+def _refuse_16_bit_colour_png(data: bytes, file_path: Path) -> None:
     """Pillow opens a 16-bit colour PNG as 8-bit RGB without a word; refuse it instead."""
-    with open(file_path, "rb") as handle:
-        head = handle.read(26)
+    head = data[:26]
     # Signature (8), IHDR length (4) and type (4), width (4), height (4), bit depth, colour type.
     if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" and len(head) == 26:
         bit_depth, colour_type = head[24], head[25]
@@ -585,14 +586,13 @@ def _refuse_16_bit_colour_png(file_path: Path) -> None:
                                  "channel; save radiographs as 16-bit greyscale PNG")
 
 
-def _check_png_chunks(file_path: Path) -> None:
-    """Check the CRC-32 of every chunk of a PNG file (no-op for other files).
+def _check_png_chunks(data: bytes, file_path: Path) -> None:
+    """Check the CRC-32 of every chunk of a PNG file's ``data`` (no-op for other files).
 
     Pillow does not check the CRC of the image data chunks (IDAT), so a damaged byte there, or
     in a chunk's length, could decode to other pixel values without a word (found by
     tests/test_byte_damage.py).
     """
-    data = file_path.read_bytes()
     if not data.startswith(_PNG_SIGNATURE):
         return
     position = len(_PNG_SIGNATURE)
