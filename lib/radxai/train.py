@@ -333,8 +333,9 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
 
     Inputs come channel-first from the datasets, as everywhere in radxai, and are moved to
     channels-last here, at the Keras edge. The loss is binary cross-entropy on logits; a
-    ``"balanced"`` positive weight becomes Keras per-sample weights. As in ``fit``, each epoch
-    trains, then (``config.recalibrate_batch_norm``) recomputes the batch-norm statistics over the
+    ``"balanced"`` positive weight becomes Keras per-sample weights, in the validation loss too.
+    As in ``fit``, each epoch trains on its own permutation of the training set (drawn from
+    ``config.seed``), then (``config.recalibrate_batch_norm``) recomputes the batch-norm statistics over the
     training set (`recalibrate_keras_batch_norm`), then measures the validation loss; the weights
     of the epoch with the lowest validation loss are restored and training stops after
     ``config.patience`` epochs without improvement.
@@ -354,12 +355,17 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
     train_inputs, train_targets = _arrays_of(train_dataset)
     validation_inputs, validation_targets = _arrays_of(validation_dataset)
     train_inputs, validation_inputs = np.moveaxis(train_inputs, 1, -1), np.moveaxis(validation_inputs, 1, -1)
-    sample_weight = None
+    sample_weight = validation_weight = None
     if config.positive_weight is not None:
         weights = (balanced_positive_weight(train_targets).numpy() if config.positive_weight == "balanced"
                    else np.asarray(config.positive_weight, dtype=np.float32))
         # Keras has no per-output pos_weight; a sample weighs as its positive labels' mean weight.
+        # The validation loss is weighted alike, as `fit` measures it with the training loss.
         sample_weight = np.where(train_targets > 0.5, weights, 1.0).mean(axis=1)
+        validation_weight = np.where(validation_targets > 0.5, weights, 1.0).mean(axis=1)
+    # One permutation per epoch drawn from the seed, as `fit`'s loader does, rather than Keras'
+    # own shuffling, whose order depends on how its random state was consumed before.
+    order_generator = np.random.default_rng(config.seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True),
                   metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
@@ -368,13 +374,16 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
     best_weights = model.get_weights()
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
-        trained = model.fit(train_inputs, train_targets, sample_weight=sample_weight,
-                            batch_size=config.batch_size, shuffle=True, verbose=0)
+        order = order_generator.permutation(len(train_inputs))
+        trained = model.fit(train_inputs[order], train_targets[order],
+                            sample_weight=None if sample_weight is None else sample_weight[order],
+                            batch_size=config.batch_size, shuffle=False, verbose=0)
         train_seconds = time.perf_counter() - started
         if config.recalibrate_batch_norm:
             recalibrate_keras_batch_norm(model, train_inputs, config.batch_size)
         validation_loss, validation_accuracy = model.evaluate(
-            validation_inputs, validation_targets, batch_size=config.batch_size, verbose=0)
+            validation_inputs, validation_targets, sample_weight=validation_weight,
+            batch_size=config.batch_size, verbose=0)
         train_loss = float(trained.history["loss"][0])
         history.epochs.append({
             "epoch": epoch, "train_loss": train_loss, "validation_loss": float(validation_loss),

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from radxai.models.memory_layout import store_channels_last
+
 __all__ = ["UnknownArchitectureError", "register", "build", "architectures"]
 
 Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
@@ -60,8 +62,10 @@ def build(name: str, **arguments: Any) -> nn.Module:
     """Build the architecture registered under `name` with the given constructor arguments.
 
     Returns the model in training mode (as a fresh nn.Module is), with ``model.architecture``
-    = name and ``model.arguments`` = all constructor arguments including defaults. Wrong
-    argument names raise TypeError listing the accepted ones.
+    = name and ``model.arguments`` = all constructor arguments including defaults, and its
+    convolution weights stored channels-last (`radxai.models.memory_layout`: the same values,
+    in the layout the CPU kernels run fastest on). Wrong argument names raise TypeError listing
+    the accepted ones.
     """
     builder = builder_of(name)
     signature = inspect.signature(builder)
@@ -73,7 +77,7 @@ def build(name: str, **arguments: Any) -> nn.Module:
             f"architecture {name!r}: {error}; accepted arguments: {accepted}"
         ) from error
     bound.apply_defaults()
-    model = builder(**bound.arguments)
+    model = store_channels_last(builder(**bound.arguments))
     model.architecture = name
     model.arguments = dict(bound.arguments)
     return model
