@@ -8,7 +8,7 @@ BENCH_BIN := $(BENCH_VENV)/bin
 BENCH_STAMP := $(BENCH_VENV)/.radxai-installed
 PROFILE ?= default
 
-.PHONY: setup reproduce test test-browser lint unit notebooks lab bench clean-venv
+.PHONY: setup reproduce test test-browser test-faults lint unit notebooks lab bench clean-venv
 
 setup: $(STAMP)
 
@@ -38,6 +38,12 @@ test-browser: $(STAMP)
 	$(BIN)/python -m pip install -q -r browser/requirements.txt
 	$(BIN)/python -m pytest browser -p no:cacheprovider
 
+# Fault check (not part of `make test`: 10-15 minutes): a smoke run killed with SIGKILL at 10
+# random points, resumed each time, must end with the outputs of an uninterrupted run.
+# Figures in faults/output/kill_and_resume.json.
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest faults -p no:cacheprovider
+
 # Unit tests only (no notebooks): the quick loop while developing.
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
@@ -53,7 +59,7 @@ lab: $(STAMP)
 		--MappingKernelManager.default_kernel_name=radxai $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(STAMP)
-	$(BIN)/ruff check lib tests bench
+	$(BIN)/ruff check lib tests bench browser faults
 
 # radxai's own benchmarks in .venv; the comparisons with the peers in bench/.venv, which has
 # PyPI's torch 2.14.1 and torchvision for pytorch-grad-cam (see bench/requirements.txt).

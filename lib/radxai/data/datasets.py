@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from radxai.data import io, phantoms, preprocess
+from radxai.data import checksums, io, phantoms, preprocess
 from radxai.data.model_input import ModelInput
 from radxai.data.volume import Volume
 
@@ -162,6 +162,9 @@ def write_synthetic_ct(root: Path, count: int = 20, seed: int = 0,
                        lesion_free_twins: bool = False) -> Path:
     """Write ``count`` CT phantoms to ``root`` in the MosMedData layout; return ``root``.
 
+    The last file written is ``SHA256SUMS.txt`` (`radxai.data.checksums`): the sha256 of every
+    file, checked by `read_ct_studies`, so a study changed afterwards is refused by name.
+
     Grades are drawn with exact shares ``grade_shares`` over CT-0..CT-4 (default: half normal,
     the rest spread over CT-1..CT-4), splits are stratified by grade, and the optional
     ``confounder`` (see ``phantoms.CT_CONFOUNDERS``) is tied to COVID-19 positivity in the train
@@ -223,6 +226,7 @@ def write_synthetic_ct(root: Path, count: int = 20, seed: int = 0,
                      "involvement": f"{phantom.involvement:.6f}",
                      "confounders": ";".join(phantom.confounders), "seed": study_seed})
     _write_csv(root / "synthetic_studies.csv", rows)
+    checksums.write_sums(root)
     return root
 
 
@@ -275,7 +279,9 @@ def read_ct_studies(root: Path, split_seed: int = 0) -> list[CTStudy]:
 
     Grades come from the ``CT-<g>`` folder names. Splits come from ``synthetic_studies.csv`` if
     present, otherwise from a stratified split by grade with ``split_seed``. Raises
-    ``DatasetLayoutError`` naming the folder and the expected layout if no study is found.
+    ``DatasetLayoutError`` naming the folder and the expected layout if no study is found, and
+    ``checksums.DatasetIntegrityError`` naming the files if the root's ``SHA256SUMS.txt`` (which
+    the synthetic writers leave) lists a file that is missing or changed.
     """
     root = Path(root)
     studies_folder = root / "studies"
@@ -294,6 +300,7 @@ def read_ct_studies(root: Path, split_seed: int = 0) -> list[CTStudy]:
             "studies/CT-<grade>/study_<number>.nii.gz"
         )
     found.sort()
+    checksums.check_sums(root)
     metadata = _read_csv_by(root / "synthetic_studies.csv", "study_id")
     if metadata:
         splits = [metadata.get(study_id, {}).get("split", "") for study_id, _, _ in found]
@@ -398,6 +405,9 @@ def write_synthetic_cxr(root: Path, count: int = 40, seed: int = 0,
                         split_fractions: Mapping[str, float] | None = None) -> Path:
     """Write ``count`` X-ray phantoms to ``root`` in the VinDr-CXR layout; return ``root``.
 
+    The last file written is ``SHA256SUMS.txt`` (`radxai.data.checksums`), checked by
+    `read_cxr_images`.
+
     Findings follow ``draw_findings(normal_share, prevalence)``. Every image is read by
     ``n_readers`` simulated readers (``R1``, ``R2``, ...); each reader's boxes become rows of
     ``train.csv``, and a reader who marks nothing gets a "No finding" row, as in VinDr-CXR.
@@ -446,6 +456,7 @@ def write_synthetic_cxr(root: Path, count: int = 40, seed: int = 0,
                                                      if present)})
     _write_csv(root / "train.csv", box_rows, columns=VINDR_COLUMNS)
     _write_csv(root / "synthetic_images.csv", image_rows)
+    checksums.write_sums(root)
     return root
 
 
@@ -507,7 +518,9 @@ class CXRImage:
 def read_cxr_images(root: Path, split_seed: int = 0) -> list[CXRImage]:
     """The images of a VinDr-CXR-layout folder (real resized-PNG variant or synthetic).
 
-    Raises ``DatasetLayoutError`` naming the missing file or folder and the expected layout.
+    Raises ``DatasetLayoutError`` naming the missing file or folder and the expected layout, and
+    ``checksums.DatasetIntegrityError`` naming the files if the root's ``SHA256SUMS.txt`` lists a
+    file that is missing or changed.
     """
     root = Path(root)
     table = root / "train.csv"
@@ -522,6 +535,7 @@ def read_cxr_images(root: Path, split_seed: int = 0) -> list[CXRImage]:
         if missing:
             raise DatasetLayoutError(f"{table} lacks the VinDr-CXR columns {missing}")
         rows = list(reader)
+    checksums.check_sums(root)
     names = cxr_class_names()
     by_image: dict[str, list[ReaderAnnotation]] = {}
     for row in rows:

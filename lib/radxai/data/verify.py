@@ -13,14 +13,12 @@ Hashes are compared against every reference available:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radxai.data.checksums import SUMS_FILE, read_sums, sha256_file, write_text_atomically
 from radxai.data.io import ImageReadError
 from radxai.data.real import MissingFile, Survey, UnreadableFile, survey_dataset
 
@@ -39,9 +37,8 @@ __all__ = [
 ]
 
 REGISTRY_FILE_NAME = "radxai_registry.json"
-PUBLISHER_SUMS_FILE = "SHA256SUMS.txt"
+PUBLISHER_SUMS_FILE = SUMS_FILE
 _REGISTRY_FORMAT = 1
-_HASH_CHUNK_BYTES = 1 << 20
 # A report lists this many files per problem kind before it says how many more there are.
 REPORT_LIST_LIMIT = 50
 
@@ -126,15 +123,6 @@ def default_registry_path(root: str | Path) -> Path:
     return Path(root) / REGISTRY_FILE_NAME
 
 
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file's bytes, lower-case hex, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_registry(path: Path) -> dict[str, Any]:
     """A registry's content ({"format", "dataset", "files", "downloads"}), or an empty one if
     the file does not exist. Raises ``RegistryError`` for an unreadable or malformed file."""
@@ -171,24 +159,7 @@ def update_registry(path: Path, dataset: str, files: dict[str, str] | None = Non
     if files:
         registry["files"] = dict(sorted(files.items()))
     registry["downloads"] = dict(sorted({**registry["downloads"], **(downloads or {})}.items()))
-    _write_text_atomically(path, json.dumps(registry, indent=1) + "\n")
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False, encoding="utf-8")
-    temporary = Path(handle.name)
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, json.dumps(registry, indent=1) + "\n")
 
 
 def record_registry(report: VerifyReport, path: Path | None = None) -> Path:
@@ -259,18 +230,10 @@ def _reference_hashes(survey: Survey, registry: Path | None) -> dict[str, tuple[
                   for relative, digest in survey.manifest.published_sha256.items()}
     sums = survey.root / PUBLISHER_SUMS_FILE
     if sums.is_file():
-        references.update(_read_sums(sums))
+        references.update({relative: (digest, PUBLISHER_SUMS_FILE) for relative, digest in read_sums(sums).items()})
     registry_path = Path(registry) if registry is not None else default_registry_path(survey.root)
     for relative, digest in read_registry(registry_path)["files"].items():
         references[relative] = (str(digest), str(registry_path))
     return references
 
 
-def _read_sums(path: Path) -> dict[str, tuple[str, str]]:
-    """The entries of a ``sha256sum``-style file: "<hex>  <relative path>" per line."""
-    entries = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        parts = line.strip().split(maxsplit=1)
-        if len(parts) == 2 and len(parts[0]) == 64:
-            entries[parts[1].lstrip("*")] = (parts[0].lower(), PUBLISHER_SUMS_FILE)
-    return entries
