@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
-__all__ = ["SUMS_FILE", "DatasetIntegrityError", "sha256_file", "read_sums", "write_sums", "check_sums",
-           "write_text_atomically"]
+from radxai.data.atomic import write_text_atomically
+
+__all__ = ["SUMS_FILE", "DatasetIntegrityError", "sha256_file", "read_sums", "write_sums", "check_sums"]
 
 SUMS_FILE = "SHA256SUMS.txt"
 _HASH_CHUNK_BYTES = 1 << 20
@@ -56,7 +56,7 @@ def write_sums(root: str | os.PathLike[str]) -> Path:
 
     Hidden files (names starting with ".") and the sums file itself are left out. Paths use "/"
     and are sorted, so the same files always give the same bytes. Written atomically
-    (`write_text_atomically`).
+    (`radxai.data.atomic.write_text_atomically`).
     """
     root = Path(root)
     files = sorted(path for path in root.rglob("*") if path.is_file() and path.name != SUMS_FILE
@@ -65,26 +65,6 @@ def write_sums(root: str | os.PathLike[str]) -> Path:
     target = root / SUMS_FILE
     write_text_atomically(target, text)
     return target
-
-
-def write_text_atomically(path: str | os.PathLike[str], text: str) -> None:
-    """Write UTF-8 `text` to `path` through a synced temporary file in the same folder, so that a
-    crash leaves the previous file or none, never half of one. Creates the folder if needed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                         delete=False, encoding="utf-8")
-    temporary = Path(handle.name)
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)  # NamedTemporaryFile creates owner-only files; data is for sharing
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def check_sums(root: str | os.PathLike[str]) -> int:

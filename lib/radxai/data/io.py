@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import tempfile
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -28,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
+from radxai.data.atomic import write_bytes_atomically
 from radxai.data.volume import Volume, affine_to_spacing
 
 __all__ = [
@@ -64,38 +64,6 @@ class ImageReadError(ValueError):
 
     The message names the file (or folder) and the problem.
     """
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def _atomic_write_bytes(data: bytes, path: PathLike) -> None:
-    """Write `data` to `path` through a temporary sibling file and an atomic rename.
-
-    A failure at any point leaves an existing file at `path` untouched and removes the
-    temporary file.
-    """
-    target = Path(path)
-    if not target.parent.is_dir():
-        # Named here: the temporary file's error would name a file the caller never asked for.
-        raise FileNotFoundError(f"{target}: the folder {target.parent} does not exist")
-    handle = tempfile.NamedTemporaryFile(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    )
-    temporary = Path(handle.name)
-    try:
-        with handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # NamedTemporaryFile creates mode 0600; keep an existing file's mode, otherwise
-        # give the usual readable-by-all mode of a data file.
-        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- NIfTI
@@ -197,7 +165,7 @@ def write_nifti(
     if str(path).endswith(".gz"):
         # mtime=0 keeps the timestamp out of the gzip header, so equal input -> equal bytes.
         content = gzip.compress(content, compresslevel=_GZIP_LEVEL, mtime=0)
-    _atomic_write_bytes(content, path)
+    write_bytes_atomically(content, path)
 
 
 def _array_and_affine(
@@ -652,4 +620,4 @@ def write_png(array: np.ndarray, path: PathLike, bits: int = 8) -> None:
     levels = np.round(image * maximum).astype(dtype)
     buffer = io.BytesIO()
     Image.fromarray(levels).save(buffer, format="PNG")
-    _atomic_write_bytes(buffer.getvalue(), path)
+    write_bytes_atomically(buffer.getvalue(), path)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radxai.data.checksums import SUMS_FILE, read_sums, sha256_file, write_text_atomically
+from radxai.data.atomic import write_text_atomically
+from radxai.data.checksums import SUMS_FILE, read_sums, sha256_file
 from radxai.data.io import ImageReadError
 from radxai.data.real import MissingFile, Survey, UnreadableFile, survey_dataset
 
