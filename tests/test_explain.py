@@ -266,3 +266,53 @@ def test_heatmap_nifti_needs_a_3d_explanation(tmp_path):
     scan = Volume.from_spacing(np.zeros((1, 6, 6)), (1.0, 1.0, 1.0))
     with pytest.raises(ValueError, match=r"needs a 3D explanation.*\(1, 6, 6\)"):
         save_heatmap_nifti(result, scan, tmp_path / "heatmap.nii")
+
+
+def _counted_forwards(model: nn.Module) -> list[int]:
+    calls: list[int] = []
+    model.register_forward_hook(lambda module, inputs, output: calls.append(len(inputs[0])))
+    return calls
+
+
+@pytest.mark.parametrize("spatial", [(24, 24), (16, 16, 16)])
+def test_explain_methods_equals_explain_and_shares_one_pass_among_the_cams(spatial):
+    from radxai.explain import explain_methods
+
+    torch.manual_seed(0)
+    model = (build("cnn2d", width=0.125, num_outputs=3) if len(spatial) == 2
+             else build("cnn3d", width=0.125, padding="same")).eval()
+    x = np.random.default_rng(0).random((2, 1, *spatial), dtype=np.float32)
+    names = ["hirescam", "saliency", "gradcam", "gradcam++", "layercam", "integrated_gradients"]
+    options = {"integrated_gradients": {"steps": 4}}
+    calls = _counted_forwards(model)
+    together = explain_methods(model, x, names, target=1, options=options)
+    shared_forwards = len(calls)
+    assert list(together) == names
+    for name in names:
+        alone = explain(model, x, name, target=1, **options.get(name, {}))
+        np.testing.assert_allclose(together[name].maps, alone.maps, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(together[name].raw, alone.raw, rtol=1e-5, atol=1e-6)
+        assert together[name].layer == alone.layer and together[name].target == alone.target
+        assert together[name].method == name
+    # Alone, each of the four CAMs makes its own pass: three more than together.
+    calls.clear()
+    for name in names:
+        explain(model, x, name, target=1, **options.get(name, {}))
+    assert len(calls) - shared_forwards == 3
+
+
+def test_explain_methods_refuses_before_running_anything():
+    from radxai.explain import explain_methods
+
+    model = build("cnn2d", width=0.125, num_outputs=2).eval()
+    calls = _counted_forwards(model)
+    x = np.zeros((1, 1, 16, 16), dtype=np.float32)
+    with pytest.raises(ValueError, match="more than once: gradcam"):
+        explain_methods(model, x, ["gradcam", "gradcam"])
+    with pytest.raises(ValueError, match="not explained: smoothgrad"):
+        explain_methods(model, x, ["gradcam"], options={"smoothgrad": {"samples": 2}})
+    with pytest.raises(TypeError, match="unknown option"):
+        explain_methods(model, x, ["gradcam", "hirescam"], options={"hirescam": {"steps": 2}})
+    with pytest.raises(ValueError, match="unknown method"):
+        explain_methods(model, x, ["gradcam", "no_such_method"])
+    assert calls == []

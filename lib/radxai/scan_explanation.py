@@ -103,7 +103,7 @@ def explain_loaded_scan(kind: str, content: Any, model: torch.nn.Module, model_i
     """Explain a scan read by `read_scan` (``kind``, ``content``) with a loaded model and its
     `radxai.data.model_input.ModelInput`; see `explain_scan` for the steps and errors."""
     from radxai.data import orientation, preprocess
-    from radxai.explain import explain
+    from radxai.explain import explain_methods
 
     if not methods:
         raise ValueError("no method given: name at least one, e.g. hirescam")
@@ -126,13 +126,13 @@ def explain_loaded_scan(kind: str, content: Any, model: torch.nn.Module, model_i
         raise ValueError(f"the model's scores are not finite: {probabilities}")
     class_index = (model_input.class_index(target) if target is not None
                    else int(np.argmax(list(probabilities.values()))))
-    maps, reordered_maps, explanations = {}, {}, {}
-    for method in methods:
-        explanation = explain(model, x, method, target=class_index, layer=layer)
+    maps, reordered_maps = {}, {}
+    # The gradient CAMs among the methods share one forward and backward pass.
+    explanations = explain_methods(model, x, methods, target=class_index, layer=layer)
+    for method, explanation in explanations.items():
         on_scan = np.clip(preprocess.resize(explanation.maps[0], model_grid_scan.shape, order=1), 0, 1)
         reordered_maps[method] = on_scan.astype(np.float32)
         maps[method] = (reordering.undo(on_scan) if reordering is not None else on_scan).astype(np.float32)
-        explanations[method] = explanation
     return ScanMaps(probabilities, class_index, maps, explanations, reordered,
                     reordered_maps if kind == "ct" else None)
 

@@ -15,7 +15,10 @@ and "occlusion" (`radxai.explain.perturbation`). New methods register with
 (H, W) or (D, H, W), channel first. Models: PyTorch modules and Keras models; the backend is
 detected from the model (`radxai.explain.backends`: `torch` and `keras`).
 
-Modules: `front_door` (explain), `explanation` (Explanation), `targets`, `capture` (torch
+Several methods of one batch: `explain_methods(model, x, ["gradcam", "hirescam", ...])`, where
+the gradient CAMs share one forward and backward pass.
+
+Modules: `front_door` (explain, explain_methods), `explanation` (Explanation), `targets`, `capture` (torch
 hooks as context managers), `upsample`, `registry`, `backends`, `cam`, `gradients`,
 `smoothgrad`, `perturbation`, `segments` (SLIC superpixels and supervoxels), `baselines`,
 `slices` (the most informative slices of a CT heatmap), `export` (NIfTI heatmaps).
@@ -25,7 +28,7 @@ hooks as context managers), `upsample`, `registry`, `backends`, `cam`, `gradient
 from radxai.explain import cam, gradients, perturbation, smoothgrad  # noqa: F401
 from radxai.explain.explanation import Explanation
 from radxai.explain.export import save_heatmap_nifti
-from radxai.explain.front_door import explain
+from radxai.explain.front_door import explain, explain_methods
 from radxai.explain.registry import methods, register_method
 
-__all__ = ["explain", "Explanation", "methods", "register_method", "save_heatmap_nifti"]
+__all__ = ["explain", "explain_methods", "Explanation", "methods", "register_method", "save_heatmap_nifti"]

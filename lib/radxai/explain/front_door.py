@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,10 +11,10 @@ import torch
 
 from radxai.explain.backends import detect_backend
 from radxai.explain.explanation import Explanation
-from radxai.explain.registry import method_named, run_method
+from radxai.explain.registry import check_options, method_named, run_method
 from radxai.explain.targets import TargetSpec, check_target
 
-__all__ = ["explain", "as_batch"]
+__all__ = ["explain", "explain_methods", "as_batch"]
 
 
 def explain(
@@ -65,6 +66,72 @@ def explain(
         model_evaluations=backend.evaluations,
         seconds=time.perf_counter() - started,
     )
+
+
+def explain_methods(
+    model: Any,
+    x: np.ndarray | torch.Tensor,
+    methods: Sequence[str],
+    target: TargetSpec = None,
+    layer: str | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Explanation]:
+    """Explain the same batch with several methods; one forward and backward pass serves every
+    gradient CAM among them.
+
+    Grad-CAM, HiResCAM, Grad-CAM++ and LayerCAM (every `radxai.explain.cam.BaseCAM` that needs
+    gradients) are functions of the same activations A and gradients G = dS/dA of one layer and
+    target, so they are computed from one `Backend.layer_capture`; the other methods run as
+    `explain` runs them. The result of each method equals ``explain(model, x, method, target,
+    layer, **options[method])``.
+
+    Args:
+        model, x, target, layer: as for `explain` (``layer`` applies to the CAMs).
+        methods: registered method names, each at most once.
+        options: per method name, its options (e.g. ``{"integrated_gradients": {"steps": 32}}``).
+
+    Returns:
+        ``{method: Explanation}`` in the order of ``methods``. The CAMs that shared a pass each
+        report the pass's model evaluations and their own seconds plus the pass's.
+
+    Raises what `explain` raises, before any model evaluation for an unknown method or option
+    (also an option given for a method not in ``methods``) and for a repeated method.
+    """
+    options = {name: dict(values) for name, values in (options or {}).items()}
+    repeated = sorted({name for name in methods if list(methods).count(name) > 1})
+    if repeated:
+        raise ValueError(f"methods named more than once: {', '.join(repeated)}")
+    stray = sorted(set(options) - set(methods))
+    if stray:
+        raise ValueError(f"options given for methods not explained: {', '.join(stray)}")
+    for name in methods:
+        check_options(name, options.get(name, {}))
+    inputs = as_batch(x)
+    check_target(target, len(inputs))
+    shared = [name for name in methods if _is_gradient_cam(method_named(name))]
+    results: dict[str, Explanation] = {}
+    if len(shared) > 1:
+        started = time.perf_counter()
+        backend = detect_backend(model)
+        captured = backend.layer_capture(inputs, target, layer, gradients=True)
+        capture_seconds = time.perf_counter() - started
+        for name in shared:
+            method_started = time.perf_counter()
+            result = method_named(name)(**options.get(name, {})).from_capture(captured, backend, inputs)
+            results[name] = Explanation(
+                maps=result.maps, raw=result.raw, method=name, target=result.targets.label, layer=result.layer,
+                scores=np.asarray(result.scores, dtype=np.float32), model_evaluations=backend.evaluations,
+                seconds=capture_seconds + time.perf_counter() - method_started)
+    for name in methods:
+        if name not in results:
+            results[name] = explain(model, inputs, name, target, layer, **options.get(name, {}))
+    return {name: results[name] for name in methods}
+
+
+def _is_gradient_cam(method: Any) -> bool:
+    from radxai.explain.cam.base import BaseCAM
+
+    return isinstance(method, type) and issubclass(method, BaseCAM) and method.needs_gradients
 
 
 def as_batch(x: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -24,7 +24,7 @@ from radxai.explain.backends import Backend
 from radxai.explain.explanation import Attribution
 from radxai.explain.targets import TargetSpec
 
-__all__ = ["register_method", "methods", "method_named", "accepted_options", "run_method"]
+__all__ = ["register_method", "methods", "method_named", "accepted_options", "check_options", "run_method"]
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -69,6 +69,17 @@ def accepted_options(name: str) -> list[str]:
     return [parameter.name for parameter in parameters if parameter.kind is parameter.KEYWORD_ONLY]
 
 
+def check_options(name: str, options: Mapping[str, Any]) -> None:
+    """TypeError naming the options method `name` does not accept, and those it does."""
+    accepted = accepted_options(name)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"method {name!r} got unknown option(s) {', '.join(unknown)}; accepted options: "
+            f"{', '.join(accepted) or 'none'}"
+        )
+
+
 def run_method(
     name: str,
     backend: Backend,
@@ -79,13 +90,7 @@ def run_method(
 ) -> Attribution:
     """Run method `name` with its options; TypeError names unknown options and the accepted."""
     method = method_named(name)
-    accepted = accepted_options(name)
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise TypeError(
-            f"method {name!r} got unknown option(s) {', '.join(unknown)}; accepted options: "
-            f"{', '.join(accepted) or 'none'}"
-        )
+    check_options(name, options)
     if isinstance(method, type):
         return method(**options)(backend, x, target, layer)
     return method(backend, x, target, layer, **options)

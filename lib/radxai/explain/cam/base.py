@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from radxai.explain.backends import Backend
+from radxai.explain.backends import Backend, LayerCapture
 from radxai.explain.explanation import Attribution
 from radxai.explain.targets import Targets, TargetSpec
 from radxai.explain.upsample import upsample_and_normalise
@@ -61,6 +61,14 @@ class BaseCAM(ABC):
         layer's resolution.
         """
         captured = backend.layer_capture(x, target, layer, gradients=self.needs_gradients)
+        return self.from_capture(captured, backend, x)
+
+    def from_capture(self, captured: LayerCapture, backend: Backend, x: np.ndarray) -> Attribution:
+        """The attribution from a layer capture of x (N, C, *spatial) already made.
+
+        Several gradient CAMs of one layer and target share one capture this way
+        (`radxai.explain.explain_methods`): A and G do not depend on the method.
+        """
         context = CAMContext(backend, x, captured.targets)
         raw = self.layer_map(captured.activations, captured.gradients, context)
         maps = upsample_and_normalise(np.maximum(raw, 0.0), x.shape[2:])
