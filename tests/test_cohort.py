@@ -33,19 +33,19 @@ def cohort_files(tmp_path_factory):
     return cohort.cohort_cases("synthetic", folder / "data"), checkpoint
 
 
-def killing_task(case, checkpoint, methods, out_dir, layer=None):
+def killing_task(case, checkpoint, methods, out_dir, layer=None, deletion=None):
     """explain_case, except that the first worker to take the second case dies with SIGKILL."""
     marker = Path(out_dir) / "killed-once"
     if case.case_id == "study_0001" and not marker.exists():
         marker.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
-    return cohort.explain_case(case, checkpoint, methods, out_dir, layer)
+    return cohort.explain_case(case, checkpoint, methods, out_dir, layer, deletion)
 
 
-def counting_task(case, checkpoint, methods, out_dir, layer=None):
+def counting_task(case, checkpoint, methods, out_dir, layer=None, deletion=None):
     """explain_case, leaving a file per call so a test can count which cases ran."""
     (Path(out_dir) / f"ran-{case.case_id}").write_text("x")
-    return cohort.explain_case(case, checkpoint, methods, out_dir, layer)
+    return cohort.explain_case(case, checkpoint, methods, out_dir, layer, deletion)
 
 
 @pytest.mark.slow
@@ -111,11 +111,49 @@ def test_the_command_writes_the_table_and_names_failures(tmp_path, cohort_files,
     cases, checkpoint = cohort_files
     root = Path(cases[0].scan).parents[2]
     arguments = ["explain-cohort", "synthetic", "--root", str(root), "--model", str(checkpoint), "--method", "saliency",
-                 "--workers", "0", "--split", "test", "--out", str(tmp_path / "out")]
+                 "--workers", "0", "--split", "val", "--out", str(tmp_path / "out")]
     assert cli.main(arguments) == 0
-    test_cases = [case for case in cohort.cohort_cases("synthetic", root, split="test")]
+    test_cases = [case for case in cohort.cohort_cases("synthetic", root, split="val")]
+    assert 0 < len(test_cases) < len(cases)
     assert f"{len(test_cases)} cases, 0 failed" in capsys.readouterr().out
     assert len(pd.read_parquet(tmp_path / "out" / cohort.TABLE)) == len(test_cases)
     assert cli.main(["explain-cohort", "mosmeddata", "--root", str(tmp_path / "nothing"), "--model", str(checkpoint),
                      "--out", str(tmp_path / "other")]) == 2
     assert "radxai explain-cohort:" in capsys.readouterr().err
+    assert cli.main([*arguments[:-1], str(tmp_path / "with-deletion"), "--deletion-steps", "3"]) == 0
+    table = pd.read_parquet(tmp_path / "with-deletion" / cohort.TABLE)
+    assert table.deletion_auc.between(0, 1).all() and table.deletion_baseline_probability.notna().all()
+    assert cli.main([*arguments[:-1], str(tmp_path / "bad-deletion"), "--deletion-steps", "-1"]) == 2
+    assert "deletion steps must be at least 1" in capsys.readouterr().err
+
+
+def test_deletion_columns_are_the_deletion_curve_of_each_map(tmp_path, cohort_files) -> None:
+    from radxai.evaluate import faithfulness
+    from radxai.explain import explain
+
+    cases, checkpoint = cohort_files
+    settings = cohort.DeletionSettings(steps=4, baseline="mean")
+    table = cohort.explain_cohort(cases[:2], checkpoint, METHODS, tmp_path / "out", workers=0, progress=False,
+                                  deletion=settings)
+    assert (table.status == "done").all()
+    model, model_input = models.load(checkpoint), models.read_model_input(checkpoint)
+    inputs = model_input.prepare(io.read_nifti(cases[0].scan).array)
+    for method in METHODS:
+        maps = explain(model, inputs, method, target=1).maps
+        curve = faithfulness.deletion_curve(model, inputs, maps, 1, steps=4, baseline="mean")
+        row = table[(table.case_id == cases[0].case_id) & (table.method == method)].iloc[0]
+        assert row.deletion_auc == pytest.approx(float(curve.auc[0]), rel=1e-5)
+        assert row.deletion_baseline_probability == pytest.approx(float(curve.baseline_scores[0]), rel=1e-5)
+        assert row.deletion_baseline_scored_as_covid == (curve.baseline_scores[0] >= 0.5)
+
+
+def test_a_cohort_folder_refuses_other_deletion_settings_and_bad_settings(tmp_path, cohort_files) -> None:
+    cases, checkpoint = cohort_files
+    cohort.explain_cohort(cases[:1], checkpoint, METHODS, tmp_path / "out", workers=0, progress=False)
+    with pytest.raises(cohort.CohortError, match="another cohort"):
+        cohort.explain_cohort(cases[:1], checkpoint, METHODS, tmp_path / "out", workers=0, progress=False,
+                              deletion=cohort.DeletionSettings(steps=2))
+    with pytest.raises(ValueError, match="at least 1"):
+        cohort.DeletionSettings(steps=0)
+    with pytest.raises(ValueError, match="use 'blur', 'mean' or 'zero'"):
+        cohort.DeletionSettings(baseline="healthy_fill")

@@ -188,11 +188,13 @@ def _explain_cohort(arguments: argparse.Namespace) -> int:
     from radxai import cohort
 
     try:
+        deletion = (cohort.DeletionSettings(arguments.deletion_steps, arguments.deletion_baseline)
+                    if arguments.deletion_steps else None)
         cases = cohort.cohort_cases(arguments.dataset, arguments.root, split=arguments.split,
                                     split_seed=arguments.split_seed)
         table = cohort.explain_cohort(
             cases, arguments.model, arguments.method or ["gradcam", "hirescam"], arguments.out,
-            workers=arguments.workers, scheduler=arguments.scheduler, layer=arguments.layer,
+            workers=arguments.workers, scheduler=arguments.scheduler, layer=arguments.layer, deletion=deletion,
             identity={"dataset": arguments.dataset, "root": str(Path(arguments.root).resolve()),
                       "split": arguments.split, "split_seed": arguments.split_seed})
     except (FileNotFoundError, ValueError, cohort.CohortError) as error:
@@ -340,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     cohort_command.add_argument("--split", choices=("train", "val", "test"), help="only this split's studies")
     cohort_command.add_argument("--split-seed", type=int, default=0)
     cohort_command.add_argument("--layer", help="CAM layer (default: the model's own)")
+    cohort_command.add_argument("--deletion-steps", type=int,
+                                help="also a deletion curve per case and method in this many steps: "
+                                     "deletion_auc and the baseline's probability in the table")
+    cohort_command.add_argument("--deletion-baseline", choices=("blur", "mean", "zero"), default="blur",
+                                help="what deleted voxels become (default %(default)s)")
     cohort_command.set_defaults(handler=_explain_cohort)
 
     notebooks = commands.add_parser("notebooks", help="maintain the committed notebooks")

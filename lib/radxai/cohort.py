@@ -7,7 +7,10 @@ dask-jobqueue or dask-kubernetes the same call uses a SLURM or Kubernetes cluste
 writes each method's heatmap as NIfTI on the study's own grid and, as the case's last step, its
 rows (``rows/<case>.json``, atomically): the model's probability of COVID-19 and, where the
 study has a lesion mask, the localisation of each map (IoU and Dice at h > 0.7, 0.3 < h <= 0.7
-and the top 5%, pointing game, mass accuracy). A rerun skips the cases whose rows exist
+and the top 5%, pointing game, mass accuracy) and, if asked (`DeletionSettings`), each map's
+deletion AUC on the model's grid beside the probability the model gives the deletion's baseline
+(a baseline scored as COVID-19 is flagged: its curve measures the baseline, not the map). A
+rerun skips the cases whose rows exist
 (resume); a case that fails is recorded with its error and the others go on; a worker that dies
 has its case run again elsewhere (Dask retries it). At the end the rows of every case become
 ``cohort.parquet``, sorted by case and method, the same table for any number of workers (each
@@ -19,6 +22,7 @@ measured against.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -31,7 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["BINARISATIONS", "Case", "CohortError", "cohort_cases", "explain_case", "explain_cohort"]
+__all__ = ["BINARISATIONS", "Case", "CohortError", "DeletionSettings", "cohort_cases", "explain_case",
+           "explain_cohort"]
 
 COHORT_RECORD = "cohort.json"
 TABLE = "cohort.parquet"
@@ -60,6 +65,22 @@ class Case:
     scan: str
     mask: str | None
     label: int
+
+
+@dataclass(frozen=True)
+class DeletionSettings:
+    """Deletion curves per case: ``steps`` equal steps of the map's voxel order, removed voxels
+    replaced by ``baseline`` ("blur", "mean", "zero": the baselines that need no other array;
+    see `radxai.evaluate.faithfulness.deletion_curve`)."""
+
+    steps: int = 20
+    baseline: str = "blur"
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"deletion steps must be at least 1, got {self.steps}")
+        if self.baseline not in ("blur", "mean", "zero"):
+            raise ValueError(f"deletion baseline {self.baseline!r}: use 'blur', 'mean' or 'zero'")
 
 
 def cohort_cases(dataset: str, root: str | Path, *, split: str | None = None, split_seed: int = 0) -> list[Case]:
@@ -96,6 +117,14 @@ def _localisation(heatmap: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     return scores
 
 
+def _deletion(model: Any, inputs: np.ndarray, maps: np.ndarray, settings: DeletionSettings) -> dict[str, Any]:
+    from radxai.evaluate import faithfulness
+
+    curve = faithfulness.deletion_curve(model, inputs, maps, 1, steps=settings.steps, baseline=settings.baseline)
+    return {"deletion_auc": float(curve.auc[0]), "deletion_baseline_probability": float(curve.baseline_scores[0]),
+            "deletion_baseline_scored_as_covid": bool(curve.baseline_scored_as_target()[0])}
+
+
 _MODELS: dict[tuple[str, float], tuple[Any, Any]] = {}
 
 
@@ -110,13 +139,16 @@ def _model_of(checkpoint: str) -> tuple[Any, Any]:
 
 
 def explain_case(case: Case, checkpoint: str, methods: Sequence[str], out_dir: str,
-                 layer: str | None = None) -> list[dict[str, Any]]:
+                 layer: str | None = None, deletion: DeletionSettings | None = None) -> list[dict[str, Any]]:
     """Explain one case for COVID-19 and write its heatmaps and rows; returns the rows.
 
     One row per method: case_id, label, method, status ("done" or "error"), error (message),
-    probability (of COVID-19), heatmap (file name), and where the case has a lesion mask the
-    localisation columns. Any error of this case (unreadable scan, a method that does not apply)
-    becomes rows with status "error"; the case's rows file is written last, atomically.
+    probability (of COVID-19), heatmap (file name), where the case has a lesion mask the
+    localisation columns, and with ``deletion`` the columns deletion_auc (of the COVID-19
+    probability over the fraction of voxels removed, model grid), deletion_baseline_probability
+    and deletion_baseline_scored_as_covid (the baseline's probability >= 0.5). Any error of this
+    case (unreadable scan, a method that does not apply) becomes rows with status "error"; the
+    case's rows file is written last, atomically.
     """
     import torch
 
@@ -146,6 +178,8 @@ def explain_case(case: Case, checkpoint: str, methods: Sequence[str], out_dir: s
                    "probability": result.probabilities[model_input.class_names[1]], "heatmap": f"heatmaps/{name}"}
             if mask is not None and mask.any():
                 row.update(_localisation(heatmap, mask))
+            if deletion is not None:
+                row.update(_deletion(model, result.model_inputs, result.explanations[method].maps, deletion))
             rows.append(row)
     except Exception as error:  # a damaged case is recorded, not fatal to the cohort
         rows = [{**base, "method": method, "status": "error", "error": f"{type(error).__name__}: {error}",
@@ -179,7 +213,7 @@ def _check_out_dir(out: Path, identity: dict[str, Any]) -> None:
 def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Sequence[str], out_dir: str | Path, *,
                    workers: int = 2, scheduler: str | None = None, scheduler_timeout: float = 10.0,
                    identity: dict[str, Any] | None = None,
-                   layer: str | None = None, progress: bool = True,
+                   layer: str | None = None, deletion: DeletionSettings | None = None, progress: bool = True,
                    case_task: Callable[..., list[dict[str, Any]]] = explain_case) -> pd.DataFrame:
     """Explain every case not done yet and return the cohort's table (also ``out_dir/cohort.parquet``).
 
@@ -193,6 +227,7 @@ def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Seque
             not answer within ``scheduler_timeout`` seconds raises CohortError.
         identity: what names the cohort in ``cohort.json`` besides model and methods (e.g. the
             dataset and root); a rerun must give the same.
+        deletion: deletion curves per case and method (None: none); part of the cohort's identity.
         case_task: the function run per case (`explain_case`).
 
     Returns:
@@ -210,10 +245,11 @@ def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Seque
     from radxai.pipeline import sha256_of_file
 
     _check_out_dir(out, {**(identity or {}), "model_sha256": sha256_of_file(checkpoint), "methods": list(methods),
-                         "cases": sorted(case.case_id for case in cases)})
+                         "cases": sorted(case.case_id for case in cases),
+                         "deletion": None if deletion is None else dataclasses.asdict(deletion)})
     pending = [case for case in cases if not (out / ROWS / f"{case.case_id}.json").is_file()]
     bar = tqdm(total=len(cases), initial=len(cases) - len(pending), unit="case", disable=not progress)
-    arguments = (str(checkpoint), list(methods), str(out), layer)
+    arguments = (str(checkpoint), list(methods), str(out), layer, deletion)
     if pending and scheduler is None and workers == 0:
         for case in pending:
             case_task(case, *arguments)

@@ -86,13 +86,15 @@ def _refuse_another_scans_folder(out_dir: Path, scan: Path) -> None:
 class ScanMaps:
     """One scan explained: ``probabilities`` per class name, the explained ``class_index``, and per
     method the map on the scan's own grid (``maps``, in the file's voxel order, in [0, 1]) with its
-    `radxai.explain.Explanation`. For CT, ``reordered`` is the scan in the phantoms' voxel order
-    and ``reordered_maps`` the maps on it (for figures)."""
+    `radxai.explain.Explanation` (whose maps lie on the model's grid). ``model_inputs`` is the
+    batch the model saw, (1, C, *model grid). For CT, ``reordered`` is the scan in the phantoms'
+    voxel order and ``reordered_maps`` the maps on it (for figures)."""
 
     probabilities: dict[str, float]
     class_index: int
     maps: dict[str, np.ndarray]
     explanations: dict[str, Any]
+    model_inputs: np.ndarray
     reordered: Any = None
     reordered_maps: dict[str, np.ndarray] | None = None
 
@@ -133,7 +135,7 @@ def explain_loaded_scan(kind: str, content: Any, model: torch.nn.Module, model_i
         on_scan = np.clip(preprocess.resize(explanation.maps[0], model_grid_scan.shape, order=1), 0, 1)
         reordered_maps[method] = on_scan.astype(np.float32)
         maps[method] = (reordering.undo(on_scan) if reordering is not None else on_scan).astype(np.float32)
-    return ScanMaps(probabilities, class_index, maps, explanations, reordered,
+    return ScanMaps(probabilities, class_index, maps, explanations, x, reordered,
                     reordered_maps if kind == "ct" else None)
 
 
