@@ -191,3 +191,33 @@ def test_reader_matching_edge_cases() -> None:
     assert reader_box_iou([(0, 0, 0, 2, 2, 2)], [(0, 0, 0, 2, 2, 2)]) == 1.0
     with pytest.raises(ValueError, match="maximum below its minimum"):
         reader_box_iou([(0, 0, 1, 1)], [(4, 4, 2, 2)])
+
+
+@given(st.lists(st.tuples(st.integers(0, 10), st.integers(1, 6), st.integers(0, 10), st.integers(1, 6)),
+                min_size=1, max_size=4))
+@settings(max_examples=60, deadline=None)
+def test_mask_from_integer_boxes_covers_exactly_their_pixels(corners) -> None:
+    from radxai.evaluate.boxes import mask_from_boxes
+
+    boxes = [(x, y, x + width, y + height) for x, width, y, height in corners]
+    mask = mask_from_boxes(boxes, (20, 24))
+    expected = np.zeros((20, 24), dtype=bool)
+    for x_min, y_min, x_max, y_max in boxes:
+        expected[y_min:y_max, x_min:x_max] = True
+    np.testing.assert_array_equal(mask, expected)
+    if len(boxes) == 1:
+        np.testing.assert_array_equal(boxes_from_mask(mask), [boxes[0]])
+
+
+def test_mask_from_boxes_rounds_by_pixel_centres_clips_and_does_3d() -> None:
+    from radxai.evaluate.boxes import mask_from_boxes
+
+    mask = mask_from_boxes([(0.6, -3.0, 2.4, 1.5)], (3, 4))
+    np.testing.assert_array_equal(mask, [[0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])  # centre 1.5 is outside y < 1.5
+    volume = mask_from_boxes([(1, 0, 2, 3, 1, 3)], (4, 2, 3))
+    assert volume.sum() == 2 and volume[2:3, 0, 1:3].all()
+    assert not mask_from_boxes(np.zeros((0, 4)), (2, 2)).any()
+    with pytest.raises(ValueError, match="4 coordinates for a 3D mask"):
+        mask_from_boxes([(0, 0, 1, 1)], (2, 2, 2))
+    with pytest.raises(ValueError, match="maximum below its minimum"):
+        mask_from_boxes([(3, 0, 1, 1)], (4, 4))

@@ -144,7 +144,7 @@ def test_deletion_columns_are_the_deletion_curve_of_each_map(tmp_path, cohort_fi
         row = table[(table.case_id == cases[0].case_id) & (table.method == method)].iloc[0]
         assert row.deletion_auc == pytest.approx(float(curve.auc[0]), rel=1e-5)
         assert row.deletion_baseline_probability == pytest.approx(float(curve.baseline_scores[0]), rel=1e-5)
-        assert row.deletion_baseline_scored_as_covid == (curve.baseline_scores[0] >= 0.5)
+        assert row.deletion_baseline_scored_as_target == (curve.baseline_scores[0] >= 0.5)
 
 
 def test_a_cohort_folder_refuses_other_deletion_settings_and_bad_settings(tmp_path, cohort_files) -> None:
@@ -157,3 +157,41 @@ def test_a_cohort_folder_refuses_other_deletion_settings_and_bad_settings(tmp_pa
         cohort.DeletionSettings(steps=0)
     with pytest.raises(ValueError, match="use 'blur', 'mean' or 'zero'"):
         cohort.DeletionSettings(baseline="healthy_fill")
+
+
+@pytest.fixture(scope="module")
+def xray_cohort_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("xray-cohort")
+    datasets.write_synthetic_cxr(folder / "data", count=6, seed=4, shape=(64, 64), prevalence=0.6)
+    class_names = datasets.cxr_class_names()
+    torch.manual_seed(0)
+    checkpoint = folder / "model.pt"
+    models.save(models.build("cnn2d", width=0.125, num_outputs=len(class_names)), checkpoint,
+                model_input=ModelInput.for_xray((64, 64), class_names).as_dict())
+    return cohort.cohort_cases("synthetic_xray", folder / "data"), checkpoint
+
+
+def test_an_xray_cohort_explains_each_boxed_class_and_scores_it_against_the_readers_boxes(
+        tmp_path, xray_cohort_files) -> None:
+    from radxai.evaluate import localisation
+    from radxai.evaluate.boxes import mask_from_boxes
+
+    cases, checkpoint = xray_cohort_files
+    assert {case.modality for case in cases} == {"xray"}
+    boxed = [case for case in cases if case.boxes]
+    unboxed = [case for case in cases if not case.boxes]
+    assert boxed and unboxed, "the fixture needs radiographs with and without readers' boxes"
+    table = cohort.explain_cohort(cases, checkpoint, METHODS, tmp_path / "out", workers=0, progress=False)
+    assert (table.status == "done").all()
+    for case in boxed:
+        rows = table[table.case_id == case.case_id]
+        assert set(rows.class_name) == {name for name, _ in case.boxes}
+        for row in rows.itertuples():
+            heatmap = io.read_image(tmp_path / "out" / row.heatmap)
+            assert heatmap.shape == io.read_image(case.scan).shape
+            mask = mask_from_boxes([box for name, box in case.boxes if name == row.class_name], heatmap.shape)
+            # The PNG holds the map to 1/65535: the mass on the boxes agrees to that.
+            assert row.mass_accuracy == pytest.approx(localisation.mass_accuracy(heatmap, mask), abs=1e-3)
+    for case in unboxed:
+        rows = table[table.case_id == case.case_id]
+        assert len(rows) == len(METHODS) and rows.mass_accuracy.isna().all() and rows.label.eq(0).all()

@@ -329,10 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain_command.set_defaults(handler=_explain)
 
     cohort_command = commands.add_parser(
-        "explain-cohort", help="explain every CT study of a dataset on Dask; heatmaps and cohort.parquet")
-    cohort_command.add_argument("dataset", help="'synthetic' or a real CT dataset name (data_manifests/)")
+        "explain-cohort", help="explain every CT study or radiograph of a dataset on Dask; heatmaps and cohort.parquet")
+    cohort_command.add_argument("dataset", help="'synthetic' (CT), 'synthetic_xray' or a real dataset name "
+                                "(data_manifests/)")
     cohort_command.add_argument("--root", required=True, help="the dataset folder")
-    cohort_command.add_argument("--model", required=True, help="a radxai CT checkpoint (model.pt)")
+    cohort_command.add_argument("--model", required=True, help="a radxai checkpoint for the dataset's modality")
     cohort_command.add_argument("--method", action="append",
                                 help="an explanation method (repeatable; default gradcam and hirescam)")
     cohort_command.add_argument("--out", required=True, help="folder for heatmaps/, rows/ and cohort.parquet")

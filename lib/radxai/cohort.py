@@ -1,20 +1,21 @@
-"""Explain a cohort of CT studies: one task per case on Dask distributed, one table of results.
+"""Explain a cohort of CT studies or radiographs: one task per case on Dask distributed, one table.
 
-`explain_cohort` runs `explain_case` for every case of a dataset (any CT dataset with a loader:
-the synthetic default or a real one) on a Dask cluster: a LocalCluster of worker processes on
-127.0.0.1 by default, or any running scheduler (``scheduler="tcp://host:8786"``; through
+`explain_cohort` runs `explain_case` for every case of a dataset (any dataset with a loader: the
+synthetic CT and X-ray sets or a real one) on a Dask cluster: a LocalCluster of worker processes
+on 127.0.0.1 by default, or any running scheduler (``scheduler="tcp://host:8786"``; through
 dask-jobqueue or dask-kubernetes the same call uses a SLURM or Kubernetes cluster). Per case it
-writes each method's heatmap as NIfTI on the study's own grid and, as the case's last step, its
-rows (``rows/<case>.json``, atomically): the model's probability of COVID-19 and, where the
-study has a lesion mask, the localisation of each map (IoU and Dice at h > 0.7, 0.3 < h <= 0.7
-and the top 5%, pointing game, mass accuracy) and, if asked (`DeletionSettings`), each map's
-deletion AUC on the model's grid beside the probability the model gives the deletion's baseline
-(a baseline scored as COVID-19 is flagged: its curve measures the baseline, not the map). A
-rerun skips the cases whose rows exist
+writes each method's heatmap on the case's own grid (NIfTI for a study, a 16-bit PNG for a
+radiograph) and, as the case's last step, its rows (``rows/<case>.json``, atomically): the
+model's probability of the explained class (COVID-19 for CT; for a radiograph each class its
+readers boxed) and, where the case has a lesion mask or boxes of that class, the localisation of
+each map (IoU and Dice at h > 0.7, 0.3 < h <= 0.7 and the top 5%, pointing game, mass accuracy)
+and, if asked (`DeletionSettings`), each map's deletion AUC on the model's grid beside the
+probability the model gives the deletion's baseline (a baseline scored as the explained class is
+flagged: its curve measures the baseline, not the map). A rerun skips the cases whose rows exist
 (resume); a case that fails is recorded with its error and the others go on; a worker that dies
 has its case run again elsewhere (Dask retries it). At the end the rows of every case become
-``cohort.parquet``, sorted by case and method, the same table for any number of workers (each
-case runs on one thread; timings are kept apart, in the rows files).
+``cohort.parquet``, sorted by case, class and method, the same table for any number of workers
+(each case runs on one thread; timings are kept apart, in the rows files).
 
 ``workers=0`` runs the cases in this process, one after another: the reference the Dask path is
 measured against.
@@ -59,12 +60,17 @@ class CohortError(RuntimeError):
 
 @dataclass(frozen=True)
 class Case:
-    """One study of a cohort: its id, scan file, lesion mask file (or None) and label."""
+    """One case of a cohort: its id, scan file, lesion mask file (CT; or None) and label, its
+    ``modality`` ("ct" or "xray") and, for a radiograph, the readers' ``boxes`` as (class name,
+    (x_min, y_min, x_max, y_max)) in pixels of the stored image (`radxai.evaluate.boxes`).
+    ``label``: COVID-19 (1) or not (0) for CT; for a radiograph 1 if any reader marked a box."""
 
     case_id: str
     scan: str
     mask: str | None
     label: int
+    modality: str = "ct"
+    boxes: tuple[tuple[str, tuple[float, float, float, float]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,23 +90,35 @@ class DeletionSettings:
 
 
 def cohort_cases(dataset: str, root: str | Path, *, split: str | None = None, split_seed: int = 0) -> list[Case]:
-    """The cases of a CT dataset: "synthetic" (a `radxai data synthesize ct` folder) or a real
-    dataset name (`radxai.data.real.dataset_names()`), all splits or one ("train", "val", "test")."""
+    """The cases of a dataset: "synthetic" (a `radxai data synthesize ct` folder), "synthetic_xray"
+    (a `radxai data synthesize cxr` folder) or a real dataset name (`radxai.data.real.dataset_names()`,
+    CT or X-ray), all splits or one ("train", "val", "test")."""
     from radxai.data import datasets, real
 
     root = Path(root)
     if dataset == "synthetic":
-        studies = datasets.read_ct_studies(root, split_seed=split_seed)
+        records = datasets.read_ct_studies(root, split_seed=split_seed)
+    elif dataset == "synthetic_xray":
+        records = datasets.read_cxr_images(root, split_seed=split_seed)
     else:
         if dataset not in real.dataset_names():
-            raise ValueError(f"unknown dataset {dataset!r}; use 'synthetic' or one of {real.dataset_names()}")
-        if real.dataset_task(dataset) != "ct":
-            raise ValueError(f"dataset {dataset!r} is not a CT dataset; explain-cohort explains CT studies")
-        studies = real.load_dataset(dataset, root, split_seed=split_seed)
+            raise ValueError(f"unknown dataset {dataset!r}; use 'synthetic', 'synthetic_xray' or one of "
+                             f"{real.dataset_names()}")
+        records = real.load_dataset(dataset, root, split_seed=split_seed)
     if split is not None:
-        studies = [study for study in studies if study.split == split]
-    return [Case(study.study_id, str(study.path), None if study.mask_path is None else str(study.mask_path),
-                 int(study.label)) for study in studies]
+        records = [record for record in records if record.split == split]
+    return [_case_of(record) for record in records]
+
+
+def _case_of(record: Any) -> Case:
+    from radxai.data.datasets import CTStudy
+
+    if isinstance(record, CTStudy):
+        return Case(record.study_id, str(record.path), None if record.mask_path is None else str(record.mask_path),
+                    int(record.label))
+    boxes = tuple((annotation.finding, tuple(float(value) for value in annotation.box))
+                  for annotation in record.annotations)
+    return Case(record.image_id, str(record.path), None, int(bool(boxes)), "xray", boxes)
 
 
 def _localisation(heatmap: np.ndarray, mask: np.ndarray) -> dict[str, float]:
@@ -117,12 +135,13 @@ def _localisation(heatmap: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     return scores
 
 
-def _deletion(model: Any, inputs: np.ndarray, maps: np.ndarray, settings: DeletionSettings) -> dict[str, Any]:
+def _deletion(model: Any, inputs: np.ndarray, maps: np.ndarray, target: int,
+              settings: DeletionSettings) -> dict[str, Any]:
     from radxai.evaluate import faithfulness
 
-    curve = faithfulness.deletion_curve(model, inputs, maps, 1, steps=settings.steps, baseline=settings.baseline)
+    curve = faithfulness.deletion_curve(model, inputs, maps, target, steps=settings.steps, baseline=settings.baseline)
     return {"deletion_auc": float(curve.auc[0]), "deletion_baseline_probability": float(curve.baseline_scores[0]),
-            "deletion_baseline_scored_as_covid": bool(curve.baseline_scored_as_target()[0])}
+            "deletion_baseline_scored_as_target": bool(curve.baseline_scored_as_target()[0])}
 
 
 _MODELS: dict[tuple[str, float], tuple[Any, Any]] = {}
@@ -140,22 +159,22 @@ def _model_of(checkpoint: str) -> tuple[Any, Any]:
 
 def explain_case(case: Case, checkpoint: str, methods: Sequence[str], out_dir: str,
                  layer: str | None = None, deletion: DeletionSettings | None = None) -> list[dict[str, Any]]:
-    """Explain one case for COVID-19 and write its heatmaps and rows; returns the rows.
+    """Explain one case and write its heatmaps and rows; returns the rows.
 
-    One row per method: case_id, label, method, status ("done" or "error"), error (message),
-    probability (of COVID-19), heatmap (file name), where the case has a lesion mask the
-    localisation columns, and with ``deletion`` the columns deletion_auc (of the COVID-19
-    probability over the fraction of voxels removed, model grid), deletion_baseline_probability
-    and deletion_baseline_scored_as_covid (the baseline's probability >= 0.5). Any error of this
-    case (unreadable scan, a method that does not apply) becomes rows with status "error"; the
-    case's rows file is written last, atomically.
+    A CT study is explained for COVID-19; a radiograph for each of the model's classes its
+    readers boxed (or, without boxes, for its predicted class). One row per method and explained
+    class: case_id, label, method, class_name, status ("done" or "error"), error (message),
+    probability (of that class), heatmap (file name: NIfTI on the study's grid, or a 16-bit PNG
+    of the radiograph's size), the localisation columns where the case has a lesion mask (CT) or
+    boxes of that class (X-ray: the union of every reader's boxes), and with ``deletion`` the
+    columns deletion_auc (of the class's probability over the fraction of pixels removed, model
+    grid), deletion_baseline_probability and deletion_baseline_scored_as_target (the baseline's
+    probability >= 0.5). Any error of this case (unreadable scan, a method that does not apply)
+    becomes rows with status "error"; the case's rows file is written last, atomically.
     """
     import torch
 
-    from radxai.data import io
-    from radxai.data.volume import Volume
     from radxai.pipeline import write_json_atomically
-    from radxai.scan_explanation import explain_loaded_scan
 
     started = time.perf_counter()
     out = Path(out_dir)
@@ -164,31 +183,75 @@ def explain_case(case: Case, checkpoint: str, methods: Sequence[str], out_dir: s
     base = {"case_id": case.case_id, "label": case.label}
     try:
         model, model_input = _model_of(checkpoint)
-        volume = io.read_nifti(case.scan)
-        result = explain_loaded_scan("ct", volume, model, model_input, methods, target=1, layer=layer)
-        mask = io.read_nifti(case.mask).array > 0 if case.mask is not None else None
-        if mask is not None and mask.shape != volume.array.shape:
-            raise ValueError(f"{case.mask}: mask of shape {mask.shape} for a scan of shape {volume.array.shape}")
         (out / "heatmaps").mkdir(parents=True, exist_ok=True)
-        rows = []
-        for method, heatmap in result.maps.items():
-            name = f"{case.case_id}_{method}.nii.gz"
-            io.write_nifti(Volume(heatmap, volume.affine, volume.spacing), out / "heatmaps" / name)
-            row = {**base, "method": method, "status": "done", "error": "",
-                   "probability": result.probabilities[model_input.class_names[1]], "heatmap": f"heatmaps/{name}"}
-            if mask is not None and mask.any():
-                row.update(_localisation(heatmap, mask))
-            if deletion is not None:
-                row.update(_deletion(model, result.model_inputs, result.explanations[method].maps, deletion))
-            rows.append(row)
+        explain_rows = _xray_rows if case.modality == "xray" else _ct_rows
+        rows = [{**base, **row} for row in explain_rows(case, model, model_input, methods, out, layer, deletion)]
     except Exception as error:  # a damaged case is recorded, not fatal to the cohort
-        rows = [{**base, "method": method, "status": "error", "error": f"{type(error).__name__}: {error}",
-                 "probability": math.nan, "heatmap": ""} for method in methods]
+        rows = [{**base, "method": method, "class_name": "", "status": "error",
+                 "error": f"{type(error).__name__}: {error}", "probability": math.nan, "heatmap": ""}
+                for method in methods]
     finally:
         torch.set_num_threads(threads)
     write_json_atomically({"rows": rows, "seconds": round(time.perf_counter() - started, 3)},
                           out / ROWS / f"{case.case_id}.json")
     return rows
+
+
+def _ct_rows(case: Case, model: Any, model_input: Any, methods: Sequence[str], out: Path, layer: str | None,
+             deletion: DeletionSettings | None) -> list[dict[str, Any]]:
+    from radxai.data import io
+    from radxai.data.volume import Volume
+    from radxai.scan_explanation import explain_loaded_scan
+
+    volume = io.read_nifti(case.scan)
+    result = explain_loaded_scan("ct", volume, model, model_input, methods, target=1, layer=layer)
+    mask = io.read_nifti(case.mask).array > 0 if case.mask is not None else None
+    if mask is not None and mask.shape != volume.array.shape:
+        raise ValueError(f"{case.mask}: mask of shape {mask.shape} for a scan of shape {volume.array.shape}")
+    class_name = model_input.class_names[1]
+    rows = []
+    for method, heatmap in result.maps.items():
+        name = f"{case.case_id}_{method}.nii.gz"
+        io.write_nifti(Volume(heatmap, volume.affine, volume.spacing), out / "heatmaps" / name)
+        rows.append({"method": method, "class_name": class_name, "status": "done", "error": "",
+                     "probability": result.probabilities[class_name], "heatmap": f"heatmaps/{name}",
+                     **_scores(heatmap, mask, model, result, method, 1, deletion)})
+    return rows
+
+
+def _xray_rows(case: Case, model: Any, model_input: Any, methods: Sequence[str], out: Path, layer: str | None,
+               deletion: DeletionSettings | None) -> list[dict[str, Any]]:
+    from radxai.data import io
+    from radxai.evaluate.boxes import mask_from_boxes
+    from radxai.scan_explanation import explain_loaded_scan, read_scan
+
+    kind, image = read_scan(case.scan)
+    boxed = sorted({name for name, _ in case.boxes if name in model_input.class_names})
+    rows = []
+    for target in boxed or [None]:
+        result = explain_loaded_scan(kind, image, model, model_input, methods, target=target, layer=layer)
+        class_name = model_input.class_names[result.class_index]
+        mask = (mask_from_boxes([box for name, box in case.boxes if name == class_name], np.shape(image))
+                if target is not None else None)
+        for method, heatmap in result.maps.items():
+            name = f"{case.case_id}_{_file_name_part(class_name)}_{method}.png"
+            io.write_png(heatmap, out / "heatmaps" / name, bits=16)
+            rows.append({"method": method, "class_name": class_name, "status": "done", "error": "",
+                         "probability": result.probabilities[class_name], "heatmap": f"heatmaps/{name}",
+                         **_scores(heatmap, mask, model, result, method, result.class_index, deletion)})
+    return rows
+
+
+def _scores(heatmap: np.ndarray, mask: np.ndarray | None, model: Any, result: Any, method: str, target: int,
+            deletion: DeletionSettings | None) -> dict[str, Any]:
+    scores = _localisation(heatmap, mask) if mask is not None and mask.any() else {}
+    if deletion is not None:
+        scores.update(_deletion(model, result.model_inputs, result.explanations[method].maps, target, deletion))
+    return scores
+
+
+def _file_name_part(class_name: str) -> str:
+    return "".join(character if character.isalnum() else "_" for character in class_name)
 
 
 def _check_out_dir(out: Path, identity: dict[str, Any]) -> None:
@@ -283,7 +346,7 @@ def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Seque
 def _record_lost_case(case: Case, methods: Sequence[str], out: Path, error: BaseException) -> None:
     from radxai.pipeline import write_json_atomically
 
-    rows = [{"case_id": case.case_id, "label": case.label, "method": method, "status": "error",
+    rows = [{"case_id": case.case_id, "label": case.label, "method": method, "class_name": "", "status": "error",
              "error": f"{type(error).__name__}: {error}", "probability": math.nan, "heatmap": ""} for method in methods]
     write_json_atomically({"rows": rows, "seconds": math.nan}, out / ROWS / f"{case.case_id}.json")
 
@@ -294,7 +357,7 @@ def _write_table(cases: Sequence[Case], out: Path) -> pd.DataFrame:
         rows.extend(json.loads((out / ROWS / f"{case.case_id}.json").read_text())["rows"])
     table = pd.DataFrame(rows)
     if not table.empty:
-        table = table.sort_values(["case_id", "method"], kind="stable").reset_index(drop=True)
+        table = table.sort_values(["case_id", "class_name", "method"], kind="stable").reset_index(drop=True)
     temporary = out / f".{TABLE}.tmp"
     table.to_parquet(temporary, index=False)
     os.replace(temporary, out / TABLE)

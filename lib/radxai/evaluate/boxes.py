@@ -32,6 +32,7 @@ __all__ = [
     "box_iou",
     "boxes_from_heatmap",
     "boxes_from_mask",
+    "mask_from_boxes",
     "pairwise_box_iou",
     "pairwise_box_overlap_as_published",
     "reader_box_iou",
@@ -166,6 +167,28 @@ def boxes_from_mask(mask: np.ndarray) -> np.ndarray:
     boxes = [[axis.start for axis in reversed(region)] + [axis.stop for axis in reversed(region)]
              for region in ndimage.find_objects(labels)]
     return np.array(boxes, dtype=np.float64).reshape(len(boxes), 2 * dimensions)
+
+
+def mask_from_boxes(boxes: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
+    """The union of boxes as a bool mask of ``shape`` (H, W) or (D, H, W).
+
+    A pixel belongs to a box when its centre (column + 0.5, row + 0.5[, slice + 0.5]) lies in
+    the half-open box, so an integer box covers exactly its pixels (`boxes_from_mask` of the
+    result gives it back) and a box of fractional pixels covers those mostly inside it. Boxes
+    reaching outside the image are clipped. boxes: (M, 4) for 2D, (M, 6) for 3D; M may be 0.
+    """
+    dimensions = len(shape)
+    checked = _check_boxes(boxes, "boxes")
+    if len(checked) and checked.shape[1] != 2 * dimensions:
+        raise ValueError(f"boxes of {checked.shape[1]} coordinates for a {dimensions}D mask of shape {tuple(shape)}")
+    mask = np.zeros(tuple(shape), dtype=bool)
+    for box in checked:
+        # Box coordinates run x (last axis) first; the slices run first axis first.
+        low, high = box[:dimensions][::-1], box[dimensions:][::-1]
+        region = tuple(slice(int(np.clip(np.ceil(start - 0.5), 0, size)), int(np.clip(np.ceil(stop - 0.5), 0, size)))
+                       for start, stop, size in zip(low, high, shape))
+        mask[region] = True
+    return mask
 
 
 def boxes_from_heatmap(heatmap: np.ndarray, top_fraction: float) -> np.ndarray:
