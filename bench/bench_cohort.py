@@ -38,7 +38,7 @@ from radxai.cluster import dask_client
 from radxai.data import datasets
 from radxai.data.model_input import ModelInput
 
-COUNT = 24
+COUNT = 96
 SHAPE = (48, 96, 96)
 METHODS = ["gradcam", "hirescam"]
 ROUNDS = 2
