@@ -180,16 +180,14 @@ def explain_case(case: Case, checkpoint: str, methods: Sequence[str], out_dir: s
     out = Path(out_dir)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same arithmetic on any worker, so tables match across worker counts
-    base = {"case_id": case.case_id, "label": case.label}
     try:
         model, model_input = _model_of(checkpoint)
         (out / "heatmaps").mkdir(parents=True, exist_ok=True)
         explain_rows = _xray_rows if case.modality == "xray" else _ct_rows
-        rows = [{**base, **row} for row in explain_rows(case, model, model_input, methods, out, layer, deletion)]
+        rows = [{"case_id": case.case_id, "label": case.label, **row}
+                for row in explain_rows(case, model, model_input, methods, out, layer, deletion)]
     except Exception as error:  # a damaged case is recorded, not fatal to the cohort
-        rows = [{**base, "method": method, "class_name": "", "status": "error",
-                 "error": f"{type(error).__name__}: {error}", "probability": math.nan, "heatmap": ""}
-                for method in methods]
+        rows = _error_rows(case, methods, error)
     finally:
         torch.set_num_threads(threads)
     write_json_atomically({"rows": rows, "seconds": round(time.perf_counter() - started, 3)},
@@ -213,9 +211,8 @@ def _ct_rows(case: Case, model: Any, model_input: Any, methods: Sequence[str], o
     for method, heatmap in result.maps.items():
         name = f"{case.case_id}_{method}.nii.gz"
         io.write_nifti(Volume(heatmap, volume.affine, volume.spacing), out / "heatmaps" / name)
-        rows.append({"method": method, "class_name": class_name, "status": "done", "error": "",
-                     "probability": result.probabilities[class_name], "heatmap": f"heatmaps/{name}",
-                     **_scores(heatmap, mask, model, result, method, 1, deletion)})
+        rows.append(_done_row(method, class_name, result, name, _scores(heatmap, mask, model, result, method, 1,
+                                                                          deletion)))
     return rows
 
 
@@ -236,10 +233,14 @@ def _xray_rows(case: Case, model: Any, model_input: Any, methods: Sequence[str],
         for method, heatmap in result.maps.items():
             name = f"{case.case_id}_{_file_name_part(class_name)}_{method}.png"
             io.write_png(heatmap, out / "heatmaps" / name, bits=16)
-            rows.append({"method": method, "class_name": class_name, "status": "done", "error": "",
-                         "probability": result.probabilities[class_name], "heatmap": f"heatmaps/{name}",
-                         **_scores(heatmap, mask, model, result, method, result.class_index, deletion)})
+            rows.append(_done_row(method, class_name, result, name,
+                                  _scores(heatmap, mask, model, result, method, result.class_index, deletion)))
     return rows
+
+
+def _done_row(method: str, class_name: str, result: Any, heatmap_name: str, scores: dict[str, Any]) -> dict[str, Any]:
+    return {"method": method, "class_name": class_name, "status": "done", "error": "",
+            "probability": result.probabilities[class_name], "heatmap": f"heatmaps/{heatmap_name}", **scores}
 
 
 def _scores(heatmap: np.ndarray, mask: np.ndarray | None, model: Any, result: Any, method: str, target: int,
@@ -346,9 +347,13 @@ def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Seque
 def _record_lost_case(case: Case, methods: Sequence[str], out: Path, error: BaseException) -> None:
     from radxai.pipeline import write_json_atomically
 
-    rows = [{"case_id": case.case_id, "label": case.label, "method": method, "class_name": "", "status": "error",
+    write_json_atomically({"rows": _error_rows(case, methods, error), "seconds": math.nan},
+                          out / ROWS / f"{case.case_id}.json")
+
+
+def _error_rows(case: Case, methods: Sequence[str], error: BaseException) -> list[dict[str, Any]]:
+    return [{"case_id": case.case_id, "label": case.label, "method": method, "class_name": "", "status": "error",
              "error": f"{type(error).__name__}: {error}", "probability": math.nan, "heatmap": ""} for method in methods]
-    write_json_atomically({"rows": rows, "seconds": math.nan}, out / ROWS / f"{case.case_id}.json")
 
 
 def _write_table(cases: Sequence[Case], out: Path) -> pd.DataFrame:

@@ -361,8 +361,8 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
                    else np.asarray(config.positive_weight, dtype=np.float32))
         # Keras has no per-output pos_weight; a sample weighs as its positive labels' mean weight.
         # The validation loss is weighted alike, as `fit` measures it with the training loss.
-        sample_weight = np.where(train_targets > 0.5, weights, 1.0).mean(axis=1)
-        validation_weight = np.where(validation_targets > 0.5, weights, 1.0).mean(axis=1)
+        sample_weight, validation_weight = (np.where(targets > 0.5, weights, 1.0).mean(axis=1)
+                                            for targets in (train_targets, validation_targets))
     # One permutation per epoch drawn from the seed, as `fit`'s loader does, rather than Keras'
     # own shuffling, whose order depends on how its random state was consumed before.
     order_generator = np.random.default_rng(config.seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 
 from radxai.explain.backends import detect_backend
-from radxai.explain.explanation import Explanation
+from radxai.explain.explanation import Attribution, Explanation
 from radxai.explain.registry import check_options, method_named, run_method
 from radxai.explain.targets import TargetSpec, check_target
 
@@ -56,16 +57,13 @@ def explain(
     inputs = as_batch(x)
     check_target(target, len(inputs))
     result = run_method(method, backend, inputs, target, layer, options)
-    return Explanation(
-        maps=result.maps,
-        raw=result.raw,
-        method=method,
-        target=result.targets.label,
-        layer=result.layer,
-        scores=np.asarray(result.scores, dtype=np.float32),
-        model_evaluations=backend.evaluations,
-        seconds=time.perf_counter() - started,
-    )
+    return _explanation(result, method, backend.evaluations, time.perf_counter() - started)
+
+
+def _explanation(result: Attribution, method: str, model_evaluations: int, seconds: float) -> Explanation:
+    return Explanation(maps=result.maps, raw=result.raw, method=method, target=result.targets.label,
+                       layer=result.layer, scores=np.asarray(result.scores, dtype=np.float32),
+                       model_evaluations=model_evaluations, seconds=seconds)
 
 
 def explain_methods(
@@ -98,7 +96,7 @@ def explain_methods(
     (also an option given for a method not in ``methods``) and for a repeated method.
     """
     options = {name: dict(values) for name, values in (options or {}).items()}
-    repeated = sorted({name for name in methods if list(methods).count(name) > 1})
+    repeated = sorted(name for name, count in Counter(methods).items() if count > 1)
     if repeated:
         raise ValueError(f"methods named more than once: {', '.join(repeated)}")
     stray = sorted(set(options) - set(methods))
@@ -118,10 +116,8 @@ def explain_methods(
         for name in shared:
             method_started = time.perf_counter()
             result = method_named(name)(**options.get(name, {})).from_capture(captured, backend, inputs)
-            results[name] = Explanation(
-                maps=result.maps, raw=result.raw, method=name, target=result.targets.label, layer=result.layer,
-                scores=np.asarray(result.scores, dtype=np.float32), model_evaluations=backend.evaluations,
-                seconds=capture_seconds + time.perf_counter() - method_started)
+            results[name] = _explanation(result, name, backend.evaluations,
+                                         capture_seconds + time.perf_counter() - method_started)
     for name in methods:
         if name not in results:
             results[name] = explain(model, inputs, name, target, layer, **options.get(name, {}))

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from radxai.data.atomic import write_bytes_atomically
+
+# One sha256 of a file for the whole project; re-exported under the pipeline's name.
+from radxai.data.checksums import sha256_file as sha256_of_file
+
 RUN_RECORD = "run.json"
-
-
-def sha256_of_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def output_hashes(run_dir: Path) -> dict[str, str]:
@@ -33,20 +26,10 @@ def output_hashes(run_dir: Path) -> dict[str, str]:
 
 
 def write_json_atomically(data: Mapping[str, Any], path: Path) -> None:
-    """Write ``data`` as indented JSON via a temporary file, so a crash never leaves half a file."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path}: the folder {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=2, sort_keys=True, default=str)
-            stream.write("\n")
-        os.chmod(temporary, 0o644)  # mkstemp creates owner-only files; outputs are for sharing
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as indented JSON via a temporary file, so a crash never leaves half a file
+    (`radxai.data.atomic.write_bytes_atomically`, which names a missing folder)."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    write_bytes_atomically(text.encode("utf-8"), path)
 
 
 def read_json_record(path: Path, error_type: type[Exception], context: str) -> Any:
