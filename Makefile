@@ -60,6 +60,7 @@ lab: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests bench browser faults
+	$(BIN)/ruff format --check lib tests bench browser faults
 
 # radxai's own benchmarks in .venv; the comparisons with the peers in bench/.venv, which has
 # PyPI's torch 2.14.1 and torchvision for pytorch-grad-cam (see bench/requirements.txt).

@@ -10,9 +10,11 @@ from pathlib import Path
 
 PREFIX = "bench_"
 SUMMARY = Path(__file__).parent / "results" / "README.md"
-_HEADER = ("# Benchmark results\n\nWritten by `make bench` (`python -m bench [name ...]`); each section "
-           "is replaced when its benchmark runs again. The JSON files beside this one hold every "
-           "measurement.\n\n")
+_HEADER = (
+    "# Benchmark results\n\nWritten by `make bench` (`python -m bench [name ...]`); each section "
+    "is replaced when its benchmark runs again. The JSON files beside this one hold every "
+    "measurement.\n\n"
+)
 
 
 def available() -> list[str]:
@@ -29,9 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the named benchmarks (all by default) and print each one's markdown table."""
     names = available()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument(
-        "names", nargs="*", metavar="name", help=f"benchmarks to run (default all: {names})"
-    )
+    parser.add_argument("names", nargs="*", metavar="name", help=f"benchmarks to run (default all: {names})")
     selected = parser.parse_args(argv).names or names
     unknown = sorted(set(selected) - set(names))
     if unknown:

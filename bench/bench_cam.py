@@ -161,8 +161,7 @@ def measure_case(case: str) -> dict:
             "to_forward_backward": median[method] / median["forward_backward"],
             "best_to_forward": minimum[method] / minimum["forward"],
             "best_to_forward_backward": minimum[method] / minimum["forward_backward"],
-            "memory_to_forward_backward": memory[method]["increase_mib"]
-            / memory["forward_backward"]["increase_mib"],
+            "memory_to_forward_backward": memory[method]["increase_mib"] / memory["forward_backward"]["increase_mib"],
         }
         for method in METHODS
     }

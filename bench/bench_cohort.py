@@ -53,8 +53,11 @@ def run() -> str:
         datasets.write_synthetic_ct(folder / "data", count=COUNT, shape=SHAPE, seed=0)
         torch.manual_seed(0)
         checkpoint = folder / "model.pt"
-        models.save(models.build("cnn3d", width=0.125, padding="valid"), checkpoint,
-                    model_input=ModelInput.for_ct(SHAPE, "covid").as_dict())
+        models.save(
+            models.build("cnn3d", width=0.125, padding="valid"),
+            checkpoint,
+            model_input=ModelInput.for_ct(SHAPE, "covid").as_dict(),
+        )
         cases = cohort.cohort_cases("synthetic", folder / "data")
 
         def kind(workers: int):
@@ -63,6 +66,7 @@ def run() -> str:
                 shutil.rmtree(out, ignore_errors=True)
                 table = cohort.explain_cohort(cases, checkpoint, METHODS, out, workers=workers, progress=False)
                 return int((table.status == "done").sum())
+
             return explain_all
 
         def serial_on_one_thread() -> int:
@@ -82,35 +86,58 @@ def run() -> str:
                     client.close()
                     cluster.close()
                 return 0
+
             return start_and_stop
 
-        seconds, outputs = interleaved_rounds({"serial": kind(0), "serial_1_thread": serial_on_one_thread,
-                                               "dask_1": kind(1), "dask_2": kind(2),
-                                               "startup_1": startup(1), "startup_2": startup(2)}, ROUNDS)
+        seconds, outputs = interleaved_rounds(
+            {
+                "serial": kind(0),
+                "serial_1_thread": serial_on_one_thread,
+                "dask_1": kind(1),
+                "dask_2": kind(2),
+                "startup_1": startup(1),
+                "startup_2": startup(2),
+            },
+            ROUNDS,
+        )
     medians = {name: statistics.median(values) for name, values in seconds.items()}
     # Past the start of the cluster (worker processes importing torch and radxai), what each case costs.
     steady = {workers: medians[f"dask_{workers}"] - medians[f"startup_{workers}"] for workers in (1, 2)}
     report = {
-        "description": __doc__.split("\n\n")[0], "cases": COUNT, "shape": list(SHAPE), "methods": METHODS,
-        "rounds": ROUNDS, "seconds": seconds, "rows_done": outputs,
+        "description": __doc__.split("\n\n")[0],
+        "cases": COUNT,
+        "shape": list(SHAPE),
+        "methods": METHODS,
+        "rounds": ROUNDS,
+        "seconds": seconds,
+        "rows_done": outputs,
         "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()},
     }
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     lines = ["| kind | median s | cases per second |", "|---|---|---|"]
-    lines += [f"| {name} | {value:.1f} | {COUNT / value:.2f} |" for name, value in medians.items()
-              if not name.startswith("startup")]
-    lines += [f"| start and stop a cluster of {workers} (no case) | {medians[f'startup_{workers}']:.1f} | |"
-              for workers in (1, 2)]
-    lines += [f"| dask_{workers} past the cluster start | {steady[workers]:.1f} | {COUNT / steady[workers]:.2f} |"
-              for workers in (1, 2)]
-    lines.append(f"\ndask_1 / serial on one thread (a worker's thread count) = "
-                 f"{medians['dask_1'] / medians['serial_1_thread']:.2f} with the cluster's start, "
-                 f"{steady[1] / medians['serial_1_thread']:.2f} past it; dask_1 / serial on all cores = "
-                 f"{medians['dask_1'] / medians['serial']:.2f}; "
-                 f"speed-up of 2 workers (serial / dask_2) = {medians['serial'] / medians['dask_2']:.2f}, "
-                 f"{medians['serial'] / steady[2]:.2f} past the start; "
-                 f"{COUNT} cases of {SHAPE}, {', '.join(METHODS)}; load average before "
-                 f"{load_before[0]:.2f}, after {report['load_average_1_5_15_min']['after'][0]:.2f}.")
+    lines += [
+        f"| {name} | {value:.1f} | {COUNT / value:.2f} |"
+        for name, value in medians.items()
+        if not name.startswith("startup")
+    ]
+    lines += [
+        f"| start and stop a cluster of {workers} (no case) | {medians[f'startup_{workers}']:.1f} | |"
+        for workers in (1, 2)
+    ]
+    lines += [
+        f"| dask_{workers} past the cluster start | {steady[workers]:.1f} | {COUNT / steady[workers]:.2f} |"
+        for workers in (1, 2)
+    ]
+    lines.append(
+        f"\ndask_1 / serial on one thread (a worker's thread count) = "
+        f"{medians['dask_1'] / medians['serial_1_thread']:.2f} with the cluster's start, "
+        f"{steady[1] / medians['serial_1_thread']:.2f} past it; dask_1 / serial on all cores = "
+        f"{medians['dask_1'] / medians['serial']:.2f}; "
+        f"speed-up of 2 workers (serial / dask_2) = {medians['serial'] / medians['dask_2']:.2f}, "
+        f"{medians['serial'] / steady[2]:.2f} past the start; "
+        f"{COUNT} cases of {SHAPE}, {', '.join(METHODS)}; load average before "
+        f"{load_before[0]:.2f}, after {report['load_average_1_5_15_min']['after'][0]:.2f}."
+    )
     return "\n".join(lines)
 
 

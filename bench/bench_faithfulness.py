@@ -112,8 +112,9 @@ def runners(
     def radxai(steps: int, engine: str = "torch") -> Callable[[], dict[str, Any]]:
         def run_curve() -> dict[str, Any]:
             with use_engine(engine):
-                curve = deletion_curve(model, volume, maps, target=TARGET, steps=steps,
-                                       baseline="zero", batch_size=BATCH_SIZE)
+                curve = deletion_curve(
+                    model, volume, maps, target=TARGET, steps=steps, baseline="zero", batch_size=BATCH_SIZE
+                )
             return {"evaluations": curve.model_evaluations, "curve": curve.scores[0]}
 
         return run_curve
@@ -128,15 +129,26 @@ def runners(
     if quantus is not None:
         voxels = math.prod(INPUT_SHAPE[2:])
         metric = quantus.PixelFlipping(
-            features_in_step=voxels // QUANTUS_STEPS, perturb_baseline=0.0, normalise=False,
-            abs=False, disable_warnings=True, display_progressbar=False,
+            features_in_step=voxels // QUANTUS_STEPS,
+            perturb_baseline=0.0,
+            normalise=False,
+            abs=False,
+            disable_warnings=True,
+            display_progressbar=False,
         )
         probability = nn.Sequential(model, nn.Sigmoid()).eval()
 
         def quantus_64() -> dict[str, Any]:
-            curves = metric(model=probability, x_batch=volume, y_batch=np.array([0]),
-                            a_batch=maps[:, None], channel_first=True, softmax=False,
-                            device="cpu", batch_size=1)
+            curves = metric(
+                model=probability,
+                x_batch=volume,
+                y_batch=np.array([0]),
+                a_batch=maps[:, None],
+                channel_first=True,
+                softmax=False,
+                device="cpu",
+                batch_size=1,
+            )
             return {"evaluations": QUANTUS_STEPS, "curve": np.asarray(curves[0])}
 
         kinds["quantus_64"] = quantus_64
@@ -170,16 +182,15 @@ def measure() -> dict[str, Any]:
         }
         results[kind] = entry
     results["radxai_50"]["to_floor"] = median["radxai_50"] / median["model_passes_50"]
-    results["radxai_50"]["best_to_floor"] = min(seconds["radxai_50"]) / min(
-        seconds["model_passes_50"]
-    )
+    results["radxai_50"]["best_to_floor"] = min(seconds["radxai_50"]) / min(seconds["model_passes_50"])
     comparison: dict[str, Any] = {
         "quantus": quantus_version,
         "onnxruntime_to_torch": median["onnxruntime_50"] / median["radxai_50"],
         "best_onnxruntime_to_torch": min(seconds["onnxruntime_50"]) / min(seconds["radxai_50"]),
         "onnxruntime_first_curves_seconds": export_seconds,
-        "onnxruntime_max_abs_curve_difference": float(np.max(np.abs(
-            outputs["onnxruntime_64"]["curve"] - outputs["radxai_64"]["curve"]))),
+        "onnxruntime_max_abs_curve_difference": float(
+            np.max(np.abs(outputs["onnxruntime_64"]["curve"] - outputs["radxai_64"]["curve"]))
+        ),
     }
     if quantus is not None:
         ours, theirs = outputs["radxai_64"]["curve"][1:], outputs["quantus_64"]["curve"]
@@ -187,8 +198,7 @@ def measure() -> dict[str, Any]:
             {
                 "ratio_quantus_to_radxai": median["quantus_64"] / median["radxai_64"],
                 "ratio_onnxruntime_to_quantus": median["onnxruntime_64"] / median["quantus_64"],
-                "best_ratio_quantus_to_radxai": min(seconds["quantus_64"])
-                / min(seconds["radxai_64"]),
+                "best_ratio_quantus_to_radxai": min(seconds["quantus_64"]) / min(seconds["radxai_64"]),
                 "max_abs_curve_difference": float(np.max(np.abs(ours - theirs))),
             }
         )

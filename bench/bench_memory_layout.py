@@ -31,11 +31,13 @@ BATCH = 4
 # case: (architecture, arguments, input shape of one sample)
 CASES: dict[str, tuple[str, dict, tuple[int, ...]]] = {
     "3D CNN (48 x 96 x 96)": ("cnn3d", {"width": 0.125, "padding": "valid"}, (1, 48, 96, 96)),
-    "AxialNet (48 x 96 x 96)": ("axialnet", {"slice_size": [96, 96], "width": 0.125,
-                                             "blocks_per_stage": [1, 1, 1]}, (1, 48, 96, 96)),
+    "AxialNet (48 x 96 x 96)": (
+        "axialnet",
+        {"slice_size": [96, 96], "width": 0.125, "blocks_per_stage": [1, 1, 1]},
+        (1, 48, 96, 96),
+    ),
     "2D CNN (128 x 128)": ("cnn2d", {"width": 0.25, "num_outputs": 8}, (1, 128, 128)),
-    "U-Net classifier (64 x 64)": ("unet_classifier", {"num_classes": 3, "depth": 4, "width": 0.125},
-                                   (1, 64, 64)),
+    "U-Net classifier (64 x 64)": ("unet_classifier", {"num_classes": 3, "depth": 4, "width": 0.125}, (1, 64, 64)),
 }
 
 
@@ -55,6 +57,7 @@ def _training_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer, inp
         optimiser.zero_grad(set_to_none=True)
         _logits(model(inputs)).sum().backward()
         optimiser.step()
+
     return step
 
 
@@ -90,14 +93,30 @@ def run() -> str:
     torch.set_num_threads(THREADS)
     rows = {name: _measure(*case) for name, case in CASES.items()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": platform.platform(), "threads": THREADS, "batch": BATCH,
-                                   "rounds": ROUNDS, "torch": torch.__version__, "cases": rows}, indent=1))
-    lines = ["| model | training step s, channels-first | channels-last | ratio | inference s, channels-first "
-             "| channels-last | ratio | max abs logit difference |", "|---|---|---|---|---|---|---|---|"]
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": platform.platform(),
+                "threads": THREADS,
+                "batch": BATCH,
+                "rounds": ROUNDS,
+                "torch": torch.__version__,
+                "cases": rows,
+            },
+            indent=1,
+        )
+    )
+    lines = [
+        "| model | training step s, channels-first | channels-last | ratio | inference s, channels-first "
+        "| channels-last | ratio | max abs logit difference |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, row in rows.items():
-        lines.append(f"| {name} | {row['training_channels-first_seconds']:.3f} "
-                     f"| {row['training_channels-last_seconds']:.3f} "
-                     f"| {row['training_ratio']:.2f} | {row['inference_channels-first_seconds']:.3f} "
-                     f"| {row['inference_channels-last_seconds']:.3f} | {row['inference_ratio']:.2f} "
-                     f"| {row['max_abs_logit_difference']:.1e} |")
+        lines.append(
+            f"| {name} | {row['training_channels-first_seconds']:.3f} "
+            f"| {row['training_channels-last_seconds']:.3f} "
+            f"| {row['training_ratio']:.2f} | {row['inference_channels-first_seconds']:.3f} "
+            f"| {row['inference_channels-last_seconds']:.3f} | {row['inference_ratio']:.2f} "
+            f"| {row['max_abs_logit_difference']:.1e} |"
+        )
     return "\n".join(lines)

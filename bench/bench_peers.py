@@ -90,8 +90,9 @@ def logit(model: nn.Module, batch: np.ndarray | torch.Tensor) -> np.ndarray:
         return model(torch.as_tensor(batch)).reshape(-1).numpy()
 
 
-def radxai_kinds(model: nn.Module, x: np.ndarray, method: str, options: dict[str, Any], *,
-                 keep_map: bool) -> dict[str, Callable[[], dict]]:
+def radxai_kinds(
+    model: nn.Module, x: np.ndarray, method: str, options: dict[str, Any], *, keep_map: bool
+) -> dict[str, Callable[[], dict]]:
     """radxai's explanation of ``x`` with PyTorch and with ONNX Runtime running the forward passes;
     ``keep_map`` returns the raw map for comparison with the peers'."""
 
@@ -100,6 +101,7 @@ def radxai_kinds(model: nn.Module, x: np.ndarray, method: str, options: dict[str
             with use_engine(engine):
                 result = explain(model, x, method, target=1, **options)
             return {"evaluations": result.model_evaluations, "map": result.raw[0] if keep_map else None}
+
         return run_once
 
     return {"radxai (PyTorch)": with_engine("torch"), "radxai (ONNX Runtime)": with_engine("onnxruntime")}
@@ -120,11 +122,17 @@ def occlusion_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dic
         occlusion = Occlusion(model)
 
         def captum_occlusion() -> dict:
-            attribution = occlusion.attribute(torch.from_numpy(x), sliding_window_shapes=(1, *PATCH),
-                                              strides=(1, *PATCH), baselines=0.0, target=0,
-                                              perturbations_per_eval=8)
+            attribution = occlusion.attribute(
+                torch.from_numpy(x),
+                sliding_window_shapes=(1, *PATCH),
+                strides=(1, *PATCH),
+                baselines=0.0,
+                target=0,
+                perturbations_per_eval=8,
+            )
             windows = int(np.prod([size // patch for size, patch in zip(x.shape[2:], PATCH)]))
             return {"evaluations": windows + 1, "map": attribution[0, 0].numpy()}
+
         kinds["captum Occlusion"] = captum_occlusion
     try:
         from monai.visualize import OcclusionSensitivity
@@ -132,15 +140,16 @@ def occlusion_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dic
         versions["monai"] = f"not installed ({error.name})"
     else:
         versions["monai"] = importlib.metadata.version("monai")
-        sensitivity = OcclusionSensitivity(model, mask_size=PATCH, n_batch=8, verbose=False, mode=0.0,
-                                           overlap=0.0, activate=False)
+        sensitivity = OcclusionSensitivity(
+            model, mask_size=PATCH, n_batch=8, verbose=False, mode=0.0, overlap=0.0, activate=False
+        )
 
         def monai_occlusion() -> dict:
             with torch.no_grad():
                 occluded, _ = quiet(sensitivity, torch.from_numpy(x))
             windows = int(np.prod([size // patch for size, patch in zip(x.shape[2:], PATCH)]))
-            return {"evaluations": windows + 1,
-                    "map": logit(model, x)[0] - occluded[0, 0].numpy()}
+            return {"evaluations": windows + 1, "map": logit(model, x)[0] - occluded[0, 0].numpy()}
+
         kinds["MONAI OcclusionSensitivity"] = monai_occlusion
     return kinds, versions
 
@@ -159,7 +168,7 @@ def kernel_shap_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], d
     def score_coalitions(coalitions: np.ndarray) -> np.ndarray:
         scores = []
         for start in range(0, len(coalitions), 32):
-            kept = coalitions[start:start + 32].astype(bool)
+            kept = coalitions[start : start + 32].astype(bool)
             batch = np.where(kept[:, segments], image, fill)[:, None].astype(np.float32)
             scores.append(logit(model, batch))
         return np.concatenate(scores)
@@ -168,6 +177,7 @@ def kernel_shap_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], d
         explainer = shap.KernelExplainer(score_coalitions, np.zeros((1, count)))
         quiet(explainer.shap_values, np.ones((1, count)), nsamples=samples, silent=True)
         return {"evaluations": samples + 2}
+
     kinds["shap.KernelExplainer"] = shap_direct
     return kinds, {"shap": importlib.metadata.version("shap")}
 
@@ -188,9 +198,19 @@ def lime_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dict[str
 
     def lime_direct() -> dict:
         explainer = lime_image.LimeImageExplainer(random_state=0)
-        quiet(explainer.explain_instance, rgb, classifier, labels=(1,), hide_color=float(x.mean()),
-              top_labels=None, num_samples=samples, batch_size=32, segmentation_fn=lambda image: segments)
+        quiet(
+            explainer.explain_instance,
+            rgb,
+            classifier,
+            labels=(1,),
+            hide_color=float(x.mean()),
+            top_labels=None,
+            num_samples=samples,
+            batch_size=32,
+            segmentation_fn=lambda image: segments,
+        )
         return {"evaluations": samples}
+
     kinds["lime_image"] = lime_direct
     return kinds, {"lime": importlib.metadata.version("lime")}
 
@@ -219,6 +239,7 @@ def gradcam_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dict[
 
         def captum() -> dict:
             return {"evaluations": 1, "map": layer_gradcam.attribute(volume, target=0).detach()[0, 0].numpy()}
+
         kinds["captum LayerGradCam"] = captum
     try:
         from monai.visualize import GradCAM
@@ -232,6 +253,7 @@ def gradcam_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dict[
         def monai() -> dict:
             quiet(monai_gradcam, volume, class_idx=0)
             return {"evaluations": 1}
+
         kinds["MONAI GradCAM"] = monai
     try:
         from pytorch_grad_cam import GradCAM as PytorchGradCAM
@@ -247,12 +269,17 @@ def gradcam_kinds(quiet: Callable) -> tuple[dict[str, Callable[[], dict]], dict[
         def pytorch_grad_cam() -> dict:
             quiet(pytorch_gradcam, input_tensor=volume, targets=[ClassifierOutputTarget(0)])
             return {"evaluations": 1}
+
         kinds["pytorch-grad-cam GradCAM"] = pytorch_grad_cam
     return kinds, versions
 
 
-CASES = {"occlusion_3d": occlusion_kinds, "gradcam_3d": gradcam_kinds, "kernel_shap_2d": kernel_shap_kinds,
-         "lime_2d": lime_kinds}
+CASES = {
+    "occlusion_3d": occlusion_kinds,
+    "gradcam_3d": gradcam_kinds,
+    "kernel_shap_2d": kernel_shap_kinds,
+    "lime_2d": lime_kinds,
+}
 
 
 def quiet(function: Callable, *arguments: Any, **options: Any) -> Any:
@@ -277,10 +304,13 @@ def measure_case(name: str) -> dict[str, Any]:
     rows = {}
     for kind in kinds:
         median = statistics.median(seconds[kind])
-        row = {"seconds": seconds[kind], "median_seconds": median,
-               "evaluations": outputs[kind]["evaluations"],
-               "seconds_per_evaluation": median / outputs[kind]["evaluations"],
-               "to_radxai_pytorch": median / statistics.median(seconds["radxai (PyTorch)"])}
+        row = {
+            "seconds": seconds[kind],
+            "median_seconds": median,
+            "evaluations": outputs[kind]["evaluations"],
+            "seconds_per_evaluation": median / outputs[kind]["evaluations"],
+            "to_radxai_pytorch": median / statistics.median(seconds["radxai (PyTorch)"]),
+        }
         if peer is not None:
             row["to_peer"] = median / statistics.median(seconds[peer])
         if reference is not None and outputs[kind].get("map") is not None:
@@ -333,13 +363,14 @@ def table(report: dict[str, Any]) -> str:
     for case, result in report["cases"].items():
         for kind, row in result["kinds"].items():
             to_peer = f"{row['to_peer']:.3f}" if "to_peer" in row else ""
-            difference = (f"{row['max_abs_map_difference']:.1e}" if "max_abs_map_difference" in row else "")
-            lines.append(f"| {case} | {kind} | {row['median_seconds']:.2f} | {row['evaluations']} "
-                         f"| {row['seconds_per_evaluation']:.4f} | {row['to_radxai_pytorch']:.3f} | {to_peer} "
-                         f"| {difference} |")
+            difference = f"{row['max_abs_map_difference']:.1e}" if "max_abs_map_difference" in row else ""
+            lines.append(
+                f"| {case} | {kind} | {row['median_seconds']:.2f} | {row['evaluations']} "
+                f"| {row['seconds_per_evaluation']:.4f} | {row['to_radxai_pytorch']:.3f} | {to_peer} "
+                f"| {difference} |"
+            )
         versions = ", ".join(f"{name} {version}" for name, version in result["versions"].items())
-        lines.append(f"| {case} | versions | {versions}"
-                     " | | | | | |")
+        lines.append(f"| {case} | versions | {versions} | | | | | |")
     return "\n".join(lines)
 
 

@@ -121,9 +121,7 @@ def method_options(case: str, segments: np.ndarray) -> dict[str, dict]:
 
 def warm_up() -> None:
     """Run every method once on a tiny model and input, so that imports are not timed."""
-    model = nn.Sequential(
-        nn.Conv2d(1, 2, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 1)
-    ).eval()
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 1)).eval()
     x = np.random.default_rng(0).random((1, 1, 16, 16)).astype(np.float32)
     segments = np.arange(256).reshape(16, 16) // 64
     explain(model, x, "kernel_shap", segments=segments, samples=8)
@@ -173,9 +171,7 @@ def measure_case(case: str) -> dict:
             "onnxruntime_seconds": onnxruntime_result.seconds,
             "onnxruntime_to_torch": onnxruntime_result.seconds / result.seconds,
             "onnxruntime_max_abs_map_difference": float(np.abs(onnxruntime_result.maps - result.maps).max()),
-            "options": {
-                name: value for name, value in options.items() if name != "segments"
-            },
+            "options": {name: value for name, value in options.items() if name != "segments"},
             "model_evaluations": result.model_evaluations,
             "seconds": result.seconds,
             "evaluations_per_second": result.model_evaluations / result.seconds,
@@ -241,9 +237,7 @@ def table(report: dict) -> str:
     for case, result in report["cases"].items():
         slic = result["slic"]
         for method, measured in result["methods"].items():
-            segments = (
-                "-" if method == "occlusion" else f"{slic['segments']} ({slic['seconds']:.2f})"
-            )
+            segments = "-" if method == "occlusion" else f"{slic['segments']} ({slic['seconds']:.2f})"
             lines.append(
                 f"| {case} {tuple(result['input_shape'])} | {method} | {segments} "
                 f"| {result['batch_size']} "
@@ -253,8 +247,9 @@ def table(report: dict) -> str:
                 f"| {measured['onnxruntime_seconds']:.1f} | {measured['onnxruntime_to_torch']:.2f} "
                 f"| {measured['onnxruntime_max_abs_map_difference']:.1e} |"
             )
-        lines.append(f"| {case} | export to ONNX and check | | | | "
-                     f"{result['onnxruntime_export_seconds']:.1f} | | | | | | |")
+        lines.append(
+            f"| {case} | export to ONNX and check | | | | {result['onnxruntime_export_seconds']:.1f} | | | | | | |"
+        )
     return "\n".join(lines)
 
 

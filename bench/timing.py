@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def interleaved_rounds(kinds: Mapping[str, Callable[[], Any]], rounds: int
-                       ) -> tuple[dict[str, list[float]], dict[str, Any]]:
+def interleaved_rounds(
+    kinds: Mapping[str, Callable[[], Any]], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """Run every kind once per round, rotating the order by one each round.
 
     Returns:

@@ -29,8 +29,16 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = Path(__file__).resolve().parent / "output"
 CHROMIUM = Path(os.environ.get("RADXAI_CHROMIUM", "/usr/bin/chromium"))
 # Without the networking flags Chromium keeps trying to reach Google's hosts on a closed network.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # The server stops by itself this long after its last activity, should the test be killed.
 IDLE_SHUTDOWN_SECONDS = 900
 RUN_ALL_TIMEOUT_MS = 15 * 60 * 1000
@@ -64,14 +72,18 @@ def lab(tmp_path_factory):
     Its settings and workspaces are its own (a person's JupyterLab settings do not leak in), with
     the news prompt off, which would otherwise cover a corner of the screenshots."""
     if not CHROMIUM.is_file():
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) "
-                    "or point RADXAI_CHROMIUM at a Chromium binary")
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) "
+            "or point RADXAI_CHROMIUM at a Chromium binary"
+        )
     port, token = free_port(), secrets.token_hex(16)
     settings = tmp_path_factory.mktemp("lab-settings")
     # No news prompt, no autosave, and the notebook's own kernel started without asking.
-    for plugin, values in (("apputils-extension/notification", {"fetchNews": "false"}),
-                           ("docmanager-extension/plugin", {"autosave": False}),
-                           ("notebook-extension/tracker", {"autoStartDefaultKernel": True})):
+    for plugin, values in (
+        ("apputils-extension/notification", {"fetchNews": "false"}),
+        ("docmanager-extension/plugin", {"autosave": False}),
+        ("notebook-extension/tracker", {"autoStartDefaultKernel": True}),
+    ):
         path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
@@ -82,12 +94,23 @@ def lab(tmp_path_factory):
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, served / "notebooks" / NOTEBOOK)
     (ROOT / "runs").mkdir(exist_ok=True)
     (served / "runs").symlink_to(ROOT / "runs", target_is_directory=True)
-    command = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={port}", "--no-browser",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served / 'notebooks'}",
-               f"--ServerApp.shutdown_no_activity_timeout={IDLE_SHUTDOWN_SECONDS}",
-               f"--MappingKernelManager.cull_idle_timeout={IDLE_SHUTDOWN_SECONDS}",
-               "--MappingKernelManager.default_kernel_name=radxai", "--LabApp.expose_app_in_browser=True",
-               f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={settings}"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--no-browser",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={served / 'notebooks'}",
+        f"--ServerApp.shutdown_no_activity_timeout={IDLE_SHUTDOWN_SECONDS}",
+        f"--MappingKernelManager.cull_idle_timeout={IDLE_SHUTDOWN_SECONDS}",
+        "--MappingKernelManager.default_kernel_name=radxai",
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={settings}",
+    ]
     if os.geteuid() == 0:
         command.append("--allow-root")
     OUTPUT.mkdir(exist_ok=True)
@@ -129,8 +152,7 @@ def test_the_viewer_of_notebook_03_redraws_when_its_slider_and_method_selector_m
             # A kernel dialog would block the menus (seen once on a loaded machine despite the
             # setting): whenever one covers the page before an action, it is answered first.
             kernel_dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-            page.add_locator_handler(kernel_dialog,
-                                     lambda dialog: dialog.get_by_role("button", name="Select").click())
+            page.add_locator_handler(kernel_dialog, lambda dialog: dialog.get_by_role("button", name="Select").click())
             page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=KERNEL_START_TIMEOUT_MS)
             # The notebook's kernel is ready once its session reports idle (the toolbar's indicator
@@ -151,10 +173,16 @@ def test_the_viewer_of_notebook_03_redraws_when_its_slider_and_method_selector_m
 
             def shoot(name: str, expected_status: str) -> None:
                 # The status line names the state the kernel drew; the image follows it.
-                page.wait_for_function("([element, text]) => element.textContent.includes(text)",
-                                       arg=[status.element_handle(), expected_status], timeout=60_000)
-                page.wait_for_function("element => element.complete && element.naturalWidth > 0",
-                                       arg=image.element_handle(), timeout=60_000)
+                page.wait_for_function(
+                    "([element, text]) => element.textContent.includes(text)",
+                    arg=[status.element_handle(), expected_status],
+                    timeout=60_000,
+                )
+                page.wait_for_function(
+                    "element => element.complete && element.naturalWidth > 0",
+                    arg=image.element_handle(),
+                    timeout=60_000,
+                )
                 page.wait_for_timeout(1500)  # the image message follows the status message
                 path = OUTPUT / f"{len(shots) + 1:02d}_{name}.png"
                 image.screenshot(path=path)

@@ -38,8 +38,9 @@ COMPLETE_MARKER = ".complete"
 def _reproduce(runs_root: Path, *arguments: str) -> subprocess.Popen:
     command = [str(Path(sys.executable).parent / "radxai"), "reproduce", "--runs", str(runs_root), *arguments]
     # A new session: the kill below reaches the kernel papermill started too.
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 def _record(run_dir: Path) -> dict:
@@ -50,8 +51,10 @@ def _record(run_dir: Path) -> dict:
 
 
 def _running_notebook(run_dir: Path) -> str | None:
-    return next((name for name, entry in _record(run_dir).get("notebooks", {}).items()
-                 if entry.get("status") == "running"), None)
+    return next(
+        (name for name, entry in _record(run_dir).get("notebooks", {}).items() if entry.get("status") == "running"),
+        None,
+    )
 
 
 def _only_run_directory(runs_root: Path, timeout: float = 120.0) -> Path:
@@ -65,8 +68,12 @@ def _only_run_directory(runs_root: Path, timeout: float = 120.0) -> Path:
 
 
 def _compared_files(run_dir: Path) -> dict[str, bytes]:
-    return {path.relative_to(run_dir).as_posix(): path.read_bytes()
-            for folder in COMPARED_FOLDERS for path in sorted((run_dir / folder).rglob("*")) if path.is_file()}
+    return {
+        path.relative_to(run_dir).as_posix(): path.read_bytes()
+        for folder in COMPARED_FOLDERS
+        for path in sorted((run_dir / folder).rglob("*"))
+        if path.is_file()
+    }
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -100,8 +107,10 @@ def test_a_run_killed_ten_times_resumes_to_the_uninterrupted_outputs(tmp_path):
 
     generator = random.Random(SEED)
     names = sorted(durations)
-    targets = sorted((generator.choices(names, weights=[durations[name] for name in names])[0], generator.random())
-                     for _ in range(KILLS))
+    targets = sorted(
+        (generator.choices(names, weights=[durations[name] for name in names])[0], generator.random())
+        for _ in range(KILLS)
+    )
     kills = []
     process = _reproduce(killed_root, "--profile", "smoke")
     run_dir = _only_run_directory(killed_root)
@@ -113,9 +122,14 @@ def test_a_run_killed_ten_times_resumes_to_the_uninterrupted_outputs(tmp_path):
         if process.poll() is not None:
             break
         _kill_group(process)
-        kills.append({"aimed_at": notebook, "fraction_of_its_duration": round(fraction, 3),
-                      "running_when_killed": landed_in,
-                      "seconds_into_the_run": round(time.monotonic() - run_started, 1)})
+        kills.append(
+            {
+                "aimed_at": notebook,
+                "fraction_of_its_duration": round(fraction, 3),
+                "running_when_killed": landed_in,
+                "seconds_into_the_run": round(time.monotonic() - run_started, 1),
+            }
+        )
         process = _reproduce(killed_root, "--resume", str(run_dir))
     assert process.wait() == 0, f"the last resume of {run_dir} failed"
     killed_seconds = time.monotonic() - run_started
@@ -125,14 +139,29 @@ def test_a_run_killed_ten_times_resumes_to_the_uninterrupted_outputs(tmp_path):
     differing = sorted(name for name in expected.keys() & produced.keys() if expected[name] != produced[name])
     missing, extra = sorted(expected.keys() - produced.keys()), sorted(produced.keys() - expected.keys())
     # Hidden files other than the cache's completion markers: temporaries of writes a kill cut short.
-    leftovers = sorted(path.relative_to(run_dir).as_posix() for path in run_dir.rglob(".*")
-                       if path.is_file() and path.name != COMPLETE_MARKER)
+    leftovers = sorted(
+        path.relative_to(run_dir).as_posix()
+        for path in run_dir.rglob(".*")
+        if path.is_file() and path.name != COMPLETE_MARKER
+    )
     OUTPUT.mkdir(exist_ok=True)
-    (OUTPUT / "kill_and_resume.json").write_text(json.dumps({
-        "kills": kills, "resumed": final.get("resumed"), "status": final.get("status"),
-        "uninterrupted_seconds": round(reference_seconds, 1), "killed_run_seconds": round(killed_seconds, 1),
-        "compared_files": len(expected), "differing": differing, "missing": missing, "extra": extra,
-        "hidden_files_left": leftovers}, indent=1))
+    (OUTPUT / "kill_and_resume.json").write_text(
+        json.dumps(
+            {
+                "kills": kills,
+                "resumed": final.get("resumed"),
+                "status": final.get("status"),
+                "uninterrupted_seconds": round(reference_seconds, 1),
+                "killed_run_seconds": round(killed_seconds, 1),
+                "compared_files": len(expected),
+                "differing": differing,
+                "missing": missing,
+                "extra": extra,
+                "hidden_files_left": leftovers,
+            },
+            indent=1,
+        )
+    )
 
     assert len(kills) == KILLS, f"only {len(kills)} kills landed before the run finished: {kills}"
     assert len({kill["running_when_killed"] for kill in kills}) >= 3, kills

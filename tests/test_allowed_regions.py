@@ -25,8 +25,9 @@ def organ_volume() -> np.ndarray:
 
 def test_present_class_is_allowed_its_organs_and_absent_class_nothing() -> None:
     organs = organ_volume()
-    regions = allowed_regions.allowed_regions(organs, [1, 0, 1],
-                                              [("right_lung", "left_lung"), ("mediastinum",), ("mediastinum",)])
+    regions = allowed_regions.allowed_regions(
+        organs, [1, 0, 1], [("right_lung", "left_lung"), ("mediastinum",), ("mediastinum",)]
+    )
     assert regions.shape == (3, 2, 4, 6) and regions.dtype == bool
     np.testing.assert_array_equal(regions[0], (organs == RIGHT) | (organs == LEFT))
     assert not regions[1].any()
@@ -118,8 +119,14 @@ def test_bad_augmentation_settings_are_rejected() -> None:
 
 @pytest.fixture(scope="module")
 def ct_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return datasets.write_synthetic_ct(tmp_path_factory.mktemp("ct"), count=2, seed=0, shape=(16, 32, 32),
-                                       grade_shares=(0.5, 0.5, 0, 0, 0), split_fractions={"train": 1.0})
+    return datasets.write_synthetic_ct(
+        tmp_path_factory.mktemp("ct"),
+        count=2,
+        seed=0,
+        shape=(16, 32, 32),
+        grade_shares=(0.5, 0.5, 0, 0, 0),
+        split_fractions={"train": 1.0},
+    )
 
 
 def test_dataset_gives_volumes_labels_and_lung_regions(ct_folder: Path) -> None:
@@ -140,7 +147,9 @@ def test_dataset_gives_volumes_labels_and_lung_regions(ct_folder: Path) -> None:
 
 
 def test_dataset_without_organ_masks_is_rejected(ct_folder: Path) -> None:
-    studies = [datasets.CTStudy(study.study_id, study.grade, study.path, study.split)
-               for study in datasets.read_ct_studies(ct_folder)]
+    studies = [
+        datasets.CTStudy(study.study_id, study.grade, study.path, study.split)
+        for study in datasets.read_ct_studies(ct_folder)
+    ]
     with pytest.raises(ValueError, match="study_0000 has no organ mask"):
         allowed_regions.AllowedRegionDataset(datasets.CTVolumeDataset(studies, shape=(8, 16, 16)))

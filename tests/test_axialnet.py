@@ -12,7 +12,6 @@ SLICE_SIZE = (32, 24)
 TINY = {"width": 0.0625, "blocks_per_stage": (1, 1, 1)}
 
 
-
 def tiny(name: str, **arguments) -> nn.Module:
     torch.manual_seed(0)
     if name == "axialnet":
@@ -106,9 +105,7 @@ def test_slice_features_keep_each_slice_in_its_place():
     model = tiny("axialnet").eval()
     volume = torch.rand(2, 1, 5, *SLICE_SIZE)
     seen = {}
-    model.slice_features.register_forward_hook(
-        lambda module, inputs, output: seen.__setitem__("volume", output)
-    )
+    model.slice_features.register_forward_hook(lambda module, inputs, output: seen.__setitem__("volume", output))
     with torch.no_grad():
         model(volume)
         # Slice 3 of sample 1 alone through the backbone must equal position [1, :, 3].

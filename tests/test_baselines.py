@@ -74,7 +74,7 @@ def test_blur_is_opencvs_gaussian_blur_borders_included(kernel):
     # without repeating the edge pixel (numpy's pad mode "reflect"), applied along each axis.
     image = np.random.default_rng(3).random((24, 24))
     radius = (kernel - 1) // 2
-    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * blur_sigma(kernel) ** 2))
+    taps = np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2 * blur_sigma(kernel) ** 2))
     taps /= taps.sum()
     expected = np.pad(image, radius, mode="reflect")
     for axis in (0, 1):
@@ -158,8 +158,7 @@ def test_healthy_fill_per_sample_regions_and_no_dependence_on_the_batch():
     x, region = lung_case((10, 11), samples=3)
     regions = np.stack([region, np.roll(region, 1, axis=0), region]).astype(np.uint8)
     result = healthy_fill(x, regions, healthy_ceiling=0.3, seed=2)
-    np.testing.assert_array_equal(result[1, :, ~regions[1].astype(bool)],
-                                  x[1, :, ~regions[1].astype(bool)])
+    np.testing.assert_array_equal(result[1, :, ~regions[1].astype(bool)], x[1, :, ~regions[1].astype(bool)])
     assert not np.array_equal(result[1], healthy_fill(x, region, healthy_ceiling=0.3, seed=2)[1])
     alone = healthy_fill(x[1:2], regions[1:2], healthy_ceiling=0.3, seed=2)
     np.testing.assert_array_equal(alone[0], result[1])

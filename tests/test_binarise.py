@@ -58,9 +58,12 @@ def test_top_fraction_never_selects_the_minimum() -> None:
 
 
 @settings(max_examples=40)
-@given(heatmap=arrays(np.float64, st.sampled_from([(6, 7), (3, 4, 5)]),
-                      elements=st.floats(0, 1, allow_subnormal=False), unique=True),
-       fraction=st.floats(0.01, 0.99))
+@given(
+    heatmap=arrays(
+        np.float64, st.sampled_from([(6, 7), (3, 4, 5)]), elements=st.floats(0, 1, allow_subnormal=False), unique=True
+    ),
+    fraction=st.floats(0.01, 0.99),
+)
 def test_top_fraction_selects_the_highest_values(heatmap: np.ndarray, fraction: float) -> None:
     mask = binarise(heatmap, TopFraction(fraction))
     if mask.any() and (~mask).any():
@@ -134,8 +137,7 @@ def test_nearest_resampling_picks_cell_centres() -> None:
     # Output cell i of 2 takes input cell floor((i + 0.5) * 2) = 1, 3.
     np.testing.assert_array_equal(resample_mask(fine, (2, 2)), [[True, False], [False, True]])
     coarse = np.array([[True, False], [False, False]])
-    np.testing.assert_array_equal(resample_mask(coarse, (4, 4)),
-                                  np.kron(coarse, np.ones((2, 2), dtype=bool)))
+    np.testing.assert_array_equal(resample_mask(coarse, (4, 4)), np.kron(coarse, np.ones((2, 2), dtype=bool)))
 
 
 @settings(max_examples=30)
@@ -157,8 +159,11 @@ def test_nearest_indices_are_the_exact_cell_centres(n_in: int, n_out: int) -> No
 
 def test_shapes_must_match_unless_resampling_is_asked_for() -> None:
     mask = np.zeros((4, 4, 4), dtype=bool)
-    with pytest.raises(ValueError, match=r"heatmap shape \(2, 2, 2\) differs from mask shape "
-                                         r"\(4, 4, 4\).*resample='nearest'"):
+    with pytest.raises(
+        ValueError,
+        match=r"heatmap shape \(2, 2, 2\) differs from mask shape "
+        r"\(4, 4, 4\).*resample='nearest'",
+    ):
         mask_on_heatmap_grid(mask, (2, 2, 2), None)
     assert mask_on_heatmap_grid(mask, (2, 2, 2), "nearest").shape == (2, 2, 2)
     with pytest.raises(ValueError, match=r"resample must be None or one of \['nearest'\]"):

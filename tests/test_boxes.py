@@ -22,17 +22,20 @@ from radxai.evaluate.boxes import (
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("first", "second", "expected"), [
-    ((0, 0, 2, 2), (0, 0, 2, 2), 1.0),             # identical
-    ((0, 0, 2, 2), (5, 5, 7, 7), 0.0),             # disjoint
-    ((0, 0, 2, 2), (2, 0, 4, 2), 0.0),             # touching along an edge: half-open boxes
-    ((0, 0, 2, 2), (2, 2, 4, 4), 0.0),             # touching at a corner
-    ((0, 0, 4, 4), (1, 1, 3, 3), 4 / 16),          # nested: inner area / outer area
-    ((0, 0, 2, 2), (1, 1, 3, 3), 1 / 7),           # partial overlap
-    ((0, 0, 4, 2), (2, 0, 6, 2), 4 / 12),          # half overlap along x
-    ((0, 0, 0, 2, 2, 2), (1, 1, 1, 3, 3, 3), 1 / 15),  # 3D partial overlap
-    ((0, 0, 0, 4, 4, 4), (1, 1, 1, 3, 3, 3), 8 / 64),  # 3D nested
-])
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ((0, 0, 2, 2), (0, 0, 2, 2), 1.0),  # identical
+        ((0, 0, 2, 2), (5, 5, 7, 7), 0.0),  # disjoint
+        ((0, 0, 2, 2), (2, 0, 4, 2), 0.0),  # touching along an edge: half-open boxes
+        ((0, 0, 2, 2), (2, 2, 4, 4), 0.0),  # touching at a corner
+        ((0, 0, 4, 4), (1, 1, 3, 3), 4 / 16),  # nested: inner area / outer area
+        ((0, 0, 2, 2), (1, 1, 3, 3), 1 / 7),  # partial overlap
+        ((0, 0, 4, 2), (2, 0, 6, 2), 4 / 12),  # half overlap along x
+        ((0, 0, 0, 2, 2, 2), (1, 1, 1, 3, 3, 3), 1 / 15),  # 3D partial overlap
+        ((0, 0, 0, 4, 4, 4), (1, 1, 1, 3, 3, 3), 8 / 64),  # 3D nested
+    ],
+)
 def test_box_iou_reference_cases(first: tuple, second: tuple, expected: float) -> None:
     assert box_iou(first, second) == pytest.approx(expected)
 
@@ -53,10 +56,18 @@ def test_the_works_formula_is_available_under_its_own_name() -> None:
 @given(st.lists(st.integers(0, 20), min_size=8, max_size=8))
 @settings(max_examples=60, deadline=None)
 def test_the_works_overlap_is_the_standard_iou_over_one_plus_it(coordinates: list[int]) -> None:
-    first = (min(coordinates[0], coordinates[2]), min(coordinates[1], coordinates[3]),
-             max(coordinates[0], coordinates[2]) + 1, max(coordinates[1], coordinates[3]) + 1)
-    second = (min(coordinates[4], coordinates[6]), min(coordinates[5], coordinates[7]),
-              max(coordinates[4], coordinates[6]) + 1, max(coordinates[5], coordinates[7]) + 1)
+    first = (
+        min(coordinates[0], coordinates[2]),
+        min(coordinates[1], coordinates[3]),
+        max(coordinates[0], coordinates[2]) + 1,
+        max(coordinates[1], coordinates[3]) + 1,
+    )
+    second = (
+        min(coordinates[4], coordinates[6]),
+        min(coordinates[5], coordinates[7]),
+        max(coordinates[4], coordinates[6]) + 1,
+        max(coordinates[5], coordinates[7]) + 1,
+    )
     standard = box_iou(first, second)
     assert pairwise_box_overlap_as_published([first], [second])[0, 0] == pytest.approx(standard / (1 + standard))
 
@@ -89,16 +100,18 @@ def test_bad_boxes_are_named() -> None:
         box_iou((0, 0, np.nan, 1), (0, 0, 1, 1))
 
 
-boxes_2d = st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(0, 10),
-                     st.integers(0, 10)).map(lambda b: (b[0], b[1], b[0] + b[2], b[1] + b[3]))
+boxes_2d = st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(0, 10), st.integers(0, 10)).map(
+    lambda b: (b[0], b[1], b[0] + b[2], b[1] + b[3])
+)
 
 
 @settings(max_examples=60)
 @given(first=boxes_2d, second=boxes_2d)
 def test_box_iou_properties(first: tuple, second: tuple) -> None:
     value = box_iou(first, second)
-    both_empty = (first[2] - first[0]) * (first[3] - first[1]) == 0 and \
-        (second[2] - second[0]) * (second[3] - second[1]) == 0
+    both_empty = (first[2] - first[0]) * (first[3] - first[1]) == 0 and (second[2] - second[0]) * (
+        second[3] - second[1]
+    ) == 0
     if both_empty:
         assert np.isnan(value)
         return
@@ -107,8 +120,8 @@ def test_box_iou_properties(first: tuple, second: tuple) -> None:
     # The same boxes as pixel masks give the same IoU.
     first_mask = np.zeros((32, 32), dtype=bool)
     second_mask = np.zeros((32, 32), dtype=bool)
-    first_mask[first[1]:first[3], first[0]:first[2]] = True
-    second_mask[second[1]:second[3], second[0]:second[2]] = True
+    first_mask[first[1] : first[3], first[0] : first[2]] = True
+    second_mask[second[1] : second[3], second[0] : second[2]] = True
     overlap = (first_mask & second_mask).sum() / (first_mask | second_mask).sum()
     assert value == pytest.approx(overlap)
 
@@ -130,15 +143,18 @@ def test_pairwise_iou_matches_single_pairs() -> None:
 
 
 @settings(max_examples=40)
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 5), st.integers(0, 3),
-                          st.integers(1, 5)), min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(1, 5), st.integers(0, 3), st.integers(1, 5)), min_size=1, max_size=4
+    )
+)
 def test_boxes_from_mask_recover_drawn_rectangles(rectangles: list) -> None:
     # Each rectangle lives in its own 10 x 10 cell of a 20 x 20 image, so none touch.
     mask = np.zeros((20, 20), dtype=bool)
     expected = []
     for cell, (row_offset, height, column_offset, width) in enumerate(rectangles):
         top, left = 10 * (cell // 2) + row_offset, 10 * (cell % 2) + column_offset
-        mask[top:top + height, left:left + width] = True
+        mask[top : top + height, left : left + width] = True
         expected.append((left, top, left + width, top + height))
     found = boxes_from_mask(mask)
     assert sorted(map(tuple, found.tolist())) == sorted(expected)
@@ -148,8 +164,8 @@ def test_boxes_use_full_connectivity_and_fill_holes() -> None:
     mask = np.zeros((9, 9), dtype=bool)
     mask[1:8, 1:8] = True
     mask[2:7, 2:7] = False  # a ring ...
-    mask[4, 4] = True       # ... with a blob in its hole: one outer contour, one box
-    mask[8, 8] = True       # diagonal neighbour of the ring's corner: same component
+    mask[4, 4] = True  # ... with a blob in its hole: one outer contour, one box
+    mask[8, 8] = True  # diagonal neighbour of the ring's corner: same component
     np.testing.assert_array_equal(boxes_from_mask(mask), [[1, 1, 9, 9]])
     assert boxes_from_mask(np.zeros((4, 4))).shape == (0, 4)
 
@@ -163,7 +179,7 @@ def test_boxes_from_3d_mask_list_x_y_z() -> None:
 
 def test_boxes_from_heatmap_find_the_hottest_rectangles() -> None:
     heatmap = np.random.default_rng(0).uniform(0, 0.5, (32, 32))
-    heatmap[2:6, 3:9] = 1.0     # 24 pixels
+    heatmap[2:6, 3:9] = 1.0  # 24 pixels
     heatmap[20:28, 10:12] = 0.9  # 16 pixels
     boxes = boxes_from_heatmap(heatmap, 40 / 1024)
     assert sorted(map(tuple, boxes.tolist())) == [(3, 2, 9, 6), (10, 20, 12, 28)]
@@ -193,8 +209,11 @@ def test_reader_matching_edge_cases() -> None:
         reader_box_iou([(0, 0, 1, 1)], [(4, 4, 2, 2)])
 
 
-@given(st.lists(st.tuples(st.integers(0, 10), st.integers(1, 6), st.integers(0, 10), st.integers(1, 6)),
-                min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10), st.integers(1, 6), st.integers(0, 10), st.integers(1, 6)), min_size=1, max_size=4
+    )
+)
 @settings(max_examples=60, deadline=None)
 def test_mask_from_integer_boxes_covers_exactly_their_pixels(corners) -> None:
     from radxai.evaluate.boxes import mask_from_boxes

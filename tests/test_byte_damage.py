@@ -33,8 +33,12 @@ CASES = settings(max_examples=150, suppress_health_check=[HealthCheck.function_s
 
 def damages(size: int, start: int = 0) -> st.SearchStrategy[list[tuple[int, int]]]:
     """One to three (offset, non-zero XOR mask) pairs at distinct offsets in [start, size)."""
-    return st.lists(st.tuples(st.integers(start, size - 1), st.integers(1, 255)), min_size=1, max_size=3,
-                    unique_by=lambda pair: pair[0])
+    return st.lists(
+        st.tuples(st.integers(start, size - 1), st.integers(1, 255)),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda pair: pair[0],
+    )
 
 
 def damaged_copy(original: bytes, changes: list[tuple[int, int]], path: Path) -> Path:

@@ -13,7 +13,6 @@ from radxai.models import build
 GENERATOR_SEED = 7
 
 
-
 def random_input(*shape: int) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(GENERATOR_SEED))
 
@@ -234,9 +233,7 @@ def test_axialnet_hirescam_is_each_positions_share_of_the_score():
     result = explain(model, x, "hirescam", target=1)
     logits = model.eval()(x)[:, 1].detach().numpy()
     bias = model.classifier.bias[1].item()
-    np.testing.assert_allclose(
-        result.raw.reshape(2, -1).sum(axis=1), logits - bias, rtol=1e-4, atol=1e-5
-    )
+    np.testing.assert_allclose(result.raw.reshape(2, -1).sum(axis=1), logits - bias, rtol=1e-4, atol=1e-5)
 
 
 def test_explicit_layer_is_used():
@@ -252,9 +249,7 @@ class NoCamLayer(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Conv2d(3, 4, 3), nn.ReLU()
-        )
+        self.features = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Conv2d(3, 4, 3), nn.ReLU())
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Linear(4, 2)
 
@@ -292,9 +287,7 @@ def test_unknown_layer_lists_the_spatial_layers():
 def test_a_layer_without_a_spatial_output_is_rejected():
     torch.manual_seed(0)
     model = build("cnn2d", width=0.0625)
-    with pytest.raises(
-        ValueError, match=r"layer 'classifier.dense1' outputs shape \(1, 64\).*block4"
-    ):
+    with pytest.raises(ValueError, match=r"layer 'classifier.dense1' outputs shape \(1, 64\).*block4"):
         explain(model, random_input(1, 1, 32, 32), "gradcam", layer="classifier.dense1")
 
 

@@ -22,12 +22,8 @@ class Tiny(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         torch.manual_seed(0)
-        self.stage1 = nn.Sequential(
-            OrderedDict(conv=nn.Conv2d(1, 4, 3, padding=1), activation=nn.ReLU())
-        )
-        self.stage2 = nn.Sequential(
-            OrderedDict(conv=nn.Conv2d(4, 4, 3, padding=1), activation=nn.ReLU())
-        )
+        self.stage1 = nn.Sequential(OrderedDict(conv=nn.Conv2d(1, 4, 3, padding=1), activation=nn.ReLU()))
+        self.stage2 = nn.Sequential(OrderedDict(conv=nn.Conv2d(4, 4, 3, padding=1), activation=nn.ReLU()))
         self.dropout = nn.Dropout(0.5)
         self.head = nn.Linear(4, 3)
 
@@ -41,7 +37,6 @@ class Failing(Tiny):
     def forward(self, x):
         self.stage2(self.stage1(x))
         raise RuntimeError("broken head")
-
 
 
 def hooks_left(model: nn.Module) -> list[str]:
@@ -77,9 +72,7 @@ METHODS = ["gradcam", "scorecam", "saliency", "guided_backprop", "integrated_gra
 def test_explain_restores_the_model_exactly(method):
     model = mixed_state_model()
     before = state(model)
-    explain(
-        model, X, method, target=1, **({"steps": 4} if method == "integrated_gradients" else {})
-    )
+    explain(model, X, method, target=1, **({"steps": 4} if method == "integrated_gradients" else {}))
     assert hooks_left(model) == []
     assert state(model) == before
 

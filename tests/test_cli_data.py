@@ -39,8 +39,10 @@ def tiny_manifests(tmp_path_factory, monkeypatch) -> Path:
     folder = tmp_path_factory.mktemp("manifests")
     for path in REPOSITORY_MANIFESTS.glob("*.yaml"):
         shutil.copy(path, folder / path.name)
-    for name, layout, counts in (("vindr_cxr", "kaggle_resized", {"train": 2}),
-                                 ("eye_gaze", "physionet", {"images": 1})):
+    for name, layout, counts in (
+        ("vindr_cxr", "kaggle_resized", {"train": 2}),
+        ("eye_gaze", "physionet", {"images": 1}),
+    ):
         document = yaml.safe_load((folder / f"{name}.yaml").read_text(encoding="utf-8"))
         document["layouts"][layout]["expected_counts"] = counts
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
@@ -51,8 +53,11 @@ def tiny_manifests(tmp_path_factory, monkeypatch) -> Path:
 @pytest.fixture
 def vindr_root(tmp_path: Path) -> Path:
     root = tmp_path / "vindr"
-    write_csv(root / "train.csv", VINDR_COLUMNS, [["k1", "Cardiomegaly", 3, "R1", 1, 1, 5, 4],
-                                                  ["k2", "No finding", 14, "R1", "", "", "", ""]])
+    write_csv(
+        root / "train.csv",
+        VINDR_COLUMNS,
+        [["k1", "Cardiomegaly", 3, "R1", 1, 1, 5, 4], ["k2", "No finding", 14, "R1", "", "", "", ""]],
+    )
     write_png(root / "train" / "k1.png")
     write_png(root / "train" / "k2.png")
     return root
@@ -84,8 +89,7 @@ def test_write_registry_records_once_and_then_checks(vindr_root, capsys) -> None
 
 
 def test_write_registry_refuses_a_quick_check(vindr_root, capsys) -> None:
-    assert cli.main(["data", "verify", "vindr_cxr", "--root", str(vindr_root), "--quick",
-                     "--write-registry"]) == 2
+    assert cli.main(["data", "verify", "vindr_cxr", "--root", str(vindr_root), "--quick", "--write-registry"]) == 2
     assert "drop --quick" in capsys.readouterr().err
     assert not (vindr_root / REGISTRY_FILE_NAME).exists()
 
@@ -101,8 +105,11 @@ def test_verify_reports_layout_problems_without_a_traceback(tmp_path, capsys) ->
 
 def test_verify_passes_the_image_root_to_the_eye_gaze_loader(tmp_path, capsys) -> None:
     root, image_root = tmp_path / "egd", tmp_path / "mimic"
-    write_csv(root / "master_sheet.csv", ["dicom_id", "path", "patient_id", "Normal", "CHF", "pneumonia"],
-              [["d1", "files/p10/p1/s1/d1.jpg", "1", 0, 1, 0]])
+    write_csv(
+        root / "master_sheet.csv",
+        ["dicom_id", "path", "patient_id", "Normal", "CHF", "pneumonia"],
+        [["d1", "files/p10/p1/s1/d1.jpg", "1", 0, 1, 0]],
+    )
     write_csv(root / "fixations.csv", ["DICOM_ID", "FPOGD", "X_ORIGINAL", "Y_ORIGINAL"], [["d1", 0.2, 3, 4]])
     write_png(image_root / "files" / "p10" / "p1" / "s1" / "d1.jpg")
     assert cli.main(["data", "verify", "eye_gaze", "--root", str(root)]) == 1
@@ -123,21 +130,20 @@ def test_fetch_downloads_what_the_manifest_lists(tmp_path, capsys, monkeypatch, 
         writer.writestr("CT-0/study_0001.nii.gz", b"a study")
     calls = []
 
-    def retrieve(url, known_hash=None, fname=None, path=None, processor=None, downloader=None,
-                 progressbar=False):
+    def retrieve(url, known_hash=None, fname=None, path=None, processor=None, downloader=None, progressbar=False):
         calls.append((fname, progressbar))
         target = Path(path) / fname
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(archive, target)
         return str(target)
+
     monkeypatch.setattr(fetch.pooch, "retrieve", retrieve)
     document = yaml.safe_load((tiny_manifests / "mosmeddata.yaml").read_text())
     for download in document["downloads"]:
         download["size_bytes"] = archive.stat().st_size
     (tiny_manifests / "mosmeddata.yaml").write_text(yaml.safe_dump(document))
     root = tmp_path / "data"
-    assert cli.main(["data", "fetch", "mosmeddata", "--root", str(root), "--file", "CT-0.zip",
-                     "--progress"]) == 0
+    assert cli.main(["data", "fetch", "mosmeddata", "--root", str(root), "--file", "CT-0.zip", "--progress"]) == 0
     out = capsys.readouterr().out
     assert calls == [("CT-0.zip", True)]
     assert f"fetched {root / fetch.DOWNLOAD_FOLDER / 'CT-0.zip'}" in out
@@ -146,12 +152,12 @@ def test_fetch_downloads_what_the_manifest_lists(tmp_path, capsys, monkeypatch, 
 
 
 def test_fetch_reports_a_size_mismatch(tmp_path, capsys, monkeypatch) -> None:
-    def retrieve(url, known_hash=None, fname=None, path=None, processor=None, downloader=None,
-                 progressbar=False):
+    def retrieve(url, known_hash=None, fname=None, path=None, processor=None, downloader=None, progressbar=False):
         target = Path(path) / fname
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"short")
         return str(target)
+
     monkeypatch.setattr(fetch.pooch, "retrieve", retrieve)
     assert cli.main(["data", "fetch", "mosmeddata", "--root", str(tmp_path)]) == 2
     assert "5 bytes, but" in capsys.readouterr().err
@@ -172,11 +178,14 @@ def test_synthesize_refuses_a_folder_that_holds_another_set(tmp_path, capsys) ->
     assert sorted(path.relative_to(tmp_path) for path in (tmp_path / "set").rglob("*")) == before
 
 
-@pytest.mark.parametrize(("root", "extra", "message"), [
-    ("new", ["--count", "0"], "count must be at least 1"),
-    ("a_file", [], "is not an empty folder"),
-    ("a_file/inside", [], "Not a directory"),
-])
+@pytest.mark.parametrize(
+    ("root", "extra", "message"),
+    [
+        ("new", ["--count", "0"], "count must be at least 1"),
+        ("a_file", [], "is not an empty folder"),
+        ("a_file/inside", [], "Not a directory"),
+    ],
+)
 def test_synthesize_usage_errors_are_messages_not_tracebacks(tmp_path, capsys, root, extra, message) -> None:
     (tmp_path / "a_file").write_text("x")
     assert cli.main(["data", "synthesize", "cxr", "--root", str(tmp_path / root), *extra]) == 2

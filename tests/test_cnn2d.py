@@ -11,7 +11,6 @@ from radxai.models.cnn2d import SeparableConv2d
 TINY_WIDTH = 0.0625
 
 
-
 def tiny(**arguments) -> nn.Module:
     torch.manual_seed(0)
     return build("cnn2d", width=TINY_WIDTH, **arguments)
@@ -76,9 +75,7 @@ def test_documented_layers_have_the_documented_shapes():
     assert model.cam_layer == "block4.activation3"
 
 
-@pytest.mark.parametrize(
-    "shape", [(1, 32, 32), (1, 3, 32, 32), (1, 1, 1, 32, 32), (1, 1, 15, 32), (1, 1, 32, 8)]
-)
+@pytest.mark.parametrize("shape", [(1, 32, 32), (1, 3, 32, 32), (1, 1, 1, 32, 32), (1, 1, 15, 32), (1, 1, 32, 8)])
 def test_wrong_shape_or_channels_names_expected_and_received_shape(shape):
     model = tiny().eval()
     with pytest.raises(ValueError) as raised:
@@ -95,8 +92,7 @@ def test_parameter_count_at_width_one():
     plain = sum(9 * cin * cout + cout for cin, cout in zip([1, *filters[:-1]], filters))
     separable_channels = [128, 256, 256, 256, 512, 512, 512]
     separable = sum(
-        9 * cin + cin * cout + cout + 2 * cout
-        for cin, cout in zip(separable_channels[:-1], separable_channels[1:])
+        9 * cin + cin * cout + cout + 2 * cout for cin, cout in zip(separable_channels[:-1], separable_channels[1:])
     )
     head = 512 * 1024 + 1024 + 1024 * 512 + 512 + 512 + 1
     model = build("cnn2d")

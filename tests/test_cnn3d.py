@@ -11,7 +11,6 @@ from radxai.models.cnn3d import CNN3D, minimum_input_size
 TINY_WIDTH = 0.0625
 
 
-
 def tiny(**arguments) -> nn.Module:
     torch.manual_seed(0)
     return build("cnn3d", width=TINY_WIDTH, **arguments)
@@ -30,8 +29,7 @@ def conv_parameters(in_channels: int, filters: int) -> int:
 def test_parameter_count_equals_keras_example_network():
     filters = [64, 64, 128, 256]
     convolutions = sum(
-        conv_parameters(in_channels, out_channels)
-        for in_channels, out_channels in zip([1, *filters[:-1]], filters)
+        conv_parameters(in_channels, out_channels) for in_channels, out_channels in zip([1, *filters[:-1]], filters)
     )
     # Keras BatchNormalization: gamma and beta are trainable, the moving mean and
     # variance are not (torch keeps those as buffers).
@@ -44,9 +42,7 @@ def test_parameter_count_equals_keras_example_network():
     model = build("cnn3d")
     trainable = sum(parameter.numel() for parameter in model.parameters())
     moving = sum(
-        buffer.numel()
-        for name, buffer in model.named_buffers()
-        if name.endswith(("running_mean", "running_var"))
+        buffer.numel() for name, buffer in model.named_buffers() if name.endswith(("running_mean", "running_var"))
     )
     assert trainable == keras_trainable
     assert trainable + moving == keras_total
@@ -115,9 +111,7 @@ def test_one_voxel_below_the_minimum_is_rejected_on_every_axis(axis):
         model(torch.rand(*shape))
 
 
-@pytest.mark.parametrize(
-    "shape", [(1, 46, 46, 46), (1, 2, 46, 46, 46), (1, 1, 1, 46, 46, 46), (1, 1, 46, 46)]
-)
+@pytest.mark.parametrize("shape", [(1, 46, 46, 46), (1, 2, 46, 46, 46), (1, 1, 1, 46, 46, 46), (1, 1, 46, 46)])
 def test_wrong_shape_or_channels_names_expected_and_received_shape(shape):
     model = tiny().eval()
     with pytest.raises(ValueError) as raised:

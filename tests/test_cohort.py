@@ -28,8 +28,11 @@ def cohort_files(tmp_path_factory):
     datasets.write_synthetic_ct(folder / "data", count=6, shape=SHAPE, seed=3)
     torch.manual_seed(0)
     checkpoint = folder / "model.pt"
-    models.save(models.build("cnn3d", width=0.125, padding="same"), checkpoint,
-                model_input=ModelInput.for_ct(SHAPE, "covid").as_dict())
+    models.save(
+        models.build("cnn3d", width=0.125, padding="same"),
+        checkpoint,
+        model_input=ModelInput.for_ct(SHAPE, "covid").as_dict(),
+    )
     return cohort.cohort_cases("synthetic", folder / "data"), checkpoint
 
 
@@ -52,8 +55,9 @@ def counting_task(case, checkpoint, methods, out_dir, layer=None, deletion=None)
 def test_the_cluster_gives_the_serial_table_and_survives_a_killed_worker(tmp_path, cohort_files) -> None:
     cases, checkpoint = cohort_files
     serial = cohort.explain_cohort(cases, checkpoint, METHODS, tmp_path / "serial", workers=0, progress=False)
-    clustered = cohort.explain_cohort(cases, checkpoint, METHODS, tmp_path / "cluster", workers=2, progress=False,
-                                      case_task=killing_task)
+    clustered = cohort.explain_cohort(
+        cases, checkpoint, METHODS, tmp_path / "cluster", workers=2, progress=False, case_task=killing_task
+    )
     assert (tmp_path / "cluster" / "killed-once").is_file()  # a worker did die mid-cohort
     pd.testing.assert_frame_equal(serial, clustered)
     assert len(serial) == len(cases) * len(METHODS) and (serial.status == "done").all()
@@ -74,8 +78,7 @@ def test_a_resumed_cohort_explains_only_the_missing_cases(tmp_path, cohort_files
     first = cohort.explain_cohort(cases, checkpoint, METHODS, out, workers=0, progress=False)
     for case_id in ("study_0002", "study_0004"):  # as if the run had stopped before them
         (out / cohort.ROWS / f"{case_id}.json").unlink()
-    again = cohort.explain_cohort(cases, checkpoint, METHODS, out, workers=0, progress=False,
-                                  case_task=counting_task)
+    again = cohort.explain_cohort(cases, checkpoint, METHODS, out, workers=0, progress=False, case_task=counting_task)
     assert sorted(path.name for path in out.glob("ran-*")) == ["ran-study_0002", "ran-study_0004"]
     pd.testing.assert_frame_equal(first, again)
 
@@ -102,23 +105,57 @@ def test_another_cohorts_folder_and_a_silent_scheduler_are_refused(tmp_path, coh
         port = probe.getsockname()[1]
     started = time.monotonic()
     with pytest.raises(cohort.CohortError, match=rf"no Dask scheduler answers at tcp://127.0.0.1:{port} within 2 s"):
-        cohort.explain_cohort(cases[:1], checkpoint, METHODS, tmp_path / "remote", scheduler=f"tcp://127.0.0.1:{port}",
-                              scheduler_timeout=2, progress=False)
+        cohort.explain_cohort(
+            cases[:1],
+            checkpoint,
+            METHODS,
+            tmp_path / "remote",
+            scheduler=f"tcp://127.0.0.1:{port}",
+            scheduler_timeout=2,
+            progress=False,
+        )
     assert time.monotonic() - started < 30
 
 
 def test_the_command_writes_the_table_and_names_failures(tmp_path, cohort_files, capsys) -> None:
     cases, checkpoint = cohort_files
     root = Path(cases[0].scan).parents[2]
-    arguments = ["explain-cohort", "synthetic", "--root", str(root), "--model", str(checkpoint), "--method", "saliency",
-                 "--workers", "0", "--split", "val", "--out", str(tmp_path / "out")]
+    arguments = [
+        "explain-cohort",
+        "synthetic",
+        "--root",
+        str(root),
+        "--model",
+        str(checkpoint),
+        "--method",
+        "saliency",
+        "--workers",
+        "0",
+        "--split",
+        "val",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert cli.main(arguments) == 0
     test_cases = [case for case in cohort.cohort_cases("synthetic", root, split="val")]
     assert 0 < len(test_cases) < len(cases)
     assert f"{len(test_cases)} cases, 0 failed" in capsys.readouterr().out
     assert len(pd.read_parquet(tmp_path / "out" / cohort.TABLE)) == len(test_cases)
-    assert cli.main(["explain-cohort", "mosmeddata", "--root", str(tmp_path / "nothing"), "--model", str(checkpoint),
-                     "--out", str(tmp_path / "other")]) == 2
+    assert (
+        cli.main(
+            [
+                "explain-cohort",
+                "mosmeddata",
+                "--root",
+                str(tmp_path / "nothing"),
+                "--model",
+                str(checkpoint),
+                "--out",
+                str(tmp_path / "other"),
+            ]
+        )
+        == 2
+    )
     assert "radxai explain-cohort:" in capsys.readouterr().err
     assert cli.main([*arguments[:-1], str(tmp_path / "with-deletion"), "--deletion-steps", "3"]) == 0
     table = pd.read_parquet(tmp_path / "with-deletion" / cohort.TABLE)
@@ -133,8 +170,9 @@ def test_deletion_columns_are_the_deletion_curve_of_each_map(tmp_path, cohort_fi
 
     cases, checkpoint = cohort_files
     settings = cohort.DeletionSettings(steps=4, baseline="mean")
-    table = cohort.explain_cohort(cases[:2], checkpoint, METHODS, tmp_path / "out", workers=0, progress=False,
-                                  deletion=settings)
+    table = cohort.explain_cohort(
+        cases[:2], checkpoint, METHODS, tmp_path / "out", workers=0, progress=False, deletion=settings
+    )
     assert (table.status == "done").all()
     model, model_input = models.load(checkpoint), models.read_model_input(checkpoint)
     inputs = model_input.prepare(io.read_nifti(cases[0].scan).array)
@@ -151,8 +189,15 @@ def test_a_cohort_folder_refuses_other_deletion_settings_and_bad_settings(tmp_pa
     cases, checkpoint = cohort_files
     cohort.explain_cohort(cases[:1], checkpoint, METHODS, tmp_path / "out", workers=0, progress=False)
     with pytest.raises(cohort.CohortError, match="another cohort"):
-        cohort.explain_cohort(cases[:1], checkpoint, METHODS, tmp_path / "out", workers=0, progress=False,
-                              deletion=cohort.DeletionSettings(steps=2))
+        cohort.explain_cohort(
+            cases[:1],
+            checkpoint,
+            METHODS,
+            tmp_path / "out",
+            workers=0,
+            progress=False,
+            deletion=cohort.DeletionSettings(steps=2),
+        )
     with pytest.raises(ValueError, match="at least 1"):
         cohort.DeletionSettings(steps=0)
     with pytest.raises(ValueError, match="use 'blur', 'mean' or 'zero'"):
@@ -166,13 +211,17 @@ def xray_cohort_files(tmp_path_factory):
     class_names = datasets.cxr_class_names()
     torch.manual_seed(0)
     checkpoint = folder / "model.pt"
-    models.save(models.build("cnn2d", width=0.125, num_outputs=len(class_names)), checkpoint,
-                model_input=ModelInput.for_xray((64, 64), class_names).as_dict())
+    models.save(
+        models.build("cnn2d", width=0.125, num_outputs=len(class_names)),
+        checkpoint,
+        model_input=ModelInput.for_xray((64, 64), class_names).as_dict(),
+    )
     return cohort.cohort_cases("synthetic_xray", folder / "data"), checkpoint
 
 
 def test_an_xray_cohort_explains_each_boxed_class_and_scores_it_against_the_readers_boxes(
-        tmp_path, xray_cohort_files) -> None:
+    tmp_path, xray_cohort_files
+) -> None:
     from radxai.evaluate import localisation
     from radxai.evaluate.boxes import mask_from_boxes
 

@@ -30,8 +30,9 @@ def test_lung_slice_range_finds_the_lungs_and_rejects_no_lungs() -> None:
 
 
 def test_slice_dataset_labels_slices_by_their_lesion(studies: list[datasets.CTStudy]) -> None:
-    dataset = ct_slices.CTSliceDataset(studies, volume_shape=CT_SHAPE, slice_shape=(24, 20),
-                                       slices_per_study=4, minimum_lesion_voxels=1)
+    dataset = ct_slices.CTSliceDataset(
+        studies, volume_shape=CT_SHAPE, slice_shape=(24, 20), slices_per_study=4, minimum_lesion_voxels=1
+    )
     assert len(dataset) == len(dataset.origins) > 0
     x, y = dataset[0]
     assert x.shape == (1, 24, 20) and x.dtype == np.float32
@@ -41,8 +42,7 @@ def test_slice_dataset_labels_slices_by_their_lesion(studies: list[datasets.CTSt
         lesion = by_id[study_id].load().masks["lesion"]
         assert label == int(np.count_nonzero(lesion[:, index, :]) >= 1)
     normal_ids = {study.study_id for study in studies if study.label == 0}
-    assert not any(label for label, (study_id, _) in zip(dataset.labels, dataset.origins)
-                   if study_id in normal_ids)
+    assert not any(label for label, (study_id, _) in zip(dataset.labels, dataset.origins) if study_id in normal_ids)
     assert dataset.labels.sum() > 0
 
 

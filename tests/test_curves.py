@@ -14,9 +14,15 @@ from radxai.viz import curves  # noqa: E402
 
 
 def test_history_plot_has_loss_and_accuracy_for_both_splits() -> None:
-    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [0.7, 0.5, 0.4], "validation_loss": [0.7, 0.6, 0.6],
-                            "train_accuracy": [0.5, 0.7, 0.8], "validation_accuracy": [0.5, 0.6, 0.6]}
-                           ).set_index("epoch")
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3],
+            "train_loss": [0.7, 0.5, 0.4],
+            "validation_loss": [0.7, 0.6, 0.6],
+            "train_accuracy": [0.5, 0.7, 0.8],
+            "validation_accuracy": [0.5, 0.6, 0.6],
+        }
+    ).set_index("epoch")
     figure = curves.plot_history(history, "toy")
     loss_axes, accuracy_axes = figure.axes
     assert len(loss_axes.lines) == 2 and len(accuracy_axes.lines) == 2

@@ -24,13 +24,17 @@ def ct_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cxr_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return datasets.write_synthetic_cxr(tmp_path_factory.mktemp("cxr"), count=10, seed=2,
-                                        shape=(64, 64), prevalence=0.5)
+    return datasets.write_synthetic_cxr(
+        tmp_path_factory.mktemp("cxr"), count=10, seed=2, shape=(64, 64), prevalence=0.5
+    )
 
 
 def digest_tree(root: Path) -> dict[str, str]:
-    return {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 def test_ct_dataset_uses_the_mosmed_layout_and_reads_back(ct_root: Path) -> None:
@@ -67,8 +71,9 @@ def test_ct_volume_dataset_gives_model_inputs(ct_root: Path) -> None:
 
 
 def test_confounded_ct_dataset_ties_the_marker_to_the_label_in_training_only(tmp_path: Path) -> None:
-    root = datasets.write_synthetic_ct(tmp_path, count=10, seed=4, shape=CT_SHAPE, confounder="marker",
-                                       confounder_strength=1.0)
+    root = datasets.write_synthetic_ct(
+        tmp_path, count=10, seed=4, shape=CT_SHAPE, confounder="marker", confounder_strength=1.0
+    )
     for study in datasets.read_ct_studies(root):
         if study.split == "train":
             assert ("marker" in study.confounders) == bool(study.label)
@@ -79,8 +84,15 @@ def test_confounded_ct_dataset_ties_the_marker_to_the_label_in_training_only(tmp
 
 
 def test_focal_set_has_small_lesions_and_lesion_free_twins_that_differ_only_near_them(tmp_path: Path) -> None:
-    root = datasets.write_synthetic_ct(tmp_path, count=6, seed=2, shape=CT_SHAPE, grade_shares=(0.5, 0.5, 0, 0, 0),
-                                       involvement_range=(0.01, 0.03), lesion_free_twins=True)
+    root = datasets.write_synthetic_ct(
+        tmp_path,
+        count=6,
+        seed=2,
+        shape=CT_SHAPE,
+        grade_shares=(0.5, 0.5, 0, 0, 0),
+        involvement_range=(0.01, 0.03),
+        lesion_free_twins=True,
+    )
     studies = datasets.read_ct_studies(root)
     positives = [study for study in studies if study.label == 1]
     assert len(positives) == 3 and all(study.grade == 1 for study in positives)
@@ -102,8 +114,9 @@ def test_focal_set_has_small_lesions_and_lesion_free_twins_that_differ_only_near
 
 def test_an_involvement_range_outside_the_grade_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not fit grade CT-1"):
-        datasets.write_synthetic_ct(tmp_path, count=4, seed=0, shape=CT_SHAPE, grade_shares=(0.5, 0.5, 0, 0, 0),
-                                    involvement_range=(0.3, 0.4))
+        datasets.write_synthetic_ct(
+            tmp_path, count=4, seed=0, shape=CT_SHAPE, grade_shares=(0.5, 0.5, 0, 0, 0), involvement_range=(0.3, 0.4)
+        )
     with pytest.raises(ValueError, match="involvement_range"):
         datasets.write_synthetic_ct(tmp_path, count=4, seed=0, shape=CT_SHAPE, involvement_range=(0.2, 0.1))
 
@@ -174,13 +187,11 @@ def test_bad_dataset_arguments_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="count"):
         datasets.write_synthetic_ct(tmp_path, count=0)
     with pytest.raises(ValueError, match="Heart failure"):
-        datasets.write_synthetic_cxr(tmp_path, count=2, confounder="side_marker",
-                                     confounder_label="Heart failure")
+        datasets.write_synthetic_cxr(tmp_path, count=2, confounder="side_marker", confounder_label="Heart failure")
 
 
 @settings(max_examples=60, deadline=None)
-@given(keys=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=60),
-       seed=st.integers(0, 2**16))
+@given(keys=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=60), seed=st.integers(0, 2**16))
 def test_stratified_split_is_deterministic_and_keeps_class_shares(keys: list[str], seed: int) -> None:
     splits = datasets.stratified_split(keys, seed=seed)
     assert splits == datasets.stratified_split(keys, seed=seed)

@@ -19,8 +19,15 @@ from radxai.explain.backends import detect_backend
 def tiny_cnn(seed: int = 0, spatial: int = 3) -> nn.Module:
     torch.manual_seed(seed)
     convolution, pooling = (nn.Conv3d, nn.AdaptiveAvgPool3d) if spatial == 3 else (nn.Conv2d, nn.AdaptiveAvgPool2d)
-    return nn.Sequential(convolution(1, 4, 3, padding=1), nn.ReLU(), convolution(4, 4, 3, padding=1), nn.ReLU(),
-                         pooling(1), nn.Flatten(), nn.Linear(4, 2))
+    return nn.Sequential(
+        convolution(1, 4, 3, padding=1),
+        nn.ReLU(),
+        convolution(4, 4, 3, padding=1),
+        nn.ReLU(),
+        pooling(1),
+        nn.Flatten(),
+        nn.Linear(4, 2),
+    )
 
 
 def batch(shape=(4, 1, 6, 8, 8), seed: int = 1) -> np.ndarray:
@@ -177,8 +184,14 @@ def tiny_keras_cnn(seed: int = 0):
     import keras
 
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([keras.Input((6, 8, 8, 1)), keras.layers.Conv3D(4, 3, padding="same", activation="relu"),
-                             keras.layers.GlobalAveragePooling3D(), keras.layers.Dense(2)])
+    return keras.Sequential(
+        [
+            keras.Input((6, 8, 8, 1)),
+            keras.layers.Conv3D(4, 3, padding="same", activation="relu"),
+            keras.layers.GlobalAveragePooling3D(),
+            keras.layers.Dense(2),
+        ]
+    )
 
 
 @pytest.mark.slow
@@ -205,8 +218,12 @@ def test_keras_weights_assigned_again_get_a_new_session() -> None:
     scores = backend.scores(x, 1).scores
     after = list(sessions_of(model).values())
     assert after[0] is not None and after[0] is not before[0]
-    np.testing.assert_allclose(scores, detect_backend(model, engine="torch").scores(x, 1).scores,
-                               rtol=0, atol=engines.RELATIVE_TOLERANCE * np.abs(scores).max())
+    np.testing.assert_allclose(
+        scores,
+        detect_backend(model, engine="torch").scores(x, 1).scores,
+        rtol=0,
+        atol=engines.RELATIVE_TOLERANCE * np.abs(scores).max(),
+    )
 
 
 @pytest.mark.slow

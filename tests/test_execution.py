@@ -11,8 +11,10 @@ from radxai import execution
 
 
 def cells(*specs: tuple[str, str]) -> list:
-    return [nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
-            for kind, source in specs]
+    return [
+        nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
+        for kind, source in specs
+    ]
 
 
 def test_section_of_takes_the_last_heading_of_a_markdown_cell() -> None:
@@ -21,9 +23,15 @@ def test_section_of_takes_the_last_heading_of_a_markdown_cell() -> None:
 
 
 def test_sections_are_reported_once_each_when_their_first_code_cell_starts() -> None:
-    notebook = cells(("markdown", "# Title"), ("code", "a = 1"), ("code", "b = 2"),
-                     ("markdown", "A note without a heading"), ("code", "c = 3"),
-                     ("markdown", "## Deletion curves"), ("code", "d = 4"))
+    notebook = cells(
+        ("markdown", "# Title"),
+        ("code", "a = 1"),
+        ("code", "b = 2"),
+        ("markdown", "A note without a heading"),
+        ("code", "c = 3"),
+        ("markdown", "## Deletion curves"),
+        ("code", "d = 4"),
+    )
     lines: list[str] = []
     reporter = execution.SectionReporter("06_pixel_deletion", notebook, lines.append)
     for index in range(len(notebook)):
@@ -41,16 +49,22 @@ def test_a_code_cell_before_any_heading_is_in_the_start_section() -> None:
 
 @pytest.mark.slow
 def test_a_notebook_runs_on_local_sockets_and_its_progress_reaches_the_run_not_the_notebook(
-        tmp_path: Path, capfd) -> None:
+    tmp_path: Path, capfd
+) -> None:
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     parameters = nbformat.v4.new_code_cell("epochs = 1")
     parameters.metadata["tags"] = ["parameters"]
-    notebook.cells = [nbformat.v4.new_markdown_cell("## Training"), parameters,
-                      nbformat.v4.new_code_cell("from radxai.progress import EpochProgress\n"
-                                                "progress = EpochProgress('tiny net', epochs)\n"
-                                                "progress.epoch_done(1, train_loss=0.25)\n"
-                                                "print('in the notebook')")]
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("## Training"),
+        parameters,
+        nbformat.v4.new_code_cell(
+            "from radxai.progress import EpochProgress\n"
+            "progress = EpochProgress('tiny net', epochs)\n"
+            "progress.epoch_done(1, train_loss=0.25)\n"
+            "print('in the notebook')"
+        ),
+    ]
     source = tmp_path / "01_tiny.ipynb"
     nbformat.write(notebook, source)
     lines: list[str] = []
@@ -74,6 +88,10 @@ def test_a_kernel_started_in_another_folder_finds_its_sockets(tmp_path: Path, mo
     monkeypatch.chdir(tmp_path)
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; print(os.getcwd())")])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbclient.NotebookClient(notebook, kernel_manager_class=execution.LocalSocketKernelManager, startup_timeout=30,
-                            resources={"metadata": {"path": "notebooks"}}).execute()
+    nbclient.NotebookClient(
+        notebook,
+        kernel_manager_class=execution.LocalSocketKernelManager,
+        startup_timeout=30,
+        resources={"metadata": {"path": "notebooks"}},
+    ).execute()
     assert notebook.cells[0].outputs[0]["text"].strip() == str(tmp_path / "notebooks")

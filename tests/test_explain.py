@@ -51,7 +51,6 @@ FAST_OPTIONS = {
 }
 
 
-
 class Tiny3D(nn.Module):
     """Conv3d -> ReLU -> Conv3d (cam layer) -> ReLU -> pooling -> Linear(3, 2)."""
 
@@ -123,20 +122,14 @@ def test_a_callable_target_has_no_probability():
 
 
 def test_unknown_method_lists_the_methods():
-    with pytest.raises(
-        ValueError, match=r"unknown method 'gradkam'; methods: deconvnet, gradcam, "
-    ):
+    with pytest.raises(ValueError, match=r"unknown method 'gradkam'; methods: deconvnet, gradcam, "):
         explain(Tiny3D(), volume_batch(), "gradkam")
 
 
 def test_unknown_options_list_the_accepted_ones():
-    with pytest.raises(
-        TypeError, match=r"'integrated_gradients' got unknown option\(s\) step;.*steps"
-    ):
+    with pytest.raises(TypeError, match=r"'integrated_gradients' got unknown option\(s\) step;.*steps"):
         explain(Tiny3D(), volume_batch(), "integrated_gradients", step=4)
-    with pytest.raises(
-        TypeError, match=r"'gradcam' got unknown option\(s\) batch_size; accepted options: none"
-    ):
+    with pytest.raises(TypeError, match=r"'gradcam' got unknown option\(s\) batch_size; accepted options: none"):
         explain(Tiny3D(), volume_batch(), "gradcam", batch_size=4)
 
 
@@ -228,9 +221,7 @@ def test_resolve_targets_is_shared_by_all_methods():
 
 def oblique_affine() -> np.ndarray:
     angle = np.deg2rad(20)
-    rotation = np.array(
-        [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
-    )
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
     affine = np.eye(4)
     affine[:3, :3] = rotation @ np.diag([0.8, 0.7, 2.5])
     affine[:3, 3] = [-120.0, 35.5, 60.25]
@@ -251,9 +242,7 @@ def test_heatmap_nifti_keeps_the_scans_affine(tmp_path):
 def test_heatmap_nifti_rejects_a_volume_of_another_shape(tmp_path):
     scan = Volume.from_spacing(np.zeros((4, 6, 7)), (2.5, 0.7, 0.7))
     result = explain(Tiny3D(), volume_batch(), "gradcam", target=1)
-    with pytest.raises(
-        ValueError, match=r"heatmap shape \(4, 6, 6\) differs from the volume shape \(4, 6, 7\)"
-    ):
+    with pytest.raises(ValueError, match=r"heatmap shape \(4, 6, 6\) differs from the volume shape \(4, 6, 7\)"):
         save_heatmap_nifti(result, scan, tmp_path / "heatmap.nii")
     assert not (tmp_path / "heatmap.nii").exists()
 
@@ -279,8 +268,9 @@ def test_explain_methods_equals_explain_and_shares_one_pass_among_the_cams(spati
     from radxai.explain import explain_methods
 
     torch.manual_seed(0)
-    model = (build("cnn2d", width=0.125, num_outputs=3) if len(spatial) == 2
-             else build("cnn3d", width=0.125, padding="same")).eval()
+    model = (
+        build("cnn2d", width=0.125, num_outputs=3) if len(spatial) == 2 else build("cnn3d", width=0.125, padding="same")
+    ).eval()
     x = np.random.default_rng(0).random((2, 1, *spatial), dtype=np.float32)
     names = ["hirescam", "saliency", "gradcam", "gradcam++", "layercam", "integrated_gradients"]
     options = {"integrated_gradients": {"steps": 4}}

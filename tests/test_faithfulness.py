@@ -182,14 +182,11 @@ def test_batched_and_one_at_a_time_curves_are_identical(dims: int, kind: str) ->
     np.testing.assert_allclose(batched.scores, one_at_a_time.scores, rtol=0, atol=1e-6)
     assert np.ptp(one_at_a_time.scores) > 1e-3  # the curves do move
     # A sample's curve does not depend on the rest of the batch.
-    alone = perturbation_curve(network, x[1:2], maps[1], kind, target=1, steps=9,
-                               baseline="blur", seed=3)
+    alone = perturbation_curve(network, x[1:2], maps[1], kind, target=1, steps=9, baseline="blur", seed=3)
     np.testing.assert_allclose(alone.scores[0], one_at_a_time.scores[1], rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "spec", ["zero", "mean", Baseline("blur", blur_kernel=3), Baseline("constant", constant=-2.5)]
-)
+@pytest.mark.parametrize("spec", ["zero", "mean", Baseline("blur", blur_kernel=3), Baseline("constant", constant=-2.5)])
 def test_every_baseline_ends_deletion_at_the_baseline_and_starts_insertion_there(spec) -> None:
     model = small_convnet(3, outputs=2)
     x = np.random.default_rng(2).standard_normal((2, 2, 4, 5, 6)).astype(np.float32)
@@ -257,9 +254,7 @@ def test_a_keras_model_gives_the_same_curve_as_its_numpy_formula() -> None:
 
     keras = import_keras()
     inputs = keras.Input((3, 4, 1))
-    logits = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")(
-        keras.layers.Flatten()(inputs)
-    )
+    logits = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")(keras.layers.Flatten()(inputs))
     model = keras.Model(inputs, logits)  # logit = the sum of the pixels
     x = np.random.default_rng(5).random((2, 1, 3, 4)).astype(np.float32)
     maps = random_maps(x, seed=1)
@@ -316,16 +311,23 @@ def test_probability_drops_replace_exactly_the_top_fraction() -> None:
     x = np.arange(1.0, 11.0, dtype=np.float32).reshape(1, 1, 2, 5)
     maps = x[:, 0]  # the largest pixels are the most important
     table = probability_drops(
-        model, x, maps, source_classes=0, fractions=(0.2, 0.5),
+        model,
+        x,
+        maps,
+        source_classes=0,
+        fractions=(0.2, 0.5),
         baselines=("zero", Baseline("constant", constant=1.0)),
     )
     assert len(table) == 1 * 2 * 2 * 2
-    assert list(table.columns) == ["sample", "source_class", "baseline", "fraction", "class",
-                                   "p_orig", "p_new", "drop"]
+    assert list(table.columns) == ["sample", "source_class", "baseline", "fraction", "class", "p_orig", "p_new", "drop"]
     total = 55.0
     # fraction 0.2 -> pixels 10, 9; fraction 0.5 -> pixels 10..6.
-    expected_sums = {("zero", 0.2): total - 19, ("zero", 0.5): total - 40,
-                     ("constant 1", 0.2): total - 19 + 2, ("constant 1", 0.5): total - 40 + 5}
+    expected_sums = {
+        ("zero", 0.2): total - 19,
+        ("zero", 0.5): total - 40,
+        ("constant 1", 0.2): total - 19 + 2,
+        ("constant 1", 0.5): total - 40 + 5,
+    }
     for row in table.itertuples():
         logit_sum = expected_sums[(row.baseline, row.fraction)]
         scale, offset = [(1.0, 0.0), (-0.5, 1.0)][row[5]]
@@ -413,8 +415,9 @@ def test_baseline_and_input_scores_are_the_models_scores_of_baseline_and_input(k
     model = small_convnet(2, outputs=2)
     x = np.random.default_rng(6).standard_normal((3, 2, 6, 7)).astype(np.float32)
     curve = perturbation_curve(model, x, random_maps(x), kind, target=1, steps=4, baseline="blur")
-    np.testing.assert_allclose(curve.baseline_scores, probability_of(model, make_baseline(x, "blur"), 1),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        curve.baseline_scores, probability_of(model, make_baseline(x, "blur"), 1), rtol=0, atol=1e-6
+    )
     np.testing.assert_allclose(curve.input_scores, probability_of(model, x, 1), rtol=0, atol=1e-6)
     assert curve.baseline_scores.shape == curve.input_scores.shape == (3,)
 
@@ -435,8 +438,14 @@ def test_baseline_check_counts_the_baselines_scored_as_the_target() -> None:
     }
     table = baseline_check(curves)
     assert list(table.index.names) == ["kind", "method"] and len(table) == 4
-    assert list(table.columns) == ["baseline", "samples", "input_score", "baseline_score",
-                                   "baseline_scored_as_target", "flagged"]
+    assert list(table.columns) == [
+        "baseline",
+        "samples",
+        "input_score",
+        "baseline_score",
+        "baseline_scored_as_target",
+        "flagged",
+    ]
     for kind in faithfulness.KINDS:
         zero, positive = table.loc[(kind, "zero")], table.loc[(kind, "reference")]
         assert zero["baseline_scored_as_target"] == 0 and not zero["flagged"]
@@ -464,15 +473,16 @@ def test_reference_deletion_ends_at_the_models_score_of_each_samples_reference(d
     reference = generator.standard_normal(x.shape).astype(np.float32)  # one per sample
     spec = Baseline("reference", reference=reference)
     maps = random_maps(x, seed=2)
-    by_batch = [perturbation_curve(model, x, maps, "deletion", target=0, steps=5, baseline=spec,
-                                   batch_size=size) for size in (1, 2, 64)]
+    by_batch = [
+        perturbation_curve(model, x, maps, "deletion", target=0, steps=5, baseline=spec, batch_size=size)
+        for size in (1, 2, 64)
+    ]
     expected = probability_of(model, reference, 0)
     for curve in by_batch:
         np.testing.assert_allclose(curve.scores[:, -1], expected, rtol=0, atol=1e-6)
         np.testing.assert_allclose(curve.scores, by_batch[0].scores, rtol=0, atol=1e-6)
     assert by_batch[0].baseline == "reference"
-    insertion = perturbation_curve(model, x, maps, "insertion", target=0, steps=5, baseline=spec,
-                                   batch_size=2)
+    insertion = perturbation_curve(model, x, maps, "insertion", target=0, steps=5, baseline=spec, batch_size=2)
     np.testing.assert_allclose(insertion.baseline_scores, expected, rtol=0, atol=1e-6)
     drops = probability_drops(model, x, maps, 0, fractions=(1.0,), baselines=(spec,), batch_size=2)
     new = drops[drops["class"] == 0].sort_values("sample")["p_new"].to_numpy()
@@ -494,8 +504,10 @@ def test_healthy_fill_deletion_changes_nothing_outside_the_region(dims: int) -> 
     maps = np.where(regions, 0.0, 1.0) + generator.random(regions.shape) * 0.5
     outside = (~regions).sum(axis=tuple(range(1, regions.ndim))).min()
     steps = int(regions[0].size)  # one voxel per step
-    curves = [perturbation_curve(model, x, maps, "deletion", target=1, steps=steps, baseline=spec,
-                                 batch_size=size) for size in (1, 7)]
+    curves = [
+        perturbation_curve(model, x, maps, "deletion", target=1, steps=steps, baseline=spec, batch_size=size)
+        for size in (1, 7)
+    ]
     np.testing.assert_allclose(curves[0].scores, curves[1].scores, rtol=0, atol=1e-6)
     first = curves[0].scores[:, : outside + 1]
     np.testing.assert_allclose(first, first[:, :1].repeat(outside + 1, axis=1), rtol=0, atol=1e-6)
@@ -521,11 +533,22 @@ def test_baselines_with_arrays_are_frozen_copies_checked_before_the_model_runs()
         deletion_curve(NaNModel(), x, maps, steps=3, baseline=Baseline("reference", reference=with_nan))
     region = np.ones((3, 3), dtype=bool)
     with pytest.raises(ValueError, match=r"region mask has shape \(3, 3\), but input \(2, 1, 3, 4\)"):
-        deletion_curve(NaNModel(), np.ones((2, 1, 3, 4), np.float32), np.ones((2, 3, 4)), steps=3,
-                       baseline=Baseline("healthy_fill", region=region, healthy_ceiling=1.0))
+        deletion_curve(
+            NaNModel(),
+            np.ones((2, 1, 3, 4), np.float32),
+            np.ones((2, 3, 4)),
+            steps=3,
+            baseline=Baseline("healthy_fill", region=region, healthy_ceiling=1.0),
+        )
     with pytest.raises(ValueError, match="sample 0, channel 0: none of its 9 region voxels"):
-        probability_drops(NaNModel(), x, maps, 0, fractions=(1.0,), baselines=(
-            Baseline("healthy_fill", region=region, healthy_ceiling=0.5),))
+        probability_drops(
+            NaNModel(),
+            x,
+            maps,
+            0,
+            fractions=(1.0,),
+            baselines=(Baseline("healthy_fill", region=region, healthy_ceiling=0.5),),
+        )
     with pytest.raises(ValueError, match="healthy_fill baseline needs a region mask"):
         Baseline("healthy_fill", healthy_ceiling=0.2)
     with pytest.raises(ValueError, match="settings of the healthy_fill baseline, not of 'zero'"):

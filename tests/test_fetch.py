@@ -44,8 +44,7 @@ class FakeRetrieve:
     def __init__(self) -> None:
         self.calls: list[dict] = []
 
-    def __call__(self, url, known_hash=None, fname=None, path=None, processor=None,
-                 downloader=None, progressbar=False):
+    def __call__(self, url, known_hash=None, fname=None, path=None, processor=None, downloader=None, progressbar=False):
         self.calls.append({"url": url, "known_hash": known_hash, "fname": fname, "path": Path(path)})
         target = Path(path) / fname
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -57,8 +56,10 @@ class FakeRetrieve:
 class FakeRecord:
     """Stands in for a pooch.Pooch on a DOI: a record of a label table and an image archive."""
 
-    FILES = {"imgtrain_Abnormality_and_Location_Labels.csv": b"NoteAcc_DEID,nodule*lung\ntrn1,1\n",
-             "images_part1.zip": zip_bytes({"images/trn1.npz": b"volume"})}
+    FILES = {
+        "imgtrain_Abnormality_and_Location_Labels.csv": b"NoteAcc_DEID,nodule*lung\ntrn1,1\n",
+        "images_part1.zip": zip_bytes({"images/trn1.npz": b"volume"}),
+    }
 
     def __init__(self, path, base_url, registry) -> None:
         self.path, self.base_url, self.registry = Path(path), base_url, registry
@@ -131,15 +132,16 @@ def test_a_dataset_without_direct_download_says_how_to_obtain_it(manifest_folder
     assert "mosmed.ai" in str(caught.value)
 
 
-def test_url_downloads_unpack_into_the_root_and_record_their_hash(manifest_folder, tmp_path,
-                                                                   fake_retrieve) -> None:
+def test_url_downloads_unpack_into_the_root_and_record_their_hash(manifest_folder, tmp_path, fake_retrieve) -> None:
     edit_manifest(manifest_folder, "mosmeddata", true_sizes)
     root = tmp_path / "MosMedData"
     fetched = fetch_dataset("mosmeddata", root)
     downloads = root / DOWNLOAD_FOLDER
     assert fetched == [downloads / "CT-0.zip", downloads / "CT-23.zip"]
     assert [(call["url"].rsplit("/", 1)[1], call["known_hash"], call["path"]) for call in fake_retrieve.calls] == [
-        ("CT-0.zip", None, downloads), ("CT-23.zip", None, downloads)]
+        ("CT-0.zip", None, downloads),
+        ("CT-23.zip", None, downloads),
+    ]
     assert (root / "CT-0" / "study_0001.nii.gz").read_bytes() == b"normal study"
     assert (root / "CT-23" / "study_0939.nii.gz").read_bytes() == b"abnormal study"
     recorded = read_registry(root / REGISTRY_FILE_NAME)
@@ -148,7 +150,9 @@ def test_url_downloads_unpack_into_the_root_and_record_their_hash(manifest_folde
     # Trust on first use: a later fetch must match the first download's hash.
     fetch_dataset("mosmeddata", root)
     assert [call["known_hash"] for call in fake_retrieve.calls[2:]] == [
-        f"sha256:{recorded['downloads']['CT-0.zip']}", f"sha256:{recorded['downloads']['CT-23.zip']}"]
+        f"sha256:{recorded['downloads']['CT-0.zip']}",
+        f"sha256:{recorded['downloads']['CT-23.zip']}",
+    ]
 
 
 def test_a_published_hash_is_passed_to_pooch(manifest_folder, tmp_path, fake_retrieve) -> None:
@@ -157,6 +161,7 @@ def test_a_published_hash_is_passed_to_pooch(manifest_folder, tmp_path, fake_ret
     def publish(document: dict) -> None:
         true_sizes(document)
         document["downloads"][0]["sha256"] = digest
+
     edit_manifest(manifest_folder, "mosmeddata", publish)
     fetch_dataset("mosmeddata", tmp_path, files=["CT-0.zip"])
     assert [call["known_hash"] for call in fake_retrieve.calls] == [f"sha256:{digest}"]
@@ -171,8 +176,7 @@ def test_a_download_of_the_wrong_size_is_refused(tmp_path, fake_retrieve) -> Non
 
 def test_only_the_requested_files_are_fetched(manifest_folder, tmp_path, fake_retrieve) -> None:
     edit_manifest(manifest_folder, "mosmeddata", true_sizes)
-    assert fetch_dataset("mosmeddata", tmp_path, files=["CT-23.zip"]) == [
-        tmp_path / DOWNLOAD_FOLDER / "CT-23.zip"]
+    assert fetch_dataset("mosmeddata", tmp_path, files=["CT-23.zip"]) == [tmp_path / DOWNLOAD_FOLDER / "CT-23.zip"]
     assert not (tmp_path / "CT-0").exists()
     with pytest.raises(DownloadError, match=r"none of \['CT-5\.zip'\] is a download of mosmeddata"):
         fetch_dataset("mosmeddata", tmp_path, files=["CT-5.zip"])
@@ -184,15 +188,20 @@ def test_doi_records_fetch_the_listed_files_with_the_record_checksums(tmp_path, 
     def create(path, base_url, registry):
         records.append(FakeRecord(path, base_url, registry))
         return records[-1]
+
     monkeypatch.setattr(fetch.pooch, "create", create)
     monkeypatch.setattr(fetch.pooch, "retrieve", no_network)
-    with pytest.raises(DownloadError, match=r"doi:10\.5281/zenodo\.6406114 holds no files named "
-                                            r"\['imgvalid_Abnormality_and_Location_Labels\.csv', "
-                                            r"'imgtest_Abnormality_and_Location_Labels\.csv', 'Summary_3630\.csv'\]"):
+    with pytest.raises(
+        DownloadError,
+        match=r"doi:10\.5281/zenodo\.6406114 holds no files named "
+        r"\['imgvalid_Abnormality_and_Location_Labels\.csv', "
+        r"'imgtest_Abnormality_and_Location_Labels\.csv', 'Summary_3630\.csv'\]",
+    ):
         fetch_dataset("rad_chestct", tmp_path)
     assert records[0].base_url == "doi:10.5281/zenodo.6406114/" and records[0].path == tmp_path
-    fetched = fetch_dataset("rad_chestct", tmp_path,
-                            files=["imgtrain_Abnormality_and_Location_Labels.csv", "images_part1.zip"])
+    fetched = fetch_dataset(
+        "rad_chestct", tmp_path, files=["imgtrain_Abnormality_and_Location_Labels.csv", "images_part1.zip"]
+    )
     assert records[1].fetched == ["images_part1.zip", "imgtrain_Abnormality_and_Location_Labels.csv"]
     assert fetched == [tmp_path / "images_part1.zip", tmp_path / "imgtrain_Abnormality_and_Location_Labels.csv"]
     assert (tmp_path / "images" / "trn1.npz").read_bytes() == b"volume"
@@ -218,13 +227,16 @@ def _link(name: str, kind: bytes, target: str) -> tarfile.TarInfo:
     return member
 
 
-@pytest.mark.parametrize(("member", "reason"), [
-    (tarfile.TarInfo("../outside.txt"), "outside the destination"),
-    (tarfile.TarInfo("/tmp/absolute.txt"), "absolute path"),
-    (_link("escape", tarfile.SYMTYPE, "../../etc/passwd"), "is a link"),
-    (_link("inside", tarfile.SYMTYPE, "."), "is a link"),
-    (_link("hard", tarfile.LNKTYPE, "images/a.txt"), "is a link"),
-])
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [
+        (tarfile.TarInfo("../outside.txt"), "outside the destination"),
+        (tarfile.TarInfo("/tmp/absolute.txt"), "absolute path"),
+        (_link("escape", tarfile.SYMTYPE, "../../etc/passwd"), "is a link"),
+        (_link("inside", tarfile.SYMTYPE, "."), "is a link"),
+        (_link("hard", tarfile.LNKTYPE, "images/a.txt"), "is a link"),
+    ],
+)
 def test_a_tar_member_outside_the_root_is_refused_and_nothing_is_extracted(tmp_path, member, reason) -> None:
     root = tmp_path / "root"
     root.mkdir()

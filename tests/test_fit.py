@@ -25,7 +25,7 @@ class TinyVolumes:
         for volume, label in zip(self.volumes, self.labels):
             if label:
                 row, column = rng.integers(4, 12), rng.integers(1, 6)
-                volume[0, :, row:row + 3, column:column + 3] += 0.8
+                volume[0, :, row : row + 3, column : column + 3] += 0.8
                 volume[0, :, :2, 10:] += 0.8
 
     def __len__(self) -> int:
@@ -35,7 +35,7 @@ class TinyVolumes:
         allowed = np.zeros((1, 4, 16, 16), dtype=bool)
         if self.labels[index]:
             allowed[..., :8] = True
-        return self.volumes[index], self.labels[index:index + 1], allowed
+        return self.volumes[index], self.labels[index : index + 1], allowed
 
 
 class Pairs:
@@ -96,14 +96,21 @@ def test_fit_mask_loss_records_both_losses_repeats_and_saves(tmp_path: Path) -> 
     runs = []
     for index in range(2):
         model = tiny_axialnet()
-        history = fit.fit_mask_loss(model, TinyVolumes(8, 0), TinyVolumes(4, 1), quick(), form="paper",
-                                    augmentation=JointAugmentation(max_degrees=15.0),
-                                    checkpoint=tmp_path / f"model{index}.pt")
+        history = fit.fit_mask_loss(
+            model,
+            TinyVolumes(8, 0),
+            TinyVolumes(4, 1),
+            quick(),
+            form="paper",
+            augmentation=JointAugmentation(max_degrees=15.0),
+            checkpoint=tmp_path / f"model{index}.pt",
+        )
         runs.append((history, model))
     assert runs[0][0].epochs == runs[1][0].epochs
     record = runs[0][0].epochs[-1]
     assert record["train_loss"] == pytest.approx(
-        record["train_classification_loss"] + record["train_mask_loss"] / 3, rel=1e-5)
+        record["train_classification_loss"] + record["train_mask_loss"] / 3, rel=1e-5
+    )
     assert record["validation_mask_loss"] >= 0 and 0 <= record["validation_accuracy"] <= 1
     assert runs[0][0].best_validation_loss == min(epoch["validation_loss"] for epoch in runs[0][0].epochs)
     loaded = models.load(tmp_path / "model0.pt")
@@ -117,8 +124,7 @@ def test_the_mask_loss_moves_attention_into_the_allowed_region() -> None:
     shares = {}
     for weight in (0.0, 1.0):
         model = tiny_axialnet()
-        fit.fit_mask_loss(model, TinyVolumes(16, 0), TinyVolumes(4, 1), quick(epochs=6, patience=6),
-                          mask_weight=weight)
+        fit.fit_mask_loss(model, TinyVolumes(16, 0), TinyVolumes(4, 1), quick(epochs=6, patience=6), mask_weight=weight)
         inputs, _, allowed = stacked(TinyVolumes(8, 2))
         with torch.no_grad():
             _, attention = mask_loss.hirescam_attention(model, inputs)

@@ -31,11 +31,14 @@ def test_no_fixation_or_no_time_gives_zeros() -> None:
     assert not gaze.gaze_heatmap(np.array([[2.0, 2.0, 0.0]]), (4, 5), sigma=1.0).any()
 
 
-@pytest.mark.parametrize("fixations, message", [
-    (np.zeros((3, 2)), r"\(K, 3\) with columns x_pixel, y_pixel, duration_seconds; got shape \(3, 2\)"),
-    (np.array([[1.0, np.nan, 0.2]]), "NaN or infinite"),
-    (np.array([[1.0, 1.0, -0.2]]), "durations must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "fixations, message",
+    [
+        (np.zeros((3, 2)), r"\(K, 3\) with columns x_pixel, y_pixel, duration_seconds; got shape \(3, 2\)"),
+        (np.array([[1.0, np.nan, 0.2]]), "NaN or infinite"),
+        (np.array([[1.0, 1.0, -0.2]]), "durations must be >= 0"),
+    ],
+)
 def test_bad_fixations_are_named(fixations: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         gaze.gaze_heatmap(fixations, (8, 8), sigma=1.0)
@@ -104,6 +107,10 @@ def test_simulated_heatmaps_of_a_synthetic_dataset(tmp_path: Path) -> None:
     with_findings = next(index for index, image in enumerate(images) if image.mask_paths)
     masks = {name: datasets.io.read_image(path) > 0.5 for name, path in images[with_findings].mask_paths.items()}
     expected = gaze.gaze_heatmap(
-        gaze.rescale_fixations(gaze.simulate_fixations((64, 64), masks, datasets.child_seed(1, with_findings)),
-                               (64, 64), (32, 32)), (32, 32), 2.0)
+        gaze.rescale_fixations(
+            gaze.simulate_fixations((64, 64), masks, datasets.child_seed(1, with_findings)), (64, 64), (32, 32)
+        ),
+        (32, 32),
+        2.0,
+    )
     np.testing.assert_array_equal(heatmaps[with_findings], expected)

@@ -116,7 +116,7 @@ class TinyImages:
         self.classes = np.arange(count) % 3
         self.images = rng.random((count, 1, 16, 16)).astype(np.float32) * 0.2
         for image, label in zip(self.images, self.classes):
-            image[0, 6:10, 5 * label:5 * label + 4] += 0.8
+            image[0, 6:10, 5 * label : 5 * label + 4] += 0.8
 
     def __len__(self) -> int:
         return len(self.images)
@@ -146,8 +146,9 @@ def test_fit_gaze_records_its_parts_and_repeats_for_a_seed() -> None:
     runs = []
     for _ in range(2):
         model = tiny_unet()
-        history = gaze_training.fit_gaze(model, gaze_dataset(8, 0), gaze_dataset(4, 1), GazeLossConfig.of_set(3),
-                                         config)
+        history = gaze_training.fit_gaze(
+            model, gaze_dataset(8, 0), gaze_dataset(4, 1), GazeLossConfig.of_set(3), config
+        )
         runs.append((history.epochs, [parameter.detach().clone() for parameter in model.parameters()]))
     assert runs[0][0] == runs[1][0]
     assert all(torch.equal(first, second) for first, second in zip(runs[0][1], runs[1][1]))
@@ -155,7 +156,8 @@ def test_fit_gaze_records_its_parts_and_repeats_for_a_seed() -> None:
     for name in ("classification", "guidance", "mask_vs_gaze", "generator_vs_gaze"):
         assert np.isfinite(record[f"train_{name}_loss"]) and np.isfinite(record[f"validation_{name}_loss"])
     assert record["validation_loss"] == pytest.approx(
-        record["validation_classification_loss"] + record["validation_guidance_loss"], rel=1e-5)
+        record["validation_classification_loss"] + record["validation_guidance_loss"], rel=1e-5
+    )
 
 
 def test_a_single_logit_predicted_negative_explains_the_negative_class() -> None:

@@ -14,9 +14,16 @@ from radxai.guided import generator
 
 def small_cnn() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
-                         nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(4, 3))
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    )
 
 
 def tiny_unet() -> nn.Module:
@@ -61,8 +68,9 @@ def test_the_two_rules_and_the_plain_gradient_differ() -> None:
 def test_heatmap_is_normalised_and_targets_weigh_the_logits() -> None:
     model = small_cnn().eval()
     inputs = images()
-    heatmap = generator.generator_heatmap(model, inputs, torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]),
-                                          create_graph=False)
+    heatmap = generator.generator_heatmap(
+        model, inputs, torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]), create_graph=False
+    )
     assert heatmap.min() >= 0 and torch.allclose(heatmap.flatten(1).amax(dim=1), torch.ones(2))
     by_index = generator.generator_gradients(model, inputs, torch.tensor([0, 2]))
     one_hot = generator.generator_gradients(model, inputs, torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
@@ -95,8 +103,15 @@ def test_training_mode_leaves_running_statistics_modes_and_hooks_alone() -> None
 def batch_norm_after_relu() -> nn.Module:
     """float64, so that central differences resolve the second-order terms."""
     torch.manual_seed(1)
-    model = nn.Sequential(nn.Conv2d(2, 5, 1), nn.ReLU(), nn.BatchNorm2d(5), nn.Conv2d(5, 3, 1),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2)).double()
+    model = nn.Sequential(
+        nn.Conv2d(2, 5, 1),
+        nn.ReLU(),
+        nn.BatchNorm2d(5),
+        nn.Conv2d(5, 3, 1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(3, 2),
+    ).double()
     model[2].running_mean.normal_(generator=torch.Generator().manual_seed(2))
     model[2].running_var.uniform_(0.5, 2.0, generator=torch.Generator().manual_seed(3))
     return model

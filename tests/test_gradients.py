@@ -66,11 +66,7 @@ def test_integrated_gradients_completeness(baseline, spatial):
         baseline = random_input(2, *spatial, seed=9).numpy()  # (C, *spatial), broadcast over N
     result = explain(model, x, "integrated_gradients", target=1, steps=64, baseline=baseline)
     if isinstance(baseline, str):
-        reference = (
-            torch.zeros_like(x)
-            if baseline == "zero"
-            else x.mean(dim=(2, 3), keepdim=True).expand_as(x)
-        )
+        reference = torch.zeros_like(x) if baseline == "zero" else x.mean(dim=(2, 3), keepdim=True).expand_as(x)
     else:
         reference = torch.as_tensor(baseline, dtype=torch.float32).expand_as(x)
     with torch.no_grad():
@@ -108,9 +104,7 @@ def test_saliency_is_the_largest_absolute_gradient_over_channels():
 def test_gradient_x_input_sums_over_channels():
     model, x = Smooth(), random_input(2, 2, 8, 8)
     expected = (x.numpy() * input_gradient(model, x, 1)).sum(axis=1)
-    np.testing.assert_allclose(
-        explain(model, x, "gradient_x_input", target=1).raw, expected, rtol=1e-5, atol=1e-7
-    )
+    np.testing.assert_allclose(explain(model, x, "gradient_x_input", target=1).raw, expected, rtol=1e-5, atol=1e-7)
 
 
 def test_guided_backprop_and_deconvnet_differ_from_the_plain_gradient():
@@ -201,9 +195,7 @@ def test_smoothgrad_at_noise_level_zero_is_the_inner_method(inner):
 
 def test_smoothgrad_averages_noisy_copies_of_each_sample_separately():
     model, x = WithRelu(), random_input(2, 2, 8, 8)
-    pair = explain(
-        model, x, "smoothgrad", target=[0, 1], inner="gradcam", samples=4, seed=1, batch_size=3
-    )
+    pair = explain(model, x, "smoothgrad", target=[0, 1], inner="gradcam", samples=4, seed=1, batch_size=3)
     assert pair.maps.shape == (2, 8, 8)
     assert pair.raw.shape == (2, 8, 8)
     assert pair.layer == "conv2"
@@ -220,8 +212,9 @@ def test_smoothgrad_rejects_wrapping_itself_and_unknown_inner_methods():
 @pytest.mark.parametrize("method", ["guided_backprop", "deconvnet"])
 def test_a_model_with_in_place_relus_is_named_not_a_traceback(method):
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1),
-                          nn.Flatten(), nn.Linear(2, 1))
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 1)
+    )
     x = np.random.default_rng(0).random((1, 1, 8, 8)).astype(np.float32)
     with pytest.raises(ValueError, match=r"in-place ReLU module\(s\) \['1'\].*inplace=False"):
         explain(model, x, method, target=0)

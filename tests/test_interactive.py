@@ -93,8 +93,9 @@ def test_a_map_of_another_grid_is_resampled_with_a_message_and_another_dimension
 def test_a_method_missing_for_this_volume_is_said_not_drawn(scan) -> None:
     volume, maps, masks = scan
     figure, axes = plt.subplots()
-    drawn = interactive.draw_volume_view(axes, volume, {**maps, "LIME": None},
-                                         interactive.VolumeViewState(method="LIME", slice_index=2), masks=masks)
+    drawn = interactive.draw_volume_view(
+        axes, volume, {**maps, "LIME": None}, interactive.VolumeViewState(method="LIME", slice_index=2), masks=masks
+    )
     assert drawn["artist"] is None and drawn["heatmap"] is None
     assert len(axes.images) == 1
     assert "no map for this volume" in axes.get_title()
@@ -130,9 +131,13 @@ def test_the_radiograph_view_boxes_the_top_fraction_and_scores_it_against_the_re
     heatmap[4:10, 6:14] = 1.0
     readers = np.array([[6, 4, 14, 10], [5, 3, 12, 9]], dtype=float)
     figure, axes = plt.subplots()
-    drawn = interactive.draw_radiograph_view(axes, image, {"Nodule/Mass": heatmap, "Effusion": None},
-                                             interactive.RadiographState("Nodule/Mass", top_fraction=0.05),
-                                             boxes={"Nodule/Mass": readers})
+    drawn = interactive.draw_radiograph_view(
+        axes,
+        image,
+        {"Nodule/Mass": heatmap, "Effusion": None},
+        interactive.RadiographState("Nodule/Mass", top_fraction=0.05),
+        boxes={"Nodule/Mass": readers},
+    )
     expected = box_metrics.boxes_from_heatmap(heatmap, 0.05)
     np.testing.assert_array_equal(drawn["predicted_boxes"], expected)
     assert drawn["box_iou"] == pytest.approx(box_metrics.reader_box_iou(expected, readers))
@@ -147,8 +152,9 @@ def test_the_explorer_redraws_on_a_change_and_offers_a_static_image_to_a_noteboo
     explorer.set_state(method="Grad-CAM", slice_index=4)
     assert explorer._image.value != before
     values = interactive.readout(volume, maps, explorer.state)
-    assert explorer._status.value == (f"axial slice 4 · Grad-CAM · voxel (4, 4, 5): {values['HU']:.0f} HU, "
-                                      f"map {values['heatmap']:.3f}")
+    assert explorer._status.value == (
+        f"axial slice 4 · Grad-CAM · voxel (4, 4, 5): {values['HU']:.0f} HU, map {values['heatmap']:.3f}"
+    )
     explorer.set_state(plane="sagittal")
     assert explorer.state.slice_index is None  # a new plane opens at its own centre
     assert explorer._slice.max == volume.shape[2] - 1
@@ -168,7 +174,9 @@ def test_the_status_lines_give_the_live_scores(scan) -> None:
     _, maps, masks = scan
     threshold = interactive.threshold_explorer(maps["HiResCAM"], masks["lesion"], value=0.6)
     predicted = binarise(maps["HiResCAM"], Threshold(0.6))
-    assert threshold.status() == (f"h > 0.6: IoU {localisation.iou(predicted, masks['lesion']):.3f}, "
-                                  f"Dice {localisation.dice(predicted, masks['lesion']):.3f}")
+    assert threshold.status() == (
+        f"h > 0.6: IoU {localisation.iou(predicted, masks['lesion']):.3f}, "
+        f"Dice {localisation.dice(predicted, masks['lesion']):.3f}"
+    )
     radiograph = interactive.radiograph_explorer(np.zeros((8, 8)), {"Effusion": None})
     assert radiograph.status() == "Effusion: no map"

@@ -16,8 +16,7 @@ from radxai.viz import intervals  # noqa: E402
 
 def summary_of(index: pd.Index, mean: list[float]) -> pd.DataFrame:
     values = np.array(mean)
-    return pd.DataFrame({"dice": values, "dice_ci_low": values - 0.1, "dice_ci_high": values + 0.05},
-                        index=index)
+    return pd.DataFrame({"dice": values, "dice_ci_low": values - 0.1, "dice_ci_high": values + 0.05}, index=index)
 
 
 def test_interval_bars_draw_one_bar_per_row_with_its_interval() -> None:
@@ -32,10 +31,10 @@ def test_interval_bars_draw_one_bar_per_row_with_its_interval() -> None:
 
 
 def test_interval_curves_draw_one_line_per_series_in_x_order() -> None:
-    index = pd.MultiIndex.from_tuples([("a", 0.2), ("a", 0.1), ("b", 0.1), ("b", 0.2)],
-                                      names=["class", "top_fraction"])
-    figure = intervals.plot_interval_curves(summary_of(index, [0.5, 0.3, 0.2, 0.1]), "dice",
-                                            "top_fraction", "class", "t", "p", "IoU")
+    index = pd.MultiIndex.from_tuples([("a", 0.2), ("a", 0.1), ("b", 0.1), ("b", 0.2)], names=["class", "top_fraction"])
+    figure = intervals.plot_interval_curves(
+        summary_of(index, [0.5, 0.3, 0.2, 0.1]), "dice", "top_fraction", "class", "t", "p", "IoU"
+    )
     lines = figure.axes[0].lines
     assert [line.get_label() for line in lines] == ["a", "b"]
     np.testing.assert_allclose(lines[0].get_xdata(), [0.1, 0.2])

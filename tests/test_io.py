@@ -115,9 +115,7 @@ def test_write_nifti_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="3D"):
         write_nifti(np.zeros((3, 4)), tmp_path / "a.nii.gz", affine=np.eye(4))
     with pytest.raises(ValueError, match="fractional"):
-        write_nifti(
-            np.full((2, 3, 4), 0.5), tmp_path / "a.nii.gz", affine=np.eye(4), dtype=np.int16
-        )
+        write_nifti(np.full((2, 3, 4), 0.5), tmp_path / "a.nii.gz", affine=np.eye(4), dtype=np.int16)
     assert not (tmp_path / "a.nii.gz").exists()
 
 
@@ -431,16 +429,17 @@ def test_dicom_inconsistent_orientation_rejected(tmp_path):
     folder = tmp_path / "series"
     uid, _ = write_series(folder, 3)
     write_ct_slice(
-        folder / "tilted.dcm", stored_slice(3), np.array([10, -20, 36.0]), uid,
+        folder / "tilted.dcm",
+        stored_slice(3),
+        np.array([10, -20, 36.0]),
+        uid,
         orientation=(1, 0, 0, 0, 0.8, 0.6),
     )
     with pytest.raises(ImageReadError, match="tilted.dcm: ImageOrientationPatient"):
         read_dicom_series(folder)
 
 
-def write_radiograph(
-    path: Path, stored: np.ndarray, photometric: str = "MONOCHROME2", window=None
-) -> None:
+def write_radiograph(path: Path, stored: np.ndarray, photometric: str = "MONOCHROME2", window=None) -> None:
     dataset = dicom_dataset(DigitalXRayImageStorageForPresentation, *stored.shape)
     dataset.Modality = "DX"
     dataset.SeriesInstanceUID = generate_uid()
@@ -573,7 +572,7 @@ def test_dicom_slice_truncated_before_its_pixels_is_an_error_not_a_missing_slice
     write_series(folder, 4)
     victim = sorted(folder.iterdir())[1]
     content = victim.read_bytes()
-    victim.write_bytes(content[:content.rindex(b"\xe0\x7f\x10\x00")])  # cut at the PixelData tag
+    victim.write_bytes(content[: content.rindex(b"\xe0\x7f\x10\x00")])  # cut at the PixelData tag
     with pytest.raises(ImageReadError, match=f"{victim.name}: an image slice without pixel data"):
         read_dicom_series(folder)
 
@@ -611,8 +610,12 @@ def test_a_16_bit_colour_png_is_refused_not_reduced_to_8_bits(tmp_path):
 
     width, height = 2, 2
     rows = b"".join(b"\x00" + bytes(6 * width) for _ in range(height))  # filter byte + 16-bit RGB
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
     (tmp_path / "colour16.png").write_bytes(png)
     with pytest.raises(ImageReadError, match="colour16.png: a 16-bit colour PNG"):
         read_image(tmp_path / "colour16.png")

@@ -108,9 +108,7 @@ def test_importing_radxai_models_does_not_import_keras():
 
 def test_layer_names_and_shapes(keras):
     model = build_keras_cnn3d(width=TINY_WIDTH)
-    blocks = [
-        f"block{index}_{part}" for index in range(1, 5) for part in ("conv", "pool", "norm")
-    ]
+    blocks = [f"block{index}_{part}" for index in range(1, 5) for part in ("conv", "pool", "norm")]
     assert [layer.name for layer in model.layers] == [
         "volume",
         *blocks,
@@ -139,9 +137,7 @@ def test_parameter_count_equals_torch_model_at_width_one(keras):
     torch_model = build("cnn3d")
     torch_trainable = sum(parameter.numel() for parameter in torch_model.parameters())
     torch_moving = sum(
-        buffer.numel()
-        for name, buffer in torch_model.named_buffers()
-        if name.endswith(("running_mean", "running_var"))
+        buffer.numel() for name, buffer in torch_model.named_buffers() if name.endswith(("running_mean", "running_var"))
     )
     keras_trainable = sum(int(np.prod(weight.shape)) for weight in keras_model.trainable_weights)
     assert keras_trainable == torch_trainable == 1_351_873
@@ -149,14 +145,10 @@ def test_parameter_count_equals_torch_model_at_width_one(keras):
 
 
 def test_width_in_channels_and_outputs_scale_like_torch(keras):
-    keras_model = build_keras_cnn3d(
-        input_shape=(16, 16, 16), width=0.5, in_channels=2, num_outputs=3, padding="same"
-    )
+    keras_model = build_keras_cnn3d(input_shape=(16, 16, 16), width=0.5, in_channels=2, num_outputs=3, padding="same")
     torch_model = build("cnn3d", width=0.5, in_channels=2, num_outputs=3, padding="same")
     torch_total = sum(parameter.numel() for parameter in torch_model.parameters()) + sum(
-        buffer.numel()
-        for name, buffer in torch_model.named_buffers()
-        if name.endswith(("running_mean", "running_var"))
+        buffer.numel() for name, buffer in torch_model.named_buffers() if name.endswith(("running_mean", "running_var"))
     )
     assert keras_model.count_params() == torch_total
     assert keras_model.input_shape == (None, 16, 16, 16, 2)
@@ -224,9 +216,7 @@ def test_round_trip_restores_every_torch_tensor_exactly(keras):
 
 def test_width_mismatch_names_the_layer_and_both_shapes_and_copies_nothing(keras):
     torch_model = torch_twin(padding="same")
-    keras_model = build_keras_cnn3d(
-        input_shape=(16, 16, 16), width=2 * TINY_WIDTH, padding="same", seed=8
-    )
+    keras_model = build_keras_cnn3d(input_shape=(16, 16, 16), width=2 * TINY_WIDTH, padding="same", seed=8)
     untouched = keras_weights(keras_model)
     with pytest.raises(ValueError) as raised:
         copy_torch_to_keras(torch_model, keras_model)
@@ -257,9 +247,7 @@ def test_padding_mismatch_is_rejected(keras):
 
 def test_same_seed_same_weights_other_seed_other_weights(keras):
     def weights(seed: int) -> list[np.ndarray]:
-        return keras_weights(
-            build_keras_cnn3d(input_shape=(16, 16, 16), width=TINY_WIDTH, padding="same", seed=seed)
-        )
+        return keras_weights(build_keras_cnn3d(input_shape=(16, 16, 16), width=TINY_WIDTH, padding="same", seed=seed))
 
     first, second, other = weights(9), weights(9), weights(10)
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
@@ -305,8 +293,9 @@ def test_saved_archive_is_byte_reproducible_and_reloads(tmp_path) -> None:
     assert len(digests) == 1
     reloaded = keras_cnn3d.load_keras_cnn3d(paths[0])
     inputs = np.random.default_rng(0).random((1, 16, 16, 16, 1)).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(reloaded(inputs, training=False)),
-                               np.asarray(model(inputs, training=False)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(reloaded(inputs, training=False)), np.asarray(model(inputs, training=False)), atol=1e-6
+    )
     (tmp_path / "broken.zip").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="broken.zip"):
         keras_cnn3d.load_keras_cnn3d(tmp_path / "broken.zip")

@@ -38,7 +38,6 @@ TWIN_OPTIONS = {
 PER_SAMPLE_TARGETS = [0, 1]
 
 
-
 # --------------------------------------------------------------------------- 3D twins
 
 
@@ -153,9 +152,7 @@ def images(n: int = 2) -> np.ndarray:
     return np.random.default_rng(1).standard_normal((n, 2, 12, 10)).astype(np.float32)
 
 
-@pytest.mark.parametrize(
-    "method", ["deconvnet", "guided_backprop", "saliency", "gradcam", "gradcam++"]
-)
+@pytest.mark.parametrize("method", ["deconvnet", "guided_backprop", "saliency", "gradcam", "gradcam++"])
 def test_2d_models_give_maps_of_the_image_size_equal_to_torch(method):
     model = keras_2d(outputs=3)
     x = images()
@@ -179,9 +176,7 @@ def test_hirescam_equals_gradcam_when_average_pooling_and_one_dense_follow():
     np.testing.assert_allclose(hirescam.maps, gradcam.maps, rtol=0, atol=1e-6)
     # Without its ReLU, HiResCAM sums over positions to S - bias (DESIGN, Definitions).
     bias = model.get_layer("output").bias.numpy()[[1, 2]]
-    np.testing.assert_allclose(
-        hirescam.raw.sum(axis=(1, 2)), hirescam.scores - bias, rtol=0, atol=1e-5
-    )
+    np.testing.assert_allclose(hirescam.raw.sum(axis=(1, 2)), hirescam.scores - bias, rtol=0, atol=1e-5)
 
 
 def test_a_gradient_through_a_skip_connection_past_the_layer_is_exact():
@@ -220,8 +215,11 @@ def test_a_frozen_model_is_explained_too():
 def test_an_unknown_layer_is_rejected_with_the_spatial_layers_listed(twins):
     _, keras_model, volumes = twins
     listing = "block1_conv, block1_pool, block1_norm, block2_conv, .*, block4_conv$"
-    with pytest.raises(ValueError, match=rf"unknown layer 'block9' for Functional 'cnn3d'; "
-                       rf"layers with a spatial output: {listing}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"unknown layer 'block9' for Functional 'cnn3d'; "
+        rf"layers with a spatial output: {listing}",
+    ):
         explain(keras_model, volumes, "gradcam", layer="block9")
     with pytest.raises(ValueError, match=r"unknown layer 'volume'"):  # the input is no layer
         explain(keras_model, volumes, "gradcam", layer="volume")
@@ -229,8 +227,11 @@ def test_an_unknown_layer_is_rejected_with_the_spatial_layers_listed(twins):
 
 def test_a_layer_without_a_spatial_output_is_rejected(twins):
     _, keras_model, volumes = twins
-    with pytest.raises(ValueError, match=r"layer 'dense' outputs shape \(2, 32\), not a map "
-                       r"\(N, \*s, F\) with 3 spatial axes.*: block1_conv, "):
+    with pytest.raises(
+        ValueError,
+        match=r"layer 'dense' outputs shape \(2, 32\), not a map "
+        r"\(N, \*s, F\) with 3 spatial axes.*: block1_conv, ",
+    ):
         explain(keras_model, volumes, "gradcam", layer="dense")
 
 
@@ -239,8 +240,11 @@ def test_the_models_cam_layer_attribute_is_the_default():
     model.cam_layer = "relu1"
     assert explain(model, images(), "gradcam").layer == "relu1"
     model.cam_layer = "conv9"
-    with pytest.raises(ValueError, match=r"Functional 'tiny2d'.cam_layer = 'conv9' is not a "
-                       r"layer of the model; layers with a spatial output: conv1, relu1, conv2$"):
+    with pytest.raises(
+        ValueError,
+        match=r"Functional 'tiny2d'.cam_layer = 'conv9' is not a "
+        r"layer of the model; layers with a spatial output: conv1, relu1, conv2$",
+    ):
         explain(model, images(), "gradcam")
 
 
@@ -269,8 +273,11 @@ def test_channels_first_models_and_non_models_are_refused():
 @pytest.mark.parametrize("shape", [(2, 1, 16, 16), (2, 1, 16, 16, 12)], ids=["4D input", "wrong depth"])
 def test_an_input_the_model_does_not_take_is_refused_with_both_shapes(twins, shape):
     _, keras_model, _ = twins
-    with pytest.raises(ValueError, match=r"takes input \(N, 16, 16, 16, 1\) \(channels last\), that is "
-                                         r"\(N, 1, 16, 16, 16\) in radxai's \(N, C, \*spatial\) order; got x of shape"):
+    with pytest.raises(
+        ValueError,
+        match=r"takes input \(N, 16, 16, 16, 1\) \(channels last\), that is "
+        r"\(N, 1, 16, 16, 16\) in radxai's \(N, C, \*spatial\) order; got x of shape",
+    ):
         explain(keras_model, np.ones(shape, np.float32), "gradcam")
 
 
@@ -297,10 +304,18 @@ def test_single_logit_targets_follow_the_torch_rules(twins):
 @pytest.mark.parametrize(
     "outputs, target, message",
     [
-        (1, 2, r"target 2 is out of range for a model with 1 output\(s\); valid targets: 0 "
-               r"\(negative class, logit negated\) and 1"),
-        (3, [0, 3], r"target 3 is out of range for a model with 3 output\(s\); valid targets: "
-                    r"0\.\.2"),
+        (
+            1,
+            2,
+            r"target 2 is out of range for a model with 1 output\(s\); valid targets: 0 "
+            r"\(negative class, logit negated\) and 1",
+        ),
+        (
+            3,
+            [0, 3],
+            r"target 3 is out of range for a model with 3 output\(s\); valid targets: "
+            r"0\.\.2",
+        ),
     ],
 )
 def test_a_target_out_of_range_is_rejected(outputs, target, message):

@@ -103,9 +103,7 @@ def test_an_additive_model_gets_exactly_its_per_segment_contributions():
     result = kernel_shap_values(model, x, segments, samples=60, baseline="mean")
     weights = model.linear.weight.detach().double().numpy().reshape(3, *spatial)
     difference = (x - baseline(x, "mean"))[0, 0]
-    expected = np.array(
-        [[(weights[k] * difference)[segments == s].sum() for s in range(9)] for k in range(3)]
-    )
+    expected = np.array([[(weights[k] * difference)[segments == s].sum() for s in range(9)] for k in range(3)])
     np.testing.assert_allclose(result.values[0], expected, atol=1e-5)
 
 
@@ -154,9 +152,7 @@ def test_a_model_that_sees_one_segment_gets_its_maximum_there(spatial, block):
     region = segments == chosen
     model = RegionModel(region)
     x = images(2, spatial, seed=1) + 0.5
-    result = explain(
-        model, x, "kernel_shap", target=1, segments=segments, samples=50, baseline="zero"
-    )
+    result = explain(model, x, "kernel_shap", target=1, segments=segments, samples=50, baseline="zero")
     assert result.maps.shape == (2, *spatial) and result.raw.shape == (2, *spatial)
     for sample in range(2):
         assert np.all(result.maps[sample][region] == 1.0)
@@ -196,9 +192,7 @@ def test_samples_with_fewer_segments_are_padded_with_nan():
     assert result.values.shape == (2, 2, 4)
     np.testing.assert_array_equal(result.segment_counts, [4, 2])
     assert np.all(np.isnan(result.values[1, :, 2:])) and not np.any(np.isnan(result.values[0]))
-    np.testing.assert_allclose(
-        np.nansum(result.values, axis=2), result.scores - result.base_values, atol=1e-6
-    )
+    np.testing.assert_allclose(np.nansum(result.values, axis=2), result.scores - result.base_values, atol=1e-6)
     assert not np.any(np.isnan(result.class_maps(1)))
 
 
@@ -343,7 +337,10 @@ def test_a_keras_model_gets_the_values_of_its_torch_twin():
     logits = keras.layers.Dense(2, bias_initializer="random_normal", name="output")(pooled)
     keras_model = keras.Model(inputs, logits)
     twin = nn.Sequential(
-        nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Conv2d(1, 3, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
         nn.Linear(3, 2),
     ).eval()
     with torch.no_grad():
@@ -377,13 +374,13 @@ def test_near_the_minimum_samples_values_are_exact_or_refused():
     segments = (np.arange(64) % count).reshape(8, 8)
     weights = model[1].weight.detach().numpy()
     centred = x.ravel() - x.mean()  # the "mean" baseline
-    exact = np.stack([[(weights[k] * centred)[segments.ravel() == s].sum() for s in range(count)]
-                      for k in range(2)])
+    exact = np.stack([[(weights[k] * centred)[segments.ravel() == s].sum() for s in range(count)] for k in range(2)])
     refused = 0
     for seed in range(8):
         try:
-            result = kernel_shap_values(model, x, segments, samples=2 * (count - 1), seed=seed,
-                                        baseline="mean", output="logit")
+            result = kernel_shap_values(
+                model, x, segments, samples=2 * (count - 1), seed=seed, baseline="mean", output="logit"
+            )
         except ValueError as error:
             assert "singular" in str(error)
             refused += 1

@@ -72,9 +72,7 @@ def test_a_model_that_sees_one_segment_gets_its_maximum_there(shape, block):
     region = segments == int(segments.max()) // 2
     model = RegionModel(region)
     x = images(2, shape, seed=1) + 0.5
-    result = explain(
-        model, x, "lime", target=1, segments=segments, samples=200, baseline="zero"
-    )
+    result = explain(model, x, "lime", target=1, segments=segments, samples=200, baseline="zero")
     assert result.maps.shape == (2, *spatial)
     for sample in range(2):
         assert np.all(result.maps[sample][region] == 1.0)
@@ -90,9 +88,7 @@ def test_the_batched_image_explainer_gives_exactly_what_lime_gives():
     model = LinearModel(spatial)
     x = images(1, (1, *spatial), seed=2)
     hidden = baseline(x, "blur", blur_kernel=5)[0, 0]
-    ours = lime_values(
-        model, x, segments, samples=64, baseline="blur", blur_kernel=5, seed=9, batch_size=7
-    )
+    ours = lime_values(model, x, segments, samples=64, baseline="blur", blur_kernel=5, seed=9, batch_size=7)
 
     def classifier(rgb_images: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -183,9 +179,7 @@ def test_every_class_is_explained_with_its_intercept():
     segments = grid_segments((8, 8), 4)
     model = RegionModel(segments == 1)
     x = images(1, (1, 8, 8)) + 1
-    result = lime_values(
-        model, x, segments, samples=100, baseline="zero", output="probability"
-    )
+    result = lime_values(model, x, segments, samples=100, baseline="zero", output="probability")
     assert result.values.shape == (1, 2, 4) and result.method == "lime"
     # Two softmax classes: what raises one lowers the other.
     np.testing.assert_allclose(result.values[0, 0], -result.values[0, 1], atol=1e-6)

@@ -28,8 +28,7 @@ def test_mass_accuracy_errors_name_the_problem() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(heatmap=arrays(np.float64, (4, 5, 6), elements=st.floats(0, 10)),
-       mask=arrays(bool, (4, 5, 6)))
+@given(heatmap=arrays(np.float64, (4, 5, 6), elements=st.floats(0, 10)), mask=arrays(bool, (4, 5, 6)))
 def test_mass_inside_and_outside_add_up_to_one(heatmap: np.ndarray, mask: np.ndarray) -> None:
     inside = localisation.mass_accuracy(heatmap, mask)
     outside = localisation.mass_accuracy(heatmap, ~mask)
@@ -80,8 +79,11 @@ def test_empty_masks_follow_the_documented_policy() -> None:
 
 
 def test_overlap_errors_name_the_problem() -> None:
-    with pytest.raises(ValueError, match=r"prediction shape \(2, 2\) differs from reference "
-                                         r"shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"prediction shape \(2, 2\) differs from reference "
+        r"shape \(2, 3\)",
+    ):
         localisation.iou(np.ones((2, 2), bool), np.ones((2, 3), bool))
     with pytest.raises(ValueError, match=r"reference must be binary.*\[0.5\]"):
         localisation.dice(np.ones((2, 2), bool), np.full((2, 2), 0.5))
@@ -134,8 +136,7 @@ def test_pointing_game_in_3d_with_a_coarse_map() -> None:
     mask[4:, 4:, 4:] = True
     coarse = _peak_map((2, 2, 2), (1, 1, 1))
     assert localisation.pointing_game(coarse, mask, resample="nearest")
-    assert not localisation.pointing_game(_peak_map((2, 2, 2), (0, 1, 1)), mask,
-                                          resample="nearest")
+    assert not localisation.pointing_game(_peak_map((2, 2, 2), (0, 1, 1)), mask, resample="nearest")
 
 
 def test_pointing_game_ties_must_all_lie_in_the_mask() -> None:
@@ -198,8 +199,8 @@ def test_organ_iou_at_the_layer_resolution() -> None:
     organ = np.zeros((4, 8, 8), dtype=bool)
     organ[:, :, :4] = True  # the right half of the columns
     layer_map = np.zeros((2, 4, 4))
-    layer_map[:, :, 0] = 1.0   # 8 cells in the organ
-    layer_map[0, 0, 3] = 1.0   # 1 cell outside
+    layer_map[:, :, 0] = 1.0  # 8 cells in the organ
+    layer_map[0, 0, 3] = 1.0  # 1 cell outside
     assert localisation.organ_iou(layer_map, organ, 0.5, resample="nearest") == pytest.approx(8 / 9)
     with pytest.raises(ValueError, match="allowed_mask shape"):
         localisation.organ_iou(layer_map, organ, 0.5)

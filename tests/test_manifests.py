@@ -94,27 +94,32 @@ def test_a_list_is_not_a_manifest(manifest_folder: Path) -> None:
         load_manifest("listy")
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d.pop("citation"), "missing or empty text field 'citation'"),
-    (lambda d: d.pop("licence"), "missing section 'licence'"),
-    (lambda d: d.update(name="other"), "name is 'other' but the file is named 'mosmeddata'"),
-    (lambda d: d.update(task="mri"), "task must be one of"),
-    (lambda d: d["access"].update(kind="free"), "access.kind must be one of"),
-    (lambda d: d["access"].pop("instructions"), "access.instructions"),
-    (lambda d: d["source"].pop("homepage"), "source.homepage"),
-    (lambda d: d["licence"].pop("name"), "licence.name"),
-    (lambda d: d["verification"].update(verified="all of it"), "verification.verified"),
-    (lambda d: d.update(layouts={}), "at least one folder layout"),
-    (lambda d: d["layouts"]["full"].pop("tree"), r"layouts\.full\.tree must be text"),
-    (lambda d: d["layouts"]["full"]["expected_counts"].update({"CT-0": -1}),
-     "expected_counts must map names to non-negative integers"),
-    (lambda d: d["downloads"][0].update(sha256="ABC"), r"downloads\[0\]: sha256 must be 64"),
-    (lambda d: d["downloads"][0].update(doi="10.1/x"), r"downloads\[0\] needs exactly one of url or doi"),
-    (lambda d: d["downloads"][0].pop("file"), "needs the local file name"),
-    (lambda d: d["downloads"][0].update(extract="rar"), "extract must be one of"),
-    (lambda d: d["downloads"][0].update(size_bytes=0), "size_bytes must be a positive integer"),
-    (lambda d: d.update(published_sha256={"a.nii.gz": "0" * 63}), r"published_sha256\['a\.nii\.gz'\]"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d.pop("citation"), "missing or empty text field 'citation'"),
+        (lambda d: d.pop("licence"), "missing section 'licence'"),
+        (lambda d: d.update(name="other"), "name is 'other' but the file is named 'mosmeddata'"),
+        (lambda d: d.update(task="mri"), "task must be one of"),
+        (lambda d: d["access"].update(kind="free"), "access.kind must be one of"),
+        (lambda d: d["access"].pop("instructions"), "access.instructions"),
+        (lambda d: d["source"].pop("homepage"), "source.homepage"),
+        (lambda d: d["licence"].pop("name"), "licence.name"),
+        (lambda d: d["verification"].update(verified="all of it"), "verification.verified"),
+        (lambda d: d.update(layouts={}), "at least one folder layout"),
+        (lambda d: d["layouts"]["full"].pop("tree"), r"layouts\.full\.tree must be text"),
+        (
+            lambda d: d["layouts"]["full"]["expected_counts"].update({"CT-0": -1}),
+            "expected_counts must map names to non-negative integers",
+        ),
+        (lambda d: d["downloads"][0].update(sha256="ABC"), r"downloads\[0\]: sha256 must be 64"),
+        (lambda d: d["downloads"][0].update(doi="10.1/x"), r"downloads\[0\] needs exactly one of url or doi"),
+        (lambda d: d["downloads"][0].pop("file"), "needs the local file name"),
+        (lambda d: d["downloads"][0].update(extract="rar"), "extract must be one of"),
+        (lambda d: d["downloads"][0].update(size_bytes=0), "size_bytes must be a positive integer"),
+        (lambda d: d.update(published_sha256={"a.nii.gz": "0" * 63}), r"published_sha256\['a\.nii\.gz'\]"),
+    ],
+)
 def test_malformed_manifest_is_refused_naming_the_file(manifest_folder, edit, message) -> None:
     document = shipped_document("mosmeddata")
     edit(document)

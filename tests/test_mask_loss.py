@@ -117,8 +117,7 @@ def test_total_is_classification_plus_lambda_times_mask() -> None:
     targets = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     terms = mask_loss.guided_mask_loss(model, volumes(), targets, allowed, mask_weight=0.25)
     torch.testing.assert_close(terms.total, terms.classification + 0.25 * terms.mask)
-    torch.testing.assert_close(terms.classification,
-                               functional.binary_cross_entropy_with_logits(terms.logits, targets))
+    torch.testing.assert_close(terms.classification, functional.binary_cross_entropy_with_logits(terms.logits, targets))
 
 
 def test_allowed_regions_that_do_not_match_the_volume_name_both_shapes() -> None:
@@ -126,8 +125,9 @@ def test_allowed_regions_that_do_not_match_the_volume_name_both_shapes() -> None
     with pytest.raises(ValueError, match=r"\(3, 2, 4, 8, 8\).*\(3, 1, 4, 16, 16\)"):
         mask_loss.guided_mask_loss(tiny_axialnet(), volumes(), torch.zeros(3, 2), allowed)
     with pytest.raises(ValueError, match="1 classes; the model has 2"):
-        mask_loss.guided_mask_loss(tiny_axialnet(), volumes(), torch.zeros(3, 2),
-                                   torch.ones(3, 1, 4, 16, 16, dtype=torch.bool))
+        mask_loss.guided_mask_loss(
+            tiny_axialnet(), volumes(), torch.zeros(3, 2), torch.ones(3, 1, 4, 16, 16, dtype=torch.bool)
+        )
     with pytest.raises(ValueError, match=r"\(2, 1, 3\) do not match the attention of shape \(2, 1, 4\)"):
         mask_loss.mask_loss(torch.zeros(2, 1, 4), torch.ones(2, 1, 3, dtype=torch.bool))
 

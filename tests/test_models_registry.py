@@ -30,7 +30,6 @@ TINY = {
 }
 
 
-
 def tiny(name: str) -> nn.Module:
     torch.manual_seed(0)
     return build(name, **TINY[name][0])
@@ -244,8 +243,9 @@ def test_arguments_asking_for_an_enormous_network_are_refused_before_it_is_built
     # width 400 would allocate about 800 GB of cnn2d weights; the stored weights are tiny.
     path = checkpoint_with(tmp_path / "model.pt", arguments={"width": 400.0})
     real_builds = []
-    monkeypatch.setattr(torch.nn.Conv2d, "reset_parameters",
-                        lambda self: real_builds.append(self.weight.device.type) or None)
+    monkeypatch.setattr(
+        torch.nn.Conv2d, "reset_parameters", lambda self: real_builds.append(self.weight.device.type) or None
+    )
     with pytest.raises(CheckpointError, match=r"model\.pt: weights do not fit architecture 'cnn2d'"):
         load(path)
     assert real_builds and "cpu" not in real_builds  # built on the meta device only

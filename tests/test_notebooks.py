@@ -62,10 +62,13 @@ def test_every_3d_cnn_input_of_a_profile_survives_the_networks_pooling(profile: 
 
     chosen = load_profile(profile.stem, profile.parent)
     for notebook in NOTEBOOKS:
-        defaults = {name: ast.literal_eval(spec["default"])
-                    for name, spec in papermill.inspect_notebook(str(notebook)).items()}
-        values = {**defaults, **{name: value for name, value in notebook_parameters(chosen, notebook.stem).items()
-                                 if name in defaults}}
+        defaults = {
+            name: ast.literal_eval(spec["default"]) for name, spec in papermill.inspect_notebook(str(notebook)).items()
+        }
+        values = {
+            **defaults,
+            **{name: value for name, value in notebook_parameters(chosen, notebook.stem).items() if name in defaults},
+        }
         if "cnn3d_padding" not in values:
             continue
         smallest = minimum_input_size(values["cnn3d_padding"])
@@ -73,4 +76,5 @@ def test_every_3d_cnn_input_of_a_profile_survives_the_networks_pooling(profile: 
             if name in values:
                 assert min(values[name]) >= smallest, (
                     f"{profile.name}, {notebook.stem}: {name} {values[name]} is below the 3D CNN's "
-                    f"{smallest} voxels per axis with {values['cnn3d_padding']!r} padding")
+                    f"{smallest} voxels per axis with {values['cnn3d_padding']!r} padding"
+                )

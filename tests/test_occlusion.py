@@ -35,9 +35,7 @@ def tiny_cnn(dims: int, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     conv = nn.Conv2d if dims == 2 else nn.Conv3d
     pool = nn.AdaptiveAvgPool2d if dims == 2 else nn.AdaptiveAvgPool3d
-    return nn.Sequential(
-        conv(1, 3, 3, padding=1), nn.ReLU(), pool(2), nn.Flatten(), nn.Linear(3 * 2**dims, 2)
-    ).eval()
+    return nn.Sequential(conv(1, 3, 3, padding=1), nn.ReLU(), pool(2), nn.Flatten(), nn.Linear(3 * 2**dims, 2)).eval()
 
 
 def images(n: int, spatial: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -113,7 +111,13 @@ def test_each_voxel_gets_the_mean_drop_of_the_windows_covering_it():
     model = tiny_cnn(2, seed=2)
     x = 3 * images(1, spatial, seed=2)
     result = explain(
-        model, x, "occlusion", target=0, patch_size=(2, 3), stride=(1, 2), baseline="constant",
+        model,
+        x,
+        "occlusion",
+        target=0,
+        patch_size=(2, 3),
+        stride=(1, 2),
+        baseline="constant",
         constant=-1.0,
     )
     with torch.no_grad():
@@ -141,7 +145,13 @@ def test_probability_output_measures_drops_in_probability():
     x = images(1, (8, 8)) + 1
     logit = explain(model, x, "occlusion", target=1, patch_size=4, stride=4, baseline="zero")
     probability = explain(
-        model, x, "occlusion", target=1, patch_size=4, stride=4, baseline="zero",
+        model,
+        x,
+        "occlusion",
+        target=1,
+        patch_size=4,
+        stride=4,
+        baseline="zero",
         output="probability",
     )
     assert probability.raw.max() < 1.0 < logit.raw.max()

@@ -63,7 +63,7 @@ def test_a_sternum_in_front_of_the_heart_does_not_cut_the_mediastinum() -> None:
             front = rows[0]
             medial_right, medial_left = np.flatnonzero(right[front]).max(), np.flatnonzero(left[front]).min()
             centre = (medial_right + medial_left) // 2
-            sternum[index, front:front + 2, max(medial_right + 1, centre - 3):min(medial_left, centre + 4)] = True
+            sternum[index, front : front + 2, max(medial_right + 1, centre - 3) : min(medial_left, centre + 4)] = True
     hu[sternum] = 700.0
     with_sternum = partition_organs(hu)
     assert sternum.sum() > 100
@@ -96,8 +96,7 @@ def test_orientation_comes_from_the_volume_affine() -> None:
     mirror[0, 3] = phantom.hu.shape[2] - 1
     mirrored_affine = affine @ mirror
     assert axial_orientation(mirrored_affine) == (False, True)
-    mirrored = partition_organs(Volume(phantom.hu[:, :, ::-1].copy(), mirrored_affine,
-                                       phantom.spacing_mm))
+    mirrored = partition_organs(Volume(phantom.hu[:, :, ::-1].copy(), mirrored_affine, phantom.spacing_mm))
     np.testing.assert_array_equal(mirrored.right_lung[:, :, ::-1], as_array.right_lung)
     explicit = partition_organs(phantom.hu[:, :, ::-1], right_at_low_columns=False)
     np.testing.assert_array_equal(explicit.left_lung, mirrored.left_lung)
@@ -112,9 +111,9 @@ def test_a_missing_lung_fails_quality_control_and_gives_the_halves() -> None:
     assert "one lung is probably missing" in organs.quality_message
     width = SMOKE_SHAPE[2]
     assert organs.right_lung[:, :, : width // 2].all()
-    assert not organs.right_lung[:, :, width // 2:].any()
-    assert organs.left_lung[:, :, width // 2:].all()
-    assert organs.mediastinum[:, :, width // 4: 3 * width // 4].all()
+    assert not organs.right_lung[:, :, width // 2 :].any()
+    assert organs.left_lung[:, :, width // 2 :].all()
+    assert organs.mediastinum[:, :, width // 4 : 3 * width // 4].all()
     assert not organs.mediastinum[:, :, : width // 4].any()
 
 
@@ -148,7 +147,6 @@ def test_bad_input_is_named() -> None:
         partition_organs(np.zeros((4, 8, 8)), min_object_fraction=1.5)
     with pytest.raises(TypeError, match="numpy array or a Volume"):
         partition_organs([[[0.0]]])  # type: ignore[arg-type]
-    sagittal = np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0],
-                         [0.0, 0.0, 0.0, 1.0]])
+    sagittal = np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
     with pytest.raises(ValueError, match="reorient"):
         axial_orientation(sagittal)

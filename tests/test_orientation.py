@@ -27,8 +27,11 @@ def volume_with(order: tuple[int, int, int], flips: tuple[bool, bool, bool], ang
     return Volume(array, affine, affine_to_spacing(affine))
 
 
-@given(order=st.sampled_from(ORDERS), flips=st.tuples(st.booleans(), st.booleans(), st.booleans()),
-       angle=st.floats(-0.5, 0.5))
+@given(
+    order=st.sampled_from(ORDERS),
+    flips=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+    angle=st.floats(-0.5, 0.5),
+)
 def test_reordering_reaches_the_phantoms_axes_keeps_world_positions_and_undoes_exactly(order, flips, angle) -> None:
     volume = volume_with(order, flips, angle)
     reordered, reordering = to_phantom_order(volume)

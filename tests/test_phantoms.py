@@ -114,7 +114,7 @@ def test_ct_table_lies_below_the_body_behind_an_air_gap(seed):
 
 def test_ct_spine_is_bright_and_posterior(ct_grade_3):
     depth, height, width = CT_SHAPE
-    middle = ct_grade_3.hu[:, :, width // 2 - 1: width // 2 + 1]
+    middle = ct_grade_3.hu[:, :, width // 2 - 1 : width // 2 + 1]
     bone_rows = np.nonzero(middle > 400)[1]
     assert bone_rows.size > depth  # bone in (nearly) every slice
     lung_rows = np.nonzero(ct_grade_3.lung_mask)[1]
@@ -212,18 +212,21 @@ def test_ct_confounders_are_reported_in_canonical_order():
     assert phantom.confounders == CT_CONFOUNDERS
 
 
-@pytest.mark.parametrize(("arguments", "pattern"), [
-    ({"shape": (32, 64)}, r"\(32, 64\)"),
-    ({"shape": (8, 64, 64)}, r"\(8, 64, 64\)"),
-    ({"shape": (32, 64, 64, 2)}, r"\(32, 64, 64, 2\)"),
-    ({"grade": 5}, r"grade.*5"),
-    ({"grade": -1}, r"grade.*-1"),
-    ({"grade": 1, "involvement": 0.6}, r"0\.6.*CT-1"),
-    ({"grade": 0, "involvement": 0.1}, r"0\.1.*CT-0"),
-    ({"involvement": 1.5}, r"1\.5"),
-    ({"confounders": ("sticker",)}, r"sticker.*marker.*blanket"),
-    ({"noise_hu": -1.0}, r"noise_hu.*-1"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "pattern"),
+    [
+        ({"shape": (32, 64)}, r"\(32, 64\)"),
+        ({"shape": (8, 64, 64)}, r"\(8, 64, 64\)"),
+        ({"shape": (32, 64, 64, 2)}, r"\(32, 64, 64, 2\)"),
+        ({"grade": 5}, r"grade.*5"),
+        ({"grade": -1}, r"grade.*-1"),
+        ({"grade": 1, "involvement": 0.6}, r"0\.6.*CT-1"),
+        ({"grade": 0, "involvement": 0.1}, r"0\.1.*CT-0"),
+        ({"involvement": 1.5}, r"1\.5"),
+        ({"confounders": ("sticker",)}, r"sticker.*marker.*blanket"),
+        ({"noise_hu": -1.0}, r"noise_hu.*-1"),
+    ],
+)
 def test_ct_bad_input_raises_value_error_naming_the_value(arguments, pattern):
     with pytest.raises(ValueError, match=pattern):
         ct_phantom(0, **{"shape": (16, 32, 32), **arguments})
@@ -279,7 +282,7 @@ def test_cxr_anatomy_dense_heart_and_spine_dark_lungs():
     image = cxr_phantom(3, shape=CXR_SHAPE, findings=[]).image
     height, width = CXR_SHAPE
     lungs = np.concatenate([image[40:70, 20:45].ravel(), image[40:70, 83:108].ravel()])
-    spine_upper = image[10:30, width // 2 - 2: width // 2 + 2]
+    spine_upper = image[10:30, width // 2 - 2 : width // 2 + 2]
     assert lungs.mean() < 0.35
     assert spine_upper.mean() > lungs.mean() + 0.3
     assert image[:, :3].max() < 0.1  # air beside the patient
@@ -407,7 +410,7 @@ def test_cxr_focal_findings_brighten_their_mask(finding):
     grown = np.zeros_like(mask)
     x_min, y_min, x_max, y_max = (int(value) for value in with_finding.true_boxes[finding])
     margin_x, margin_y = 2 + (x_max - x_min) // 2, 2 + (y_max - y_min) // 2
-    grown[max(0, y_min - margin_y): y_max + margin_y, max(0, x_min - margin_x): x_max + margin_x] = True
+    grown[max(0, y_min - margin_y) : y_max + margin_y, max(0, x_min - margin_x) : x_max + margin_x] = True
     assert np.array_equal(with_finding.image[~grown], normal.image[~grown])
 
 
@@ -435,17 +438,20 @@ def test_cxr_side_marker_changes_only_marker_pixels():
     assert marked.confounders == ("side_marker",)
 
 
-@pytest.mark.parametrize(("arguments", "pattern"), [
-    ({"shape": (32, 128)}, r"\(32, 128\)"),
-    ({"shape": (128,)}, r"\(128,\)"),
-    ({"shape": (128, 128, 3)}, r"\(128, 128, 3\)"),
-    ({"prevalence": 1.5}, r"prevalence.*1\.5"),
-    ({"prevalence": -0.1}, r"prevalence.*-0\.1"),
-    ({"n_readers": 0}, r"n_readers.*0"),
-    ({"findings": ["Pneumothorax"]}, r"Pneumothorax.*Cardiomegaly"),
-    ({"findings": ["No finding"]}, r"No finding"),
-    ({"confounders": ["ruler"]}, r"ruler.*side_marker"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "pattern"),
+    [
+        ({"shape": (32, 128)}, r"\(32, 128\)"),
+        ({"shape": (128,)}, r"\(128,\)"),
+        ({"shape": (128, 128, 3)}, r"\(128, 128, 3\)"),
+        ({"prevalence": 1.5}, r"prevalence.*1\.5"),
+        ({"prevalence": -0.1}, r"prevalence.*-0\.1"),
+        ({"n_readers": 0}, r"n_readers.*0"),
+        ({"findings": ["Pneumothorax"]}, r"Pneumothorax.*Cardiomegaly"),
+        ({"findings": ["No finding"]}, r"No finding"),
+        ({"confounders": ["ruler"]}, r"ruler.*side_marker"),
+    ],
+)
 def test_cxr_bad_input_raises_value_error_naming_the_value(arguments, pattern):
     with pytest.raises(ValueError, match=pattern):
         cxr_phantom(0, **{"shape": (64, 64), **arguments})

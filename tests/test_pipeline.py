@@ -40,17 +40,31 @@ def project(tmp_path: Path) -> pipeline.RunSettings:
     )
     flag = tmp_path / "allow_second"
     counter = tmp_path / "first_ran"
-    make_notebook(notebooks / "01_first.ipynb", "seed = 0\nsize = 1\nrun_dir = 'unset'",
-                  [f"open({str(counter)!r}, 'a').write('x')",
-                   "from pathlib import Path\nPath(run_dir, 'first.txt').write_text(f'{seed} {size}')"])
-    make_notebook(notebooks / "02_second.ipynb", "size = 1",
-                  ["x = 1",
-                   f"import os\nif not os.path.exists({str(flag)!r}):\n    raise RuntimeError('flag missing')"])
-    make_notebook(notebooks / "03_last.ipynb", "size = 1\nrun_dir = 'unset'",
-                  ["from pathlib import Path\nPath(run_dir, 'last.txt').write_text(str(size))"])
-    return pipeline.RunSettings(notebooks_dir=notebooks, params_dir=params,
-                                runs_root=tmp_path / "runs", kernel_name=None,
-                                progress=lambda message: None)
+    make_notebook(
+        notebooks / "01_first.ipynb",
+        "seed = 0\nsize = 1\nrun_dir = 'unset'",
+        [
+            f"open({str(counter)!r}, 'a').write('x')",
+            "from pathlib import Path\nPath(run_dir, 'first.txt').write_text(f'{seed} {size}')",
+        ],
+    )
+    make_notebook(
+        notebooks / "02_second.ipynb",
+        "size = 1",
+        ["x = 1", f"import os\nif not os.path.exists({str(flag)!r}):\n    raise RuntimeError('flag missing')"],
+    )
+    make_notebook(
+        notebooks / "03_last.ipynb",
+        "size = 1\nrun_dir = 'unset'",
+        ["from pathlib import Path\nPath(run_dir, 'last.txt').write_text(str(size))"],
+    )
+    return pipeline.RunSettings(
+        notebooks_dir=notebooks,
+        params_dir=params,
+        runs_root=tmp_path / "runs",
+        kernel_name=None,
+        progress=lambda message: None,
+    )
 
 
 @pytest.mark.slow
@@ -72,7 +86,8 @@ def test_run_writes_outputs_parameters_and_hashes(project: pipeline.RunSettings,
 
 @pytest.mark.slow
 def test_failure_names_notebook_and_cell_keeps_work_and_resume_continues(
-        project: pipeline.RunSettings, tmp_path: Path) -> None:
+    project: pipeline.RunSettings, tmp_path: Path
+) -> None:
     with pytest.raises(pipeline.NotebookFailure) as caught:
         pipeline.reproduce("tiny", project)
     failure = caught.value
@@ -125,7 +140,9 @@ def test_malformed_profile_names_the_file(tmp_path: Path) -> None:
 
 def test_only_with_unknown_notebook_names_it(project: pipeline.RunSettings) -> None:
     assert [nb.stem for nb in pipeline.list_notebooks(project.notebooks_dir, ["01", "03_last"])] == [
-        "01_first", "03_last"]
+        "01_first",
+        "03_last",
+    ]
     with pytest.raises(pipeline.NotebookSelectionError, match="'09'"):
         pipeline.list_notebooks(project.notebooks_dir, ["09"])
 
@@ -136,8 +153,19 @@ def test_resume_of_a_folder_without_record_is_refused(project: pipeline.RunSetti
 
 
 def test_cli_reports_unknown_profile_without_traceback(project: pipeline.RunSettings, capsys) -> None:
-    status = cli.main(["reproduce", "--profile", "huge", "--params", str(project.params_dir),
-                       "--notebooks", str(project.notebooks_dir), "--runs", str(project.runs_root)])
+    status = cli.main(
+        [
+            "reproduce",
+            "--profile",
+            "huge",
+            "--params",
+            str(project.params_dir),
+            "--notebooks",
+            str(project.notebooks_dir),
+            "--runs",
+            str(project.runs_root),
+        ]
+    )
     assert status == 2
     assert "unknown profile 'huge'" in capsys.readouterr().err
     assert not project.runs_root.exists() or not any(project.runs_root.iterdir())
@@ -187,9 +215,11 @@ def test_trained_model_is_reproducible_across_builds(tmp_path: Path) -> None:
     assert again == first
     for (name, a), (_, b) in zip(models.load(first).state_dict().items(), models.load(second).state_dict().items()):
         assert torch.equal(a, b), name
+
     def losses(checkpoint: Path) -> list[tuple[float, float]]:
-        return [(epoch["train_loss"], epoch["validation_loss"])
-                for epoch in pipeline.training_history(checkpoint)["epochs"]]
+        return [
+            (epoch["train_loss"], epoch["validation_loss"]) for epoch in pipeline.training_history(checkpoint)["epochs"]
+        ]
 
     assert losses(first) == losses(second)
 
@@ -218,9 +248,14 @@ def test_dataset_spec_is_synthetic_by_default_and_names_real_datasets(tmp_path: 
 def test_model_datasets_read_a_real_dataset_in_its_layout(tmp_path: Path) -> None:
     from PIL import Image
 
-    files = {"train/NORMAL/IM-0115-0001.jpeg": 10, "train/PNEUMONIA/person1_bacteria_1.jpeg": 200,
-             "val/NORMAL/NORMAL2-IM-1431-0001.jpeg": 60, "val/PNEUMONIA/person3_virus_4.jpeg": 220,
-             "test/NORMAL/IM-0001-0001.jpeg": 80, "test/PNEUMONIA/person100_virus_184.jpeg": 240}
+    files = {
+        "train/NORMAL/IM-0115-0001.jpeg": 10,
+        "train/PNEUMONIA/person1_bacteria_1.jpeg": 200,
+        "val/NORMAL/NORMAL2-IM-1431-0001.jpeg": 60,
+        "val/PNEUMONIA/person3_virus_4.jpeg": 220,
+        "test/NORMAL/IM-0001-0001.jpeg": 80,
+        "test/PNEUMONIA/person100_virus_184.jpeg": 240,
+    }
     for relative, value in files.items():
         path = tmp_path / "chest_xray" / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,15 +274,36 @@ def test_model_datasets_read_a_real_dataset_in_its_layout(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_cli_reproduce_ends_with_the_report_and_the_comparison(project: pipeline.RunSettings, tmp_path: Path,
-                                                               capsys) -> None:
+def test_cli_reproduce_ends_with_the_report_and_the_comparison(
+    project: pipeline.RunSettings, tmp_path: Path, capsys
+) -> None:
     (tmp_path / "allow_second").write_text("")
     reference = tmp_path / "reference"
-    report.record_measurements(reference, [{"metric": "auroc", "setting": "3D CNN", "value": 0.9}],
-                               experiment="control", work="radxai", reference="", profile="tiny")
-    status = cli.main(["reproduce", "--profile", "tiny", "--params", str(project.params_dir),
-                       "--notebooks", str(project.notebooks_dir), "--runs", str(project.runs_root),
-                       "--kernel", "python3", "--reference", str(reference)])
+    report.record_measurements(
+        reference,
+        [{"metric": "auroc", "setting": "3D CNN", "value": 0.9}],
+        experiment="control",
+        work="radxai",
+        reference="",
+        profile="tiny",
+    )
+    status = cli.main(
+        [
+            "reproduce",
+            "--profile",
+            "tiny",
+            "--params",
+            str(project.params_dir),
+            "--notebooks",
+            str(project.notebooks_dir),
+            "--runs",
+            str(project.runs_root),
+            "--kernel",
+            "python3",
+            "--reference",
+            str(reference),
+        ]
+    )
     output = capsys.readouterr().out
     assert status == 0
     (run_dir,) = project.runs_root.iterdir()
@@ -277,20 +333,23 @@ def test_the_cache_key_covers_every_module_of_a_package(tmp_path: Path, monkeypa
 
 
 def test_trained_models_depend_on_the_real_data_loaders() -> None:
-    covered = {path.as_posix() for module in pipeline.torch_training_code()
-               for path in pipeline.source_files(module)}
+    covered = {path.as_posix() for module in pipeline.torch_training_code() for path in pipeline.source_files(module)}
     assert any(path.endswith("radxai/data/real/mosmeddata.py") for path in covered)
     assert any(path.endswith("radxai/models/cnn3d.py") for path in covered)
     assert any(path.endswith("radxai/train.py") for path in covered)
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"{}", "not a run record of radxai reproduce"),
-    (b"[]", "not a run record of radxai reproduce"),
-    (b"\xff\xfe not utf-8", "not valid JSON"),
-])
-def test_resume_of_an_unreadable_record_is_refused(project: pipeline.RunSettings, tmp_path: Path,
-                                                   content: bytes, message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{}", "not a run record of radxai reproduce"),
+        (b"[]", "not a run record of radxai reproduce"),
+        (b"\xff\xfe not utf-8", "not valid JSON"),
+    ],
+)
+def test_resume_of_an_unreadable_record_is_refused(
+    project: pipeline.RunSettings, tmp_path: Path, content: bytes, message: str
+) -> None:
     (tmp_path / "run.json").write_bytes(content)
     with pytest.raises(pipeline.RunDirectoryError, match=message):
         pipeline.reproduce("tiny", project, run_dir=tmp_path)
@@ -298,7 +357,8 @@ def test_resume_of_an_unreadable_record_is_refused(project: pipeline.RunSettings
 
 @pytest.mark.slow
 def test_resume_refuses_a_run_whose_notebooks_are_gone_and_reruns_a_lost_output(
-        project: pipeline.RunSettings, tmp_path: Path) -> None:
+    project: pipeline.RunSettings, tmp_path: Path
+) -> None:
     (tmp_path / "allow_second").write_text("")
     run_dir = pipeline.reproduce("tiny", project, only=["01"])
     (run_dir / "01_first.ipynb").unlink()  # the executed notebook of a completed step is lost
@@ -330,11 +390,29 @@ def test_a_run_killed_mid_notebook_resumes_from_that_notebook(project: pipeline.
     import time
 
     started = tmp_path / "second_started"
-    make_notebook(project.notebooks_dir / "02_second.ipynb", "size = 1",
-                  [f"open({str(started)!r}, 'w').write('x')\nimport time\ntime.sleep(120)"])
-    command = [sys.executable, "-m", "radxai.cli", "reproduce", "--profile", "tiny", "--kernel", "python3",
-               "--notebooks", str(project.notebooks_dir), "--params", str(project.params_dir),
-               "--runs", str(project.runs_root), "--reference", str(tmp_path / "no-reference")]
+    make_notebook(
+        project.notebooks_dir / "02_second.ipynb",
+        "size = 1",
+        [f"open({str(started)!r}, 'w').write('x')\nimport time\ntime.sleep(120)"],
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "radxai.cli",
+        "reproduce",
+        "--profile",
+        "tiny",
+        "--kernel",
+        "python3",
+        "--notebooks",
+        str(project.notebooks_dir),
+        "--params",
+        str(project.params_dir),
+        "--runs",
+        str(project.runs_root),
+        "--reference",
+        str(tmp_path / "no-reference"),
+    ]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120

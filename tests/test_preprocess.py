@@ -176,9 +176,11 @@ def voxel_centre_world(volume: Volume, index_kji) -> np.ndarray:
 def oblique_volume(shape=(9, 14, 11)) -> Volume:
     angle = np.deg2rad(35.0)
     affine = np.eye(4)
-    affine[:3, :3] = np.array(
-        [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
-    ) * [0.7, 0.9, 2.5]
+    affine[:3, :3] = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]) * [
+        0.7,
+        0.9,
+        2.5,
+    ]
     affine[:3, 3] = [-50.0, 12.0, 300.0]
     lesion = np.zeros(shape, np.uint8)
     lesion[2:6, 3:9, 4:8] = 2
@@ -199,9 +201,7 @@ def test_resize_volume_keeps_physical_centre_and_extent(target):
     np.testing.assert_allclose(
         voxel_centre_world(resized, [-0.5] * 3), voxel_centre_world(volume, [-0.5] * 3), atol=1e-9
     )
-    expected_spacing = [
-        old * count / new for old, count, new in zip(volume.spacing, volume.shape, target)
-    ]
+    expected_spacing = [old * count / new for old, count, new in zip(volume.spacing, volume.shape, target)]
     np.testing.assert_allclose(resized.spacing, expected_spacing)
     np.testing.assert_allclose(affine_to_spacing(resized.affine), expected_spacing)
 

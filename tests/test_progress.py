@@ -17,8 +17,10 @@ def test_durations_read_as_seconds_minutes_or_hours() -> None:
 def test_an_epoch_line_gives_losses_elapsed_and_an_upper_bound_of_the_time_left() -> None:
     reporter = progress.EpochProgress("cnn3d", 10, stream=io.StringIO())
     line = reporter.line(4, 120.0, train_loss=0.5, validation_loss=0.25)
-    assert line == ("    cnn3d: epoch 4/10 · train loss 0.5000 · validation loss 0.2500 · 2 min 00 s elapsed"
-                    " · at most 3 min 00 s left")
+    assert line == (
+        "    cnn3d: epoch 4/10 · train loss 0.5000 · validation loss 0.2500 · 2 min 00 s elapsed"
+        " · at most 3 min 00 s left"
+    )
     assert "left" not in reporter.line(10, 300.0, train_loss=0.1)
 
 

@@ -50,9 +50,23 @@ def test_every_claim_cites_entries_of_its_work(path) -> None:
 
 from radxai.published import PublishedDataError, load_published  # noqa: E402
 
-MINIMAL = {"work": "000", "citation": "A work", "dataset": "synthetic",
-           "entries": [{"id": "a", "reference": "Table 1", "metric": "accuracy", "metric_definition": "share",
-                        "setting": "all", "unit": "fraction", "value": 0.5, "source_line": "0.5"}]}
+MINIMAL = {
+    "work": "000",
+    "citation": "A work",
+    "dataset": "synthetic",
+    "entries": [
+        {
+            "id": "a",
+            "reference": "Table 1",
+            "metric": "accuracy",
+            "metric_definition": "share",
+            "setting": "all",
+            "unit": "fraction",
+            "value": 0.5,
+            "source_line": "0.5",
+        }
+    ],
+}
 
 
 def write(folder, name: str, content) -> None:
@@ -67,20 +81,34 @@ def test_the_shipped_files_load_with_their_comparisons() -> None:
     assert sum(len(work.claim_checks) for work in works.values()) > 0
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda content: content["entries"][0].pop("metric"), "entry 'a' has no metric"),
-    (lambda content: content["entries"][0].update(value="high"), "entry 'a' has a value or bound that is not a number"),
-    (lambda content: content["entries"][0].update(ci_low=0.4), "entry 'a' gives one CI bound only"),
-    (lambda content: content["entries"].append(dict(content["entries"][0])), "entry id 'a' repeats"),
-    (lambda content: content.update(claims=[{"id": "c", "text": "t", "entries": ["b"]}]),
-     r"claim 'c'.*unknown: \['b'\]"),
-    (lambda content: content.update(comparisons={"entries": [{"entry": "b"}]}), "a comparison names entry 'b'"),
-    (lambda content: content.update(comparisons={"entries": [{"entry": "a", "measured": {"metric": "x"}}]}),
-     "comparison of entry 'a' needs a measurement key"),
-    (lambda content: content.update(claims=[{"id": "c", "text": "t", "entries": ["a"]}],
-                                    comparisons={"claims": [{"claim": "c", "check": "sideways"}]}),
-     "check of claim 'c': check must be one of"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda content: content["entries"][0].pop("metric"), "entry 'a' has no metric"),
+        (
+            lambda content: content["entries"][0].update(value="high"),
+            "entry 'a' has a value or bound that is not a number",
+        ),
+        (lambda content: content["entries"][0].update(ci_low=0.4), "entry 'a' gives one CI bound only"),
+        (lambda content: content["entries"].append(dict(content["entries"][0])), "entry id 'a' repeats"),
+        (
+            lambda content: content.update(claims=[{"id": "c", "text": "t", "entries": ["b"]}]),
+            r"claim 'c'.*unknown: \['b'\]",
+        ),
+        (lambda content: content.update(comparisons={"entries": [{"entry": "b"}]}), "a comparison names entry 'b'"),
+        (
+            lambda content: content.update(comparisons={"entries": [{"entry": "a", "measured": {"metric": "x"}}]}),
+            "comparison of entry 'a' needs a measurement key",
+        ),
+        (
+            lambda content: content.update(
+                claims=[{"id": "c", "text": "t", "entries": ["a"]}],
+                comparisons={"claims": [{"claim": "c", "check": "sideways"}]},
+            ),
+            "check of claim 'c': check must be one of",
+        ),
+    ],
+)
 def test_a_malformed_file_is_named_with_its_entry(tmp_path, change, message) -> None:
     content = yaml.safe_load(yaml.safe_dump(MINIMAL))
     change(content)

@@ -16,14 +16,20 @@ from radxai.data import datasets, gaze, io
 from radxai.data.datasets import DatasetLayoutError
 from radxai.data.real import dataset_class_names, dataset_task, eye_gaze, load_dataset, survey_dataset
 
-SHEET_COLUMNS = ["dicom_id", "path", "patient_id", "study_id", "Normal", "CHF", "pneumonia",
-                 "image_top_pad"]
-FIXATION_COLUMNS = ["SESSION_ID", "DICOM_ID", "Time (in secs)", "FPOGX", "FPOGY", "FPOGD",
-                    "X_ORIGINAL", "Y_ORIGINAL"]
+SHEET_COLUMNS = ["dicom_id", "path", "patient_id", "study_id", "Normal", "CHF", "pneumonia", "image_top_pad"]
+FIXATION_COLUMNS = ["SESSION_ID", "DICOM_ID", "Time (in secs)", "FPOGX", "FPOGY", "FPOGD", "X_ORIGINAL", "Y_ORIGINAL"]
 # (dicom_id, patient, class); patients 1 and 2 have two images each.
-IMAGES = [("d1", "10000001", "Normal"), ("d2", "10000001", "Normal"), ("d3", "10000002", "CHF"),
-          ("d4", "10000002", "CHF"), ("d5", "10000003", "pneumonia"), ("d6", "10000004", "Normal"),
-          ("d7", "10000005", "CHF"), ("d8", "10000006", "pneumonia"), ("d9", "10000007", "pneumonia")]
+IMAGES = [
+    ("d1", "10000001", "Normal"),
+    ("d2", "10000001", "Normal"),
+    ("d3", "10000002", "CHF"),
+    ("d4", "10000002", "CHF"),
+    ("d5", "10000003", "pneumonia"),
+    ("d6", "10000004", "Normal"),
+    ("d7", "10000005", "CHF"),
+    ("d8", "10000006", "pneumonia"),
+    ("d9", "10000007", "pneumonia"),
+]
 
 
 def relative_path(dicom_id: str, patient: str) -> str:
@@ -57,9 +63,19 @@ def write_csv(path: Path, columns: list[str], rows: list[list[object]]) -> None:
 
 
 def sheet_rows() -> list[list[object]]:
-    return [[dicom_id, relative_path(dicom_id, patient), patient, "s1", int(label == "Normal"),
-             int(label == "CHF"), int(label == "pneumonia"), 0]
-            for dicom_id, patient, label in IMAGES]
+    return [
+        [
+            dicom_id,
+            relative_path(dicom_id, patient),
+            patient,
+            "s1",
+            int(label == "Normal"),
+            int(label == "CHF"),
+            int(label == "pneumonia"),
+            0,
+        ]
+        for dicom_id, patient, label in IMAGES
+    ]
 
 
 def fixation_rows() -> list[list[object]]:
@@ -96,8 +112,9 @@ def test_task_and_class_names() -> None:
 
 def test_fixations_are_pixel_positions_and_durations(gaze_copy) -> None:
     root, image_root = gaze_copy
-    images = {image.image_id: image for image in load_dataset(
-        "eye_gaze", root, image_root=image_root, allow_incomplete=True)}
+    images = {
+        image.image_id: image for image in load_dataset("eye_gaze", root, image_root=image_root, allow_incomplete=True)
+    }
     # Pixel indices become pixel centres; the fixation outside the image (negative) and the
     # calibration image's are dropped.
     np.testing.assert_array_equal(images["d1"].fixations, [[3.5, 2.5, 0.25], [8.0, 5.5, 0.125]])
@@ -108,8 +125,9 @@ def test_fixations_are_pixel_positions_and_durations(gaze_copy) -> None:
 
 def test_fixations_make_gaze_heatmaps_peaking_on_the_fixated_pixel(gaze_copy) -> None:
     root, image_root = gaze_copy
-    images = {image.image_id: image for image in load_dataset(
-        "eye_gaze", root, image_root=image_root, allow_incomplete=True)}
+    images = {
+        image.image_id: image for image in load_dataset("eye_gaze", root, image_root=image_root, allow_incomplete=True)
+    }
     image = images["d3"].load()
     heatmap = gaze.gaze_heatmap(images["d3"].fixations, image.shape, sigma=1.0)
     assert heatmap.shape == image.shape
@@ -140,8 +158,9 @@ def test_classes_patients_and_splits(gaze_copy) -> None:
 
 def test_images_load_from_dicom_or_the_jpg_copy(gaze_copy) -> None:
     root, image_root = gaze_copy
-    images = {image.image_id: image for image in load_dataset(
-        "eye_gaze", root, image_root=image_root, allow_incomplete=True)}
+    images = {
+        image.image_id: image for image in load_dataset("eye_gaze", root, image_root=image_root, allow_incomplete=True)
+    }
     dicom = images["d1"].load()
     assert dicom.shape == (6, 8) and dicom[0, 0] < dicom[0, -1]
     assert images["d9"].path.suffix == ".jpg"
@@ -160,24 +179,28 @@ def test_a_missing_image_is_named_with_its_master_sheet_line(gaze_copy) -> None:
     (image_root / relative_path("d4", "10000002")).unlink()
     survey = survey_dataset("eye_gaze", root, image_root=image_root)
     assert [(m.relative_path, m.expected_by) for m in survey.missing] == [
-        (relative_path("d4", "10000002"), "master_sheet.csv line 5")]
+        (relative_path("d4", "10000002"), "master_sheet.csv line 5")
+    ]
     with pytest.raises(DatasetLayoutError) as caught:
         load_dataset("eye_gaze", root, image_root=image_root, allow_incomplete=False)
     assert "missing files/p10/p10000002/s50000002/d4.dcm (expected by master_sheet.csv line 5)" in str(caught.value)
     assert "eye_gaze.yaml" in str(caught.value)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda rows: rows[0].__setitem__(5, 1), r"line 2: image d1 has classes \['Normal', 'CHF'\]"),
-    (lambda rows: rows[0].__setitem__(4, 0), r"line 2: image d1 has classes \[\]; expected exactly one"),
-    (lambda rows: rows.append(list(rows[0])), r"line 11: dicom_id d1 appears twice"),
-    (lambda rows: rows[0].__setitem__(1, ""), r"line 2: image d1 has an empty 'path'"),
-    (lambda rows: rows[0].__setitem__(6, "yes"), r"line 2: column 'pneumonia' holds 'yes'"),
-    (lambda rows: rows[0].__setitem__(1, "../outside/secret.jpg"), r"line 2: image d1's 'path' .* leaves"),
-    (lambda rows: rows[0].__setitem__(1, "../../../../../etc/passwd"), r"line 2: image d1's 'path' .* leaves"),
-    (lambda rows: rows[0].__setitem__(1, "/etc/passwd"), r"line 2: image d1's 'path' '/etc/passwd' leaves"),
-    (lambda rows: rows[0].__setitem__(1, "files\\..\\..\\secret.jpg"), r"line 2: image d1's 'path' .* leaves"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda rows: rows[0].__setitem__(5, 1), r"line 2: image d1 has classes \['Normal', 'CHF'\]"),
+        (lambda rows: rows[0].__setitem__(4, 0), r"line 2: image d1 has classes \[\]; expected exactly one"),
+        (lambda rows: rows.append(list(rows[0])), r"line 11: dicom_id d1 appears twice"),
+        (lambda rows: rows[0].__setitem__(1, ""), r"line 2: image d1 has an empty 'path'"),
+        (lambda rows: rows[0].__setitem__(6, "yes"), r"line 2: column 'pneumonia' holds 'yes'"),
+        (lambda rows: rows[0].__setitem__(1, "../outside/secret.jpg"), r"line 2: image d1's 'path' .* leaves"),
+        (lambda rows: rows[0].__setitem__(1, "../../../../../etc/passwd"), r"line 2: image d1's 'path' .* leaves"),
+        (lambda rows: rows[0].__setitem__(1, "/etc/passwd"), r"line 2: image d1's 'path' '/etc/passwd' leaves"),
+        (lambda rows: rows[0].__setitem__(1, "files\\..\\..\\secret.jpg"), r"line 2: image d1's 'path' .* leaves"),
+    ],
+)
 def test_bad_master_sheet_rows_are_refused(gaze_copy, edit, message) -> None:
     root, image_root = gaze_copy
     rows = sheet_rows()
@@ -189,10 +212,13 @@ def test_bad_master_sheet_rows_are_refused(gaze_copy, edit, message) -> None:
     assert "eye_gaze.yaml" in str(caught.value)
 
 
-@pytest.mark.parametrize("row, message", [
-    ([1, "d2", 0.1, 0.5, 0.5, 0.3, "left", 1], r"line 7: column 'X_ORIGINAL' holds 'left'"),
-    ([1, "d2", 0.1, 0.5, 0.5, -0.3, 1, 1], r"line 7: negative fixation duration -0.3 s"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ([1, "d2", 0.1, 0.5, 0.5, 0.3, "left", 1], r"line 7: column 'X_ORIGINAL' holds 'left'"),
+        ([1, "d2", 0.1, 0.5, 0.5, -0.3, 1, 1], r"line 7: negative fixation duration -0.3 s"),
+    ],
+)
 def test_bad_fixation_rows_are_refused(gaze_copy, row, message) -> None:
     root, image_root = gaze_copy
     write_csv(root / "fixations.csv", FIXATION_COLUMNS, fixation_rows() + [row])
@@ -219,8 +245,9 @@ def test_a_damaged_image_fails_on_load_naming_file_and_manifest(gaze_copy) -> No
     root, image_root = gaze_copy
     path = image_root / relative_path("d2", "10000001")
     path.write_bytes(b"broken")
-    image = next(i for i in load_dataset("eye_gaze", root, image_root=image_root, allow_incomplete=True)
-                 if i.image_id == "d2")
+    image = next(
+        i for i in load_dataset("eye_gaze", root, image_root=image_root, allow_incomplete=True) if i.image_id == "d2"
+    )
     with pytest.raises(io.ImageReadError) as caught:
         image.load()
     assert str(path) in str(caught.value) and "eye_gaze.yaml" in str(caught.value)

@@ -78,7 +78,11 @@ def test_kaggle_layout_gives_classes_subtypes_patients_and_folder_splits(kaggle_
     assert sorted(by_id) == sorted(name.removesuffix(".jpeg") for name in kaggle_files())
     bacteria = by_id["train/PNEUMONIA/person1_bacteria_1"]
     assert (bacteria.class_name, bacteria.subtype, bacteria.patient_id, bacteria.split) == (
-        "PNEUMONIA", "bacteria", "person1", "train")
+        "PNEUMONIA",
+        "bacteria",
+        "person1",
+        "train",
+    )
     assert bacteria.labels == {"NORMAL": False, "PNEUMONIA": True}
     assert by_id["test/PNEUMONIA/person100_virus_184"].subtype == "virus"
     normal = by_id["train/NORMAL/NORMAL2-IM-1427-0001"]
@@ -88,14 +92,23 @@ def test_kaggle_layout_gives_classes_subtypes_patients_and_folder_splits(kaggle_
     assert {image.split for image in images} == {"train", "val", "test"}
     survey = survey_dataset("pediatric_pneumonia", kaggle_copy)
     assert survey.layout == "kaggle" and survey.base == kaggle_copy / "chest_xray"
-    assert survey.counts == {"train/NORMAL": 2, "train/PNEUMONIA": 3, "PNEUMONIA/bacteria": 3,
-                             "PNEUMONIA/virus": 2, "val/NORMAL": 1, "val/PNEUMONIA": 1,
-                             "test/NORMAL": 1, "test/PNEUMONIA": 1}
+    assert survey.counts == {
+        "train/NORMAL": 2,
+        "train/PNEUMONIA": 3,
+        "PNEUMONIA/bacteria": 3,
+        "PNEUMONIA/virus": 2,
+        "val/NORMAL": 1,
+        "val/PNEUMONIA": 1,
+        "test/NORMAL": 1,
+        "test/PNEUMONIA": 1,
+    }
 
 
 def test_images_load_as_grayscale_unit_floats_including_rgb_files(kaggle_copy: Path) -> None:
-    images = {image.image_id: image for image in
-              load_dataset("pediatric_pneumonia", kaggle_copy / "chest_xray", allow_incomplete=True)}
+    images = {
+        image.image_id: image
+        for image in load_dataset("pediatric_pneumonia", kaggle_copy / "chest_xray", allow_incomplete=True)
+    }
     rgb = images["train/PNEUMONIA/person1_virus_6"].load()
     assert rgb.shape == (8, 10) and rgb.dtype == np.float32
     assert rgb.mean() == pytest.approx(40 / 255, abs=2 / 255)
@@ -146,24 +159,35 @@ def test_a_root_that_is_not_the_dataset_is_refused(tmp_path: Path) -> None:
 def test_a_damaged_image_fails_on_load_naming_file_and_manifest(kaggle_copy: Path) -> None:
     path = kaggle_copy / "chest_xray" / "test" / "NORMAL" / "IM-0001-0001.jpeg"
     path.write_bytes(b"not a jpeg")
-    image = next(image for image in load_dataset("pediatric_pneumonia", kaggle_copy,
-                                                 allow_incomplete=True) if image.path == path)
+    image = next(
+        image for image in load_dataset("pediatric_pneumonia", kaggle_copy, allow_incomplete=True) if image.path == path
+    )
     with pytest.raises(io.ImageReadError) as caught:
         image.load()
     assert str(path) in str(caught.value) and "pediatric_pneumonia.yaml" in str(caught.value)
 
 
-@pytest.mark.parametrize("name, subtype", [
-    ("person1_bacteria_1", "bacteria"), ("person12_virus_33", "virus"),
-    ("IM-0115-0001", None), ("person3_bacteria_virus_1", None),
-])
+@pytest.mark.parametrize(
+    "name, subtype",
+    [
+        ("person1_bacteria_1", "bacteria"),
+        ("person12_virus_33", "virus"),
+        ("IM-0115-0001", None),
+        ("person3_bacteria_virus_1", None),
+    ],
+)
 def test_subtype_is_read_from_the_file_name(name, subtype) -> None:
     assert pediatric_pneumonia.subtype_of(name, ["bacteria", "virus"]) == subtype
 
 
-@pytest.mark.parametrize("stem, patient", [
-    ("person1_bacteria_1", "person1"), ("IM-0115-0001", "IM-0115"),
-    ("NORMAL2-IM-1427-0001", "NORMAL2-IM-1427"), ("odd-name", "odd-name"),
-])
+@pytest.mark.parametrize(
+    "stem, patient",
+    [
+        ("person1_bacteria_1", "person1"),
+        ("IM-0115-0001", "IM-0115"),
+        ("NORMAL2-IM-1427-0001", "NORMAL2-IM-1427"),
+        ("odd-name", "odd-name"),
+    ],
+)
 def test_patient_id_is_read_from_the_file_name(stem, patient) -> None:
     assert pediatric_pneumonia.patient_id_of(stem, PATTERNS) == patient

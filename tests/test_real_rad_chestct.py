@@ -14,11 +14,13 @@ from radxai.data.datasets import CTVolumeDataset, DatasetLayoutError, ct_affine
 from radxai.data.real import dataset_class_names, dataset_task, load_dataset, survey_dataset
 
 SHAPE = (4, 5, 6)
-COLUMNS = ["NoteAcc_DEID", "nodule*right_lung", "nodule*left_lung", "cardiomegaly*heart",
-           "pleural_effusion*left_lung"]
+COLUMNS = ["NoteAcc_DEID", "nodule*right_lung", "nodule*left_lung", "cardiomegaly*heart", "pleural_effusion*left_lung"]
 TABLES = {
     "imgtrain_Abnormality_and_Location_Labels.csv": [
-        ["trn00001", 1, 0, 0, 0], ["trn00002", 0, 0, 0, 0], ["trn00003", 0, 0, 1, 1]],
+        ["trn00001", 1, 0, 0, 0],
+        ["trn00002", 0, 0, 0, 0],
+        ["trn00003", 0, 0, 1, 1],
+    ],
     "imgvalid_Abnormality_and_Location_Labels.csv": [["val00001", 1, 1, 0, 0]],
     "imgtest_Abnormality_and_Location_Labels.csv": [["tst00001", 0, 0, 1, 0]],
 }
@@ -40,8 +42,9 @@ def volume_of(index: int) -> np.ndarray:
 def zenodo_copy(tmp_path: Path) -> Path:
     for name, rows in TABLES.items():
         write_csv(tmp_path / name, COLUMNS, rows)
-    write_csv(tmp_path / "Summary_3630.csv", ["NoteAcc_DEID", "Set_Assigned"],
-              [[volume_id, "x"] for volume_id in VOLUME_IDS])
+    write_csv(
+        tmp_path / "Summary_3630.csv", ["NoteAcc_DEID", "Set_Assigned"], [[volume_id, "x"] for volume_id in VOLUME_IDS]
+    )
     for index, volume_id in enumerate(VOLUME_IDS):
         folder = tmp_path / "images" / ("part1" if index < 3 else "part2")
         folder.mkdir(parents=True, exist_ok=True)
@@ -59,8 +62,7 @@ def test_label_files_give_splits_abnormalities_and_locations(zenodo_copy: Path) 
     studies = {s.study_id: s for s in load_dataset("rad_chestct", zenodo_copy, allow_incomplete=True)}
     assert sorted(studies) == sorted(VOLUME_IDS)
     assert [studies[v].split for v in VOLUME_IDS] == ["train", "train", "train", "val", "test"]
-    assert studies["trn00003"].abnormality_locations == {
-        "cardiomegaly": ("heart",), "pleural_effusion": ("left_lung",)}
+    assert studies["trn00003"].abnormality_locations == {"cardiomegaly": ("heart",), "pleural_effusion": ("left_lung",)}
     assert studies["val00001"].abnormality_locations == {"nodule": ("left_lung", "right_lung")}
     assert studies["trn00002"].abnormality_locations == {}
     assert [(studies[v].label, studies[v].grade) for v in VOLUME_IDS] == [(1, 1), (0, 0), (1, 1), (1, 1), (1, 1)]
@@ -72,15 +74,19 @@ def test_label_files_give_splits_abnormalities_and_locations(zenodo_copy: Path) 
 def test_a_target_abnormality_defines_the_binary_label(zenodo_copy: Path) -> None:
     studies = load_dataset("rad_chestct", zenodo_copy, allow_incomplete=True, target="nodule")
     assert {s.study_id: s.label for s in studies} == {
-        "trn00001": 1, "trn00002": 0, "trn00003": 0, "val00001": 1, "tst00001": 0}
+        "trn00001": 1,
+        "trn00002": 0,
+        "trn00003": 0,
+        "val00001": 1,
+        "tst00001": 0,
+    }
     assert all(s.grade == s.label for s in studies)
     with pytest.raises(ValueError, match=r"unknown RAD-ChestCT target 'tumour'.*'cardiomegaly'"):
         load_dataset("rad_chestct", zenodo_copy, target="tumour")
 
 
 def test_volumes_load_in_hu_with_the_phantoms_orientation(zenodo_copy: Path) -> None:
-    study = next(s for s in load_dataset("rad_chestct", zenodo_copy, allow_incomplete=True)
-                 if s.study_id == "trn00003")
+    study = next(s for s in load_dataset("rad_chestct", zenodo_copy, allow_incomplete=True) if s.study_id == "trn00003")
     volume = study.load()
     np.testing.assert_array_equal(volume.array, volume_of(2))
     assert volume.array.dtype == np.int16 and volume.spacing == (0.8, 0.8, 0.8)
@@ -95,7 +101,8 @@ def test_a_volume_listed_in_the_release_but_absent_is_missing(zenodo_copy: Path)
     (zenodo_copy / "images" / "part2" / "val00001.npz").unlink()
     survey = survey_dataset("rad_chestct", zenodo_copy)
     assert [(m.relative_path, m.expected_by) for m in survey.missing] == [
-        ("**/val00001.npz", "imgvalid_Abnormality_and_Location_Labels.csv line 2")]
+        ("**/val00001.npz", "imgvalid_Abnormality_and_Location_Labels.csv line 2")
+    ]
     with pytest.raises(DatasetLayoutError, match=r"missing \*\*/val00001\.npz") as caught:
         load_dataset("rad_chestct", zenodo_copy)
     assert "rad_chestct.yaml" in str(caught.value)
@@ -120,15 +127,27 @@ def test_a_missing_label_file_makes_the_copy_incomplete(zenodo_copy: Path) -> No
     assert "tst00001" not in {s.study_id for s in survey.records}
 
 
-@pytest.mark.parametrize("columns, rows, message", [
-    (["NoteAcc_DEID", "nodule_right_lung"], [["trn00001", 1]],
-     r"label column 'nodule_right_lung' is not '<abnormality>\*<location>'"),
-    (["VolumeAcc", "nodule*right_lung"], [["trn00001", 1]], r"the first column must be 'NoteAcc_DEID'"),
-    (["NoteAcc_DEID", "nodule*right_lung"], [["trn00001", 1], ["trn00002", 7]],
-     r"line 3: column 'nodule\*right_lung' holds '7', expected 0 or 1"),
-    (["NoteAcc_DEID", "nodule*right_lung"], [["trn00001", ""]],
-     r"line 2: column 'nodule\*right_lung' holds '', expected 0 or 1"),
-])
+@pytest.mark.parametrize(
+    "columns, rows, message",
+    [
+        (
+            ["NoteAcc_DEID", "nodule_right_lung"],
+            [["trn00001", 1]],
+            r"label column 'nodule_right_lung' is not '<abnormality>\*<location>'",
+        ),
+        (["VolumeAcc", "nodule*right_lung"], [["trn00001", 1]], r"the first column must be 'NoteAcc_DEID'"),
+        (
+            ["NoteAcc_DEID", "nodule*right_lung"],
+            [["trn00001", 1], ["trn00002", 7]],
+            r"line 3: column 'nodule\*right_lung' holds '7', expected 0 or 1",
+        ),
+        (
+            ["NoteAcc_DEID", "nodule*right_lung"],
+            [["trn00001", ""]],
+            r"line 2: column 'nodule\*right_lung' holds '', expected 0 or 1",
+        ),
+    ],
+)
 def test_malformed_label_tables_are_refused(zenodo_copy, columns, rows, message) -> None:
     table = zenodo_copy / "imgtrain_Abnormality_and_Location_Labels.csv"
     write_csv(table, columns, rows)

@@ -55,8 +55,9 @@ def ramp() -> np.ndarray:
     return np.tile(np.linspace(100, 3000, 8), (6, 1))
 
 
-def image_label_rows(manifest_labels: list[str], image_id: str, reader: str | None,
-                     positives: set[str]) -> list[object]:
+def image_label_rows(
+    manifest_labels: list[str], image_id: str, reader: str | None, positives: set[str]
+) -> list[object]:
     values = [int(name in positives) for name in manifest_labels]
     return [image_id, reader, *values] if reader is not None else [image_id, *values]
 
@@ -76,19 +77,26 @@ def physionet_copy(tmp_path: Path) -> Path:
     ]
     box_rows += [[f"img_n{index}", "R1", "No finding", *NO_BOX] for index in range(6)]
     write_csv(tmp_path / "annotations" / "annotations_train.csv", PHYSIONET_BOX_COLUMNS, box_rows)
-    label_rows = [image_label_rows(labels, "img_c", "R4", {"Nodule/Mass", "Tuberculosis"}),
-                  image_label_rows(labels, "img_b", "R1", {"No finding"})]
-    write_csv(tmp_path / "annotations" / "image_labels_train.csv", ["image_id", "rad_id", *labels],
-              label_rows)
-    write_csv(tmp_path / "annotations" / "annotations_test.csv",
-              ["image_id", "class_name", "x_min", "y_min", "x_max", "y_max"],
-              [["img_t", "Pleural effusion", 0, 3, 8, 6]])
+    label_rows = [
+        image_label_rows(labels, "img_c", "R4", {"Nodule/Mass", "Tuberculosis"}),
+        image_label_rows(labels, "img_b", "R1", {"No finding"}),
+    ]
+    write_csv(tmp_path / "annotations" / "image_labels_train.csv", ["image_id", "rad_id", *labels], label_rows)
+    write_csv(
+        tmp_path / "annotations" / "annotations_test.csv",
+        ["image_id", "class_name", "x_min", "y_min", "x_max", "y_max"],
+        [["img_t", "Pleural effusion", 0, 3, 8, 6]],
+    )
     test_labels = [name if name != "Other diseases" else "Other disease" for name in labels]
-    write_csv(tmp_path / "annotations" / "image_labels_test.csv", ["image_id", *test_labels],
-              [image_label_rows(labels, "img_t", None, {"Pleural effusion", "Other diseases"})])
+    write_csv(
+        tmp_path / "annotations" / "image_labels_test.csv",
+        ["image_id", *test_labels],
+        [image_label_rows(labels, "img_t", None, {"Pleural effusion", "Other diseases"})],
+    )
     for image_id in ["img_a", "img_b", "img_c", *(f"img_n{index}" for index in range(6))]:
-        write_dicom(tmp_path / "train" / f"{image_id}.dicom", ramp(),
-                    "MONOCHROME1" if image_id == "img_a" else "MONOCHROME2")
+        write_dicom(
+            tmp_path / "train" / f"{image_id}.dicom", ramp(), "MONOCHROME1" if image_id == "img_a" else "MONOCHROME2"
+        )
     write_dicom(tmp_path / "test" / "img_t.dicom", ramp())
     return tmp_path
 
@@ -119,8 +127,11 @@ def write_png_copy(root: Path, with_size_columns: bool, with_meta: bool) -> None
         rows = [row + [1600, 400] for row in rows]
     write_csv(root / "train.csv", columns, rows)
     if with_meta:
-        write_csv(root / "train_meta.csv", ["image_id", "dim0", "dim1"],
-                  [[image_id, 400, 1600] for image_id in ("k1", "k2", "k3")])
+        write_csv(
+            root / "train_meta.csv",
+            ["image_id", "dim0", "dim1"],
+            [[image_id, 400, 1600] for image_id in ("k1", "k2", "k3")],
+        )
     for image_id in ("k1", "k2", "k3"):
         path = root / "train" / f"{image_id}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,12 +144,13 @@ def test_task_and_class_names() -> None:
 
 
 def test_physionet_release_labels_readers_and_splits(physionet_copy: Path) -> None:
-    images = {image.image_id: image for image in load_dataset("vindr_cxr", physionet_copy,
-                                                               allow_incomplete=True)}
+    images = {image.image_id: image for image in load_dataset("vindr_cxr", physionet_copy, allow_incomplete=True)}
     a, b, c, t = images["img_a"], images["img_b"], images["img_c"], images["img_t"]
     assert a.labels["Cardiomegaly"] and not a.labels["No finding"]
-    assert a.boxes_of("Cardiomegaly") == [ReaderAnnotation("R1", "Cardiomegaly", (1.0, 2.0, 5.0, 4.0)),
-                                         ReaderAnnotation("R2", "Cardiomegaly", (1.5, 2.0, 5.5, 4.5))]
+    assert a.boxes_of("Cardiomegaly") == [
+        ReaderAnnotation("R1", "Cardiomegaly", (1.0, 2.0, 5.0, 4.0)),
+        ReaderAnnotation("R2", "Cardiomegaly", (1.5, 2.0, 5.5, 4.5)),
+    ]
     assert b.labels["No finding"] and not any(v for k, v in b.labels.items() if k != "No finding")
     assert b.annotations == ()
     # image_labels_train.csv adds a global label no box carries.
@@ -156,8 +168,7 @@ def test_physionet_release_labels_readers_and_splits(physionet_copy: Path) -> No
 
 
 def test_monochrome1_dicom_is_inverted(physionet_copy: Path) -> None:
-    images = {image.image_id: image for image in load_dataset("vindr_cxr", physionet_copy,
-                                                               allow_incomplete=True)}
+    images = {image.image_id: image for image in load_dataset("vindr_cxr", physionet_copy, allow_incomplete=True)}
     inverted, plain = images["img_a"].load(), images["img_b"].load()
     assert inverted.shape == (6, 8) and inverted.dtype == np.float32
     assert plain[0, 0] < plain[0, -1] and inverted[0, 0] > inverted[0, -1]
@@ -173,8 +184,7 @@ def test_records_feed_the_existing_cxr_dataset(physionet_copy: Path) -> None:
 
 
 def test_kaggle_dicom_copy(kaggle_dicom_copy: Path) -> None:
-    images = {image.image_id: image for image in load_dataset("vindr_cxr", kaggle_dicom_copy,
-                                                               allow_incomplete=True)}
+    images = {image.image_id: image for image in load_dataset("vindr_cxr", kaggle_dicom_copy, allow_incomplete=True)}
     assert survey_dataset("vindr_cxr", kaggle_dicom_copy).layout == "kaggle_dicom"
     assert [a.reader_id for a in images["k1"].boxes_of("Aortic enlargement")] == ["R8", "R9"]
     assert images["k1"].annotations[0].box == (100.0, 40.0, 300.0, 120.0)
@@ -186,8 +196,7 @@ def test_kaggle_dicom_copy(kaggle_dicom_copy: Path) -> None:
 @pytest.mark.parametrize("with_size_columns, with_meta", [(True, False), (False, True)])
 def test_resized_copy_boxes_are_scaled_to_the_stored_image(tmp_path, with_size_columns, with_meta) -> None:
     write_png_copy(tmp_path, with_size_columns, with_meta)
-    images = {image.image_id: image for image in load_dataset("vindr_cxr", tmp_path,
-                                                               allow_incomplete=True)}
+    images = {image.image_id: image for image in load_dataset("vindr_cxr", tmp_path, allow_incomplete=True)}
     assert survey_dataset("vindr_cxr", tmp_path).layout == "kaggle_resized"
     # 1600 x 400 original -> 16 x 8 stored: x scales by 1/100, y by 1/50.
     assert [a.box for a in images["k1"].annotations] == [(1.0, 0.8, 3.0, 2.4), (1.1, 0.8, 3.1, 2.4)]
@@ -198,8 +207,7 @@ def test_resized_copy_boxes_are_scaled_to_the_stored_image(tmp_path, with_size_c
 
 def test_resized_copy_without_sizes_keeps_boxes_as_given(tmp_path: Path) -> None:
     write_png_copy(tmp_path, with_size_columns=False, with_meta=False)
-    images = {image.image_id: image for image in load_dataset("vindr_cxr", tmp_path,
-                                                               allow_incomplete=True)}
+    images = {image.image_id: image for image in load_dataset("vindr_cxr", tmp_path, allow_incomplete=True)}
     assert images["k1"].annotations[0].box == (100.0, 40.0, 300.0, 120.0)
     assert images["k1"].original_size is None
 
@@ -218,25 +226,29 @@ def test_a_missing_image_is_named_with_the_table_line(physionet_copy: Path) -> N
     (physionet_copy / "train" / "img_b.dicom").unlink()
     survey = survey_dataset("vindr_cxr", physionet_copy)
     assert [(m.relative_path, m.expected_by) for m in survey.missing] == [
-        ("train/img_b.dicom", "annotations_train.csv line 5")]
+        ("train/img_b.dicom", "annotations_train.csv line 5")
+    ]
     with pytest.raises(DatasetLayoutError) as caught:
         load_dataset("vindr_cxr", physionet_copy)
     assert "missing train/img_b.dicom (expected by annotations_train.csv line 5)" in str(caught.value)
     assert "vindr_cxr.yaml" in str(caught.value)
 
 
-@pytest.mark.parametrize("row, message", [
-    (["k9", "Heart failure", 3, "R1", 1, 1, 2, 2], r"line 6: unknown class 'Heart failure'"),
-    (["k9", "Cardiomegaly", 4, "R1", 1, 1, 2, 2], r"line 6: class_id 4 does not match class 'Cardiomegaly'"),
-    (["k9", "Cardiomegaly", 3, "R1", -1, 1, 2, 2], r"line 6: negative box coordinate"),
-    (["k9", "Cardiomegaly", 3, "R1", 5, 1, 2, 2], r"line 6: box .* negative width or height"),
-    (["k9", "Cardiomegaly", 3, "R1", 1, "", 2, 2], r"line 6: incomplete box"),
-    (["k9", "Cardiomegaly", 3, "R1", *NO_BOX], r"line 6: class 'Cardiomegaly' has no box"),
-    (["k9", "Cardiomegaly", 3, "R1", 1, "wide", 2, 2], r"line 6: column 'y_min' holds 'wide'"),
-    (["", "Cardiomegaly", 3, "R1", 1, 1, 2, 2], r"line 6: empty image_id"),
-    (["../../outside/secret", "Cardiomegaly", 3, "R1", 1, 1, 2, 2], r"line 6: image_id .* is not a file name"),
-    ([".."] + ["No finding", 14, "R1", *NO_BOX], r"line 6: image_id '..' is not a file name"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        (["k9", "Heart failure", 3, "R1", 1, 1, 2, 2], r"line 6: unknown class 'Heart failure'"),
+        (["k9", "Cardiomegaly", 4, "R1", 1, 1, 2, 2], r"line 6: class_id 4 does not match class 'Cardiomegaly'"),
+        (["k9", "Cardiomegaly", 3, "R1", -1, 1, 2, 2], r"line 6: negative box coordinate"),
+        (["k9", "Cardiomegaly", 3, "R1", 5, 1, 2, 2], r"line 6: box .* negative width or height"),
+        (["k9", "Cardiomegaly", 3, "R1", 1, "", 2, 2], r"line 6: incomplete box"),
+        (["k9", "Cardiomegaly", 3, "R1", *NO_BOX], r"line 6: class 'Cardiomegaly' has no box"),
+        (["k9", "Cardiomegaly", 3, "R1", 1, "wide", 2, 2], r"line 6: column 'y_min' holds 'wide'"),
+        (["", "Cardiomegaly", 3, "R1", 1, 1, 2, 2], r"line 6: empty image_id"),
+        (["../../outside/secret", "Cardiomegaly", 3, "R1", 1, 1, 2, 2], r"line 6: image_id .* is not a file name"),
+        ([".."] + ["No finding", 14, "R1", *NO_BOX], r"line 6: image_id '..' is not a file name"),
+    ],
+)
 def test_bad_rows_are_refused_naming_table_line_and_manifest(kaggle_dicom_copy, row, message) -> None:
     write_csv(kaggle_dicom_copy / "train.csv", KAGGLE_COLUMNS, kaggle_rows() + [row])
     with pytest.raises(DatasetLayoutError, match=message) as caught:
@@ -272,8 +284,7 @@ def test_a_root_that_is_not_the_dataset_is_refused(tmp_path: Path) -> None:
 def test_a_damaged_dicom_fails_on_load_naming_file_and_manifest(kaggle_dicom_copy: Path) -> None:
     path = kaggle_dicom_copy / "train" / "k2.dicom"
     path.write_bytes(b"DICM but not really")
-    image = next(i for i in load_dataset("vindr_cxr", kaggle_dicom_copy, allow_incomplete=True)
-                 if i.image_id == "k2")
+    image = next(i for i in load_dataset("vindr_cxr", kaggle_dicom_copy, allow_incomplete=True) if i.image_id == "k2")
     with pytest.raises(io.ImageReadError) as caught:
         image.load()
     assert str(path) in str(caught.value) and "vindr_cxr.yaml" in str(caught.value)

@@ -19,29 +19,80 @@ from radxai.reporting.content import format_interval, format_number  # noqa: E40
 from radxai.reporting.latex import escape_latex  # noqa: E402
 
 PUBLISHED = {
-    "work": "002", "citation": "Draelos & Carin, HiResCAM", "dataset": "RAD-ChestCT",
-    "entries": [{"id": f"organ_iou_{method}", "reference": "Table 2", "metric": "organ_iou",
-                 "metric_definition": "IoU of the organ mask", "setting": f"{method}, AxialNet",
-                 "unit": "percent", "value": value, "n": 7209, "source_line": str(value)}
-                for method, value in (("hirescam", 27.6), ("gradcam", 21.4))],
-    "claims": [{"id": "hirescam_above", "text": "HiResCAM OrganIoU above Grad-CAM.", "holds_in_numbers": True,
-                "entries": ["organ_iou_hirescam", "organ_iou_gradcam"]}],
+    "work": "002",
+    "citation": "Draelos & Carin, HiResCAM",
+    "dataset": "RAD-ChestCT",
+    "entries": [
+        {
+            "id": f"organ_iou_{method}",
+            "reference": "Table 2",
+            "metric": "organ_iou",
+            "metric_definition": "IoU of the organ mask",
+            "setting": f"{method}, AxialNet",
+            "unit": "percent",
+            "value": value,
+            "n": 7209,
+            "source_line": str(value),
+        }
+        for method, value in (("hirescam", 27.6), ("gradcam", 21.4))
+    ],
+    "claims": [
+        {
+            "id": "hirescam_above",
+            "text": "HiResCAM OrganIoU above Grad-CAM.",
+            "holds_in_numbers": True,
+            "entries": ["organ_iou_hirescam", "organ_iou_gradcam"],
+        }
+    ],
     "comparisons": {
-        "entries": [{"entry": f"organ_iou_{method}", "published_scale": 0.01,
-                     "measured": {"experiment": "mask_loss_organ_iou", "metric": "organ_iou",
-                                  "setting": f"{label}, with mask loss"}}
-                    for method, label in (("hirescam", "HiResCAM"), ("gradcam", "Grad-CAM"))],
-        "claims": [{"claim": "hirescam_above", "check": "above",
-                    "subject": {"experiment": "mask_loss_organ_iou", "metric": "organ_iou",
-                                "setting": "HiResCAM, with mask loss"},
-                    "than": {"experiment": "mask_loss_organ_iou", "metric": "organ_iou",
-                             "setting": "Grad-CAM, with mask loss"}}],
+        "entries": [
+            {
+                "entry": f"organ_iou_{method}",
+                "published_scale": 0.01,
+                "measured": {
+                    "experiment": "mask_loss_organ_iou",
+                    "metric": "organ_iou",
+                    "setting": f"{label}, with mask loss",
+                },
+            }
+            for method, label in (("hirescam", "HiResCAM"), ("gradcam", "Grad-CAM"))
+        ],
+        "claims": [
+            {
+                "claim": "hirescam_above",
+                "check": "above",
+                "subject": {
+                    "experiment": "mask_loss_organ_iou",
+                    "metric": "organ_iou",
+                    "setting": "HiResCAM, with mask loss",
+                },
+                "than": {
+                    "experiment": "mask_loss_organ_iou",
+                    "metric": "organ_iou",
+                    "setting": "Grad-CAM, with mask loss",
+                },
+            }
+        ],
     },
 }
-MEASURED = [{"metric": "organ_iou", "setting": "HiResCAM, with mask loss", "value": 0.3125, "ci_low": 0.28,
-             "ci_high": 0.35, "n": 40},
-            {"metric": "organ_iou", "setting": "Grad-CAM, with mask loss", "value": 0.1875, "ci_low": 0.15,
-             "ci_high": 0.22, "n": 40}]
+MEASURED = [
+    {
+        "metric": "organ_iou",
+        "setting": "HiResCAM, with mask loss",
+        "value": 0.3125,
+        "ci_low": 0.28,
+        "ci_high": 0.35,
+        "n": 40,
+    },
+    {
+        "metric": "organ_iou",
+        "setting": "Grad-CAM, with mask loss",
+        "value": 0.1875,
+        "ci_low": 0.15,
+        "ci_high": 0.22,
+        "n": 40,
+    },
+]
 
 
 @pytest.fixture
@@ -54,18 +105,30 @@ def published(tmp_path: Path):
 
 def make_run(run_dir: Path, *, status: str = "completed") -> Path:
     run_dir.mkdir(parents=True)
-    record = {"profile": "smoke", "profile_description": "tiny", "status": status,
-              "failed_notebook": None if status == "completed" else "08_guided_training.ipynb",
-              "git": {"commit": "abc123", "dirty": False}, "python": "3.11", "platform": "Linux",
-              "packages": {"torch": "2.13.0"}, "profile_parameters": {"seed": 0},
-              "notebooks": {"02_training.ipynb": {"status": "completed", "seconds": 60.0}},
-              "selected_notebooks": ["02_training.ipynb"] + ([] if status == "completed"
-                                                             else ["08_guided_training.ipynb"])}
+    record = {
+        "profile": "smoke",
+        "profile_description": "tiny",
+        "status": status,
+        "failed_notebook": None if status == "completed" else "08_guided_training.ipynb",
+        "git": {"commit": "abc123", "dirty": False},
+        "python": "3.11",
+        "platform": "Linux",
+        "packages": {"torch": "2.13.0"},
+        "profile_parameters": {"seed": 0},
+        "notebooks": {"02_training.ipynb": {"status": "completed", "seconds": 60.0}},
+        "selected_notebooks": ["02_training.ipynb"] + ([] if status == "completed" else ["08_guided_training.ipynb"]),
+    }
     (run_dir / "run.json").write_text(json.dumps(record))
-    report.record_measurements(run_dir, MEASURED, experiment="mask_loss_organ_iou", work="002",
-                               reference="Table 2", seeds=0)
-    report.record_measurements(run_dir, [{"metric": "auroc", "setting": "focal 3D CNN", "value": 0.9}],
-                               experiment="positive_control", work="radxai", reference="")
+    report.record_measurements(
+        run_dir, MEASURED, experiment="mask_loss_organ_iou", work="002", reference="Table 2", seeds=0
+    )
+    report.record_measurements(
+        run_dir,
+        [{"metric": "auroc", "setting": "focal 3D CNN", "value": 0.9}],
+        experiment="positive_control",
+        work="radxai",
+        reference="",
+    )
     for name in ("organ_iou_bars", "roc"):
         figure, axes = plt.subplots()
         axes.plot([0, 1], [0, 1])
@@ -81,7 +144,8 @@ def test_every_compared_published_number_appears_in_html_and_latex(tmp_path, pub
     assert not written.failures and not written.problems
     html = (written.folder / "index.html").read_text()
     latex = (written.folder / "report.tex").read_text() + "".join(
-        path.read_text() for path in (written.folder / "tables").glob("*.tex"))
+        path.read_text() for path in (written.folder / "tables").glob("*.tex")
+    )
     for text in ("0.276", "0.214", "0.312", "0.188", "0.28 to 0.35", "abc123"):
         assert text in html, text
         assert text in latex, text
@@ -138,8 +202,10 @@ def test_the_command_writes_the_report(tmp_path, capsys) -> None:
     assert (run_dir / "report" / "report.pdf").is_file()
 
 
-@pytest.mark.parametrize(("value", "text"), [(0.0095, "0.0095"), (86.0, "86"), (0.312345, "0.312"),
-                                             (2.12e-12, "2.12e-12"), (float("nan"), "\u2014")])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.0095, "0.0095"), (86.0, "86"), (0.312345, "0.312"), (2.12e-12, "2.12e-12"), (float("nan"), "\u2014")],
+)
 def test_numbers_are_shown_to_three_significant_digits(value, text) -> None:
     assert format_number(value) == text
     assert format_interval(0.1, float("nan")) == "\u2014"

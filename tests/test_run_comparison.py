@@ -10,8 +10,10 @@ import pytest
 
 from radxai import cli, report, run_comparison
 
-ROWS = [{"metric": "auroc", "setting": "3D CNN", "value": 0.9, "ci_low": 0.8, "ci_high": 0.97, "n": 60},
-        {"metric": "evidence_share", "setting": "focal", "value": 0.011, "n": 60}]
+ROWS = [
+    {"metric": "auroc", "setting": "3D CNN", "value": 0.9, "ci_low": 0.8, "ci_high": 0.97, "n": 60},
+    {"metric": "evidence_share", "setting": "focal", "value": 0.011, "n": 60},
+]
 
 
 def make_run(folder: Path, rows=ROWS, profile: str = "default") -> Path:
@@ -32,14 +34,16 @@ def test_an_unchanged_run_passes(tmp_path) -> None:
 
 
 def test_a_value_inside_the_reference_ci_has_not_moved(tmp_path) -> None:
-    comparison = run_comparison.compare_runs(make_run(tmp_path / "run", changed(**{"3D_CNN": 0.95})),
-                                             make_run(tmp_path / "reference"))
+    comparison = run_comparison.compare_runs(
+        make_run(tmp_path / "run", changed(**{"3D_CNN": 0.95})), make_run(tmp_path / "reference")
+    )
     assert comparison.passed
 
 
 def test_a_value_outside_the_reference_ci_moved(tmp_path) -> None:
-    comparison = run_comparison.compare_runs(make_run(tmp_path / "run", changed(**{"3D_CNN": 0.7})),
-                                             make_run(tmp_path / "reference"))
+    comparison = run_comparison.compare_runs(
+        make_run(tmp_path / "run", changed(**{"3D_CNN": 0.7})), make_run(tmp_path / "reference")
+    )
     assert not comparison.passed
     assert comparison.moved["setting"].tolist() == ["3D CNN"]
     assert "outside the reference's CI" in comparison.moved["rule"].iloc[0]

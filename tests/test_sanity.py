@@ -39,9 +39,7 @@ def tiny_network(seed: int = 0) -> nn.Module:
             block=nn.Sequential(OrderedDict(conv=nn.Conv2d(4, 4, 3, padding=1), relu=nn.ReLU())),
             pool=nn.AdaptiveAvgPool2d(1),
             flat=nn.Flatten(),
-            head=nn.Sequential(
-                OrderedDict(hidden=nn.Linear(4, 6), relu=nn.ReLU(), out=nn.Linear(6, 2))
-            ),
+            head=nn.Sequential(OrderedDict(hidden=nn.Linear(4, 6), relu=nn.ReLU(), out=nn.Linear(6, 2))),
         )
     )
     with torch.no_grad():
@@ -92,7 +90,9 @@ def test_randomisation_changes_exactly_the_listed_layers(layers: list[str]) -> N
 def test_a_block_randomises_all_its_layers_and_keeps_running_statistics() -> None:
     model = tiny_network()
     assert changed_layers(model, randomise_layers(model, ["block", "head"])) == {
-        "block.conv", "head.hidden", "head.out"
+        "block.conv",
+        "head.hidden",
+        "head.out",
     }
     randomised = randomise_layers(model, ["norm"])
     # reset_parameters of a batch norm sets scale 1 and offset 0; the statistics stay.
@@ -161,8 +161,7 @@ def test_model_randomisation_check_explains_every_step_and_compares_with_the_ori
     model = tiny_network()
     x = inputs()
     methods = {"gradcam": {"layer": "block.conv"}, "ig": {"method": "integrated_gradients", "steps": 4}}
-    check = model_randomisation_check(model, x, methods, target=1, pixels_per_cell=(4, 4),
-                                      cells_per_block=(2, 2))
+    check = model_randomisation_check(model, x, methods, target=1, pixels_per_cell=(4, 4), cells_per_block=(2, 2))
     steps = len(TOP_FIRST) + 1
     assert check.layers == TOP_FIRST and check.mode == "cascading"
     assert set(check.explanations) == {(label, step) for label in methods for step in range(steps)}
@@ -188,9 +187,15 @@ def test_model_randomisation_check_explains_every_step_and_compares_with_the_ori
 def test_independent_mode_and_predicted_targets() -> None:
     model = tiny_network()
     x = inputs(samples=1)
-    check = model_randomisation_check(model, x, ["saliency"], mode="independent",
-                                      layers=["head.out", "conv1"], pixels_per_cell=(4, 4),
-                                      cells_per_block=(2, 2))
+    check = model_randomisation_check(
+        model,
+        x,
+        ["saliency"],
+        mode="independent",
+        layers=["head.out", "conv1"],
+        pixels_per_cell=(4, 4),
+        cells_per_block=(2, 2),
+    )
     assert check.table["randomised"].tolist() == [0, 1, 1]
     assert check.table["layer"].tolist() == [None, "head.out", "conv1"]
     predicted = explain(model, x, "saliency").target
@@ -256,8 +261,7 @@ def test_shuffled_labels_keep_images_and_label_counts() -> None:
 def test_training_on_shuffled_labels_trains_a_copy_repeatably() -> None:
     def untrained() -> nn.Module:
         torch.manual_seed(0)
-        return nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                             nn.Linear(2, 1))
+        return nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 1))
 
     model = untrained()
     before = {key: value.clone() for key, value in model.state_dict().items()}
@@ -316,8 +320,9 @@ def test_keras_randomisation_changes_exactly_the_listed_layers() -> None:
         randomise_layers(model, ["pool"])
 
     x = np.random.default_rng(0).standard_normal((1, 1, 12, 12)).astype(np.float32)
-    check = model_randomisation_check(model, x, ["gradcam"], target=0, layers=["output"],
-                                      pixels_per_cell=(4, 4), cells_per_block=(2, 2))
+    check = model_randomisation_check(
+        model, x, ["gradcam"], target=0, layers=["output"], pixels_per_cell=(4, 4), cells_per_block=(2, 2)
+    )
     assert check.table["step"].tolist() == [0, 1] and check.table.loc[0, "ssim"] == 1.0
     assert sanity.MODES == ("cascading", "independent")
 
@@ -342,8 +347,10 @@ def test_keras_models_train_on_shuffled_labels_with_fit_keras() -> None:
 def test_fails_randomisation_flags_any_similarity_above_its_limit() -> None:
     import pandas as pd
 
-    similarity = pd.DataFrame({"ssim": [0.9, 0.1, 0.2, 0.5], "spearman_abs": [0.1, 0.8, 0.2, 0.5]},
-                              index=["by ssim", "by rank", "neither", "at the limits"])
+    similarity = pd.DataFrame(
+        {"ssim": [0.9, 0.1, 0.2, 0.5], "spearman_abs": [0.1, 0.8, 0.2, 0.5]},
+        index=["by ssim", "by rank", "neither", "at the limits"],
+    )
     assert sanity.fails_randomisation(similarity).tolist() == [True, True, False, False]
     assert sanity.fails_randomisation(similarity.loc["by rank"]) is True
     assert sanity.fails_randomisation(similarity, limits={"ssim": 0.05}).tolist() == [True, True, True, True]

@@ -92,8 +92,9 @@ def test_a_radiograph_gets_a_png_of_its_own_size(tmp_path, xray_checkpoint) -> N
     assert record["explained_class"] == "Nodule" and len(record["probabilities"]) == 3
 
 
-def test_the_command_reports_bad_input_with_exit_2_and_keeps_what_was_written(tmp_path, ct_checkpoint,
-                                                                              xray_checkpoint, capsys) -> None:
+def test_the_command_reports_bad_input_with_exit_2_and_keeps_what_was_written(
+    tmp_path, ct_checkpoint, xray_checkpoint, capsys
+) -> None:
     affine = np.diag([1.0, 1.0, 2.0, 1.0])
     io.write_nifti(Volume(np.zeros((8, 8, 8), np.int16), affine, affine_to_spacing(affine)), tmp_path / "ct.nii.gz")
     old = tmp_path / "old.pt"
@@ -102,21 +103,44 @@ def test_the_command_reports_bad_input_with_exit_2_and_keeps_what_was_written(tm
     cases = [
         (["explain", str(tmp_path / "ct.nii.gz"), "--model", str(old)], "does not record how scans become its input"),
         (["explain", str(tmp_path / "notes.txt"), "--model", str(ct_checkpoint)], "not a scan radxai reads"),
-        (["explain", str(tmp_path / "ct.nii.gz"), "--model", str(xray_checkpoint)],
-         "the scan is a CT volume but the model is an X-ray model"),
-        (["explain", str(tmp_path / "ct.nii.gz"), "--model", str(ct_checkpoint), "--target", "pneumonia"],
-         "unknown class 'pneumonia'"),
-        (["explain", str(tmp_path / "ct.nii.gz"), "--model", str(ct_checkpoint), "--layer", "block9"],
-         "unknown layer 'block9'"),
+        (
+            ["explain", str(tmp_path / "ct.nii.gz"), "--model", str(xray_checkpoint)],
+            "the scan is a CT volume but the model is an X-ray model",
+        ),
+        (
+            ["explain", str(tmp_path / "ct.nii.gz"), "--model", str(ct_checkpoint), "--target", "pneumonia"],
+            "unknown class 'pneumonia'",
+        ),
+        (
+            ["explain", str(tmp_path / "ct.nii.gz"), "--model", str(ct_checkpoint), "--layer", "block9"],
+            "unknown layer 'block9'",
+        ),
     ]
     for arguments, message in cases:
         assert cli.main([*arguments, "--out", str(tmp_path / "out")]) == 2
         assert __import__("re").search(message, capsys.readouterr().err), message
-    assert cli.main(["explain", str(tmp_path / "ct.nii.gz"), "--model", str(ct_checkpoint), "--method", "saliency",
-                     "--out", str(tmp_path / "out")]) == 0
+    assert (
+        cli.main(
+            [
+                "explain",
+                str(tmp_path / "ct.nii.gz"),
+                "--model",
+                str(ct_checkpoint),
+                "--method",
+                "saliency",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     assert "saliency" in capsys.readouterr().out
     io.write_nifti(Volume(np.ones((8, 8, 8), np.int16), affine, affine_to_spacing(affine)), tmp_path / "other.nii.gz")
-    assert cli.main(["explain", str(tmp_path / "other.nii.gz"), "--model", str(ct_checkpoint),
-                     "--out", str(tmp_path / "out")]) == 2
+    assert (
+        cli.main(
+            ["explain", str(tmp_path / "other.nii.gz"), "--model", str(ct_checkpoint), "--out", str(tmp_path / "out")]
+        )
+        == 2
+    )
     assert "holds the explanation of" in capsys.readouterr().err
     assert (tmp_path / "out" / "saliency.nii.gz").is_file()

@@ -36,12 +36,21 @@ def project(tmp_path: Path) -> pipeline.RunSettings:
     notebooks.mkdir()
     params.mkdir()
     # A per-notebook seed that the sweep's seed must override.
-    (params / "tiny.yaml").write_text("description: tiny\nparameters:\n  seed: 0\n"
-                                      "notebooks:\n  01_measure: {seed: 9}\n")
-    make_notebook(notebooks / "01_measure.ipynb",
-                  f"seed = 0\nrun_dir = 'unset'\nfail_file = {str(tmp_path / 'fail_seed')!r}", [MEASURING_CELL])
-    return pipeline.RunSettings(notebooks_dir=notebooks, params_dir=params, runs_root=tmp_path / "runs",
-                                kernel_name=None, progress=lambda line: None)
+    (params / "tiny.yaml").write_text(
+        "description: tiny\nparameters:\n  seed: 0\nnotebooks:\n  01_measure: {seed: 9}\n"
+    )
+    make_notebook(
+        notebooks / "01_measure.ipynb",
+        f"seed = 0\nrun_dir = 'unset'\nfail_file = {str(tmp_path / 'fail_seed')!r}",
+        [MEASURING_CELL],
+    )
+    return pipeline.RunSettings(
+        notebooks_dir=notebooks,
+        params_dir=params,
+        runs_root=tmp_path / "runs",
+        kernel_name=None,
+        progress=lambda line: None,
+    )
 
 
 def test_parse_seeds_reads_distinct_integers() -> None:
@@ -49,8 +58,9 @@ def test_parse_seeds_reads_distinct_integers() -> None:
     assert seed_sweep.parse_seeds("7") == [7]
 
 
-@pytest.mark.parametrize(("text", "message"), [("", "no seed"), ("1,a", "'a'"), ("1,-2", "'-2'"),
-                                               ("1,2,1", "seed 1 is given twice")])
+@pytest.mark.parametrize(
+    ("text", "message"), [("", "no seed"), ("1,a", "'a'"), ("1,-2", "'-2'"), ("1,2,1", "seed 1 is given twice")]
+)
 def test_parse_seeds_names_the_bad_part(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         seed_sweep.parse_seeds(text)
@@ -100,8 +110,12 @@ def test_seeds_on_a_dask_cluster_give_the_serial_table(project: pipeline.RunSett
     from distributed import Client, LocalCluster
 
     serial = seed_sweep.reproduce_seeds("tiny", project, [1, 2])
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster):
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+    ):
         distributed = seed_sweep.reproduce_seeds("tiny", project, [1, 2], scheduler=cluster.scheduler_address)
     read = lambda sweep: pd.read_csv(sweep / "tables" / seed_sweep.ACROSS_SEEDS_FILE)  # noqa: E731
     pd.testing.assert_frame_equal(read(serial), read(distributed))
@@ -127,11 +141,24 @@ def test_a_sweep_with_no_completed_seed_has_nothing_to_aggregate(tmp_path: Path)
         seed_sweep.aggregate_seeds(tmp_path)
 
 
-@pytest.mark.parametrize("arguments", [["--seeds", "1,x"], ["--scheduler", "tcp://127.0.0.1:9"],
-                                       ["--resume", "runs/x", "--seeds", "1"]])
+@pytest.mark.parametrize(
+    "arguments", [["--seeds", "1,x"], ["--scheduler", "tcp://127.0.0.1:9"], ["--resume", "runs/x", "--seeds", "1"]]
+)
 def test_cli_refuses_bad_seed_arguments(project: pipeline.RunSettings, arguments: list[str], capsys) -> None:
-    status = cli.main(["reproduce", "--profile", "tiny", "--params", str(project.params_dir),
-                       "--notebooks", str(project.notebooks_dir), "--runs", str(project.runs_root), *arguments])
+    status = cli.main(
+        [
+            "reproduce",
+            "--profile",
+            "tiny",
+            "--params",
+            str(project.params_dir),
+            "--notebooks",
+            str(project.notebooks_dir),
+            "--runs",
+            str(project.runs_root),
+            *arguments,
+        ]
+    )
     assert status == 2
     assert "radxai reproduce:" in capsys.readouterr().err
     assert not project.runs_root.exists()
@@ -146,21 +173,34 @@ def test_a_profile_with_malformed_seeds_names_its_file(project: pipeline.RunSett
 @pytest.mark.slow
 def test_a_profile_that_lists_seeds_runs_a_sweep_from_the_cli(project: pipeline.RunSettings, capsys) -> None:
     (project.params_dir / "swept.yaml").write_text("parameters: {seed: 0}\nseeds: [1, 2]\n")
-    status = cli.main(["reproduce", "--profile", "swept", "--params", str(project.params_dir),
-                       "--notebooks", str(project.notebooks_dir), "--runs", str(project.runs_root),
-                       "--kernel", "python3"])
+    status = cli.main(
+        [
+            "reproduce",
+            "--profile",
+            "swept",
+            "--params",
+            str(project.params_dir),
+            "--notebooks",
+            str(project.notebooks_dir),
+            "--runs",
+            str(project.runs_root),
+            "--kernel",
+            "python3",
+        ]
+    )
     output = capsys.readouterr().out
     assert status == 0
     (sweep_dir,) = project.runs_root.iterdir()
     assert sweep_dir.name.endswith("-swept-seeds")
     assert "2 measurements across seeds" in output
     assert "toy / auroc / toy: mean 0.15" in output
-    assert all((sweep_dir / entry["run"] / "report" / "index.html").is_file()
-               for entry in seed_sweep.read_sweep_record(sweep_dir)["runs"].values())
+    assert all(
+        (sweep_dir / entry["run"] / "report" / "index.html").is_file()
+        for entry in seed_sweep.read_sweep_record(sweep_dir)["runs"].values()
+    )
 
 
-def test_an_error_outside_the_notebooks_marks_the_sweep_interrupted(project: pipeline.RunSettings,
-                                                                     monkeypatch) -> None:
+def test_an_error_outside_the_notebooks_marks_the_sweep_interrupted(project: pipeline.RunSettings, monkeypatch) -> None:
     def run_seed(profile_name, notebooks_dir, params_dir, kernel_name, seed, only, sweep_dir, progress=None):
         if seed == 2:
             raise OSError("disk full")

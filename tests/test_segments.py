@@ -245,21 +245,14 @@ def test_painting_and_means_check_their_shapes():
 
 
 def test_restricting_to_a_region_merges_the_outside_into_segment_zero():
-    labels = np.array([[[0, 0, 1, 1],
-                        [2, 2, 3, 3],
-                        [4, 4, 5, 5]]])
-    region = np.array([[False, True, True, False],
-                       [False, False, False, False],
-                       [True, True, False, False]])
+    labels = np.array([[[0, 0, 1, 1], [2, 2, 3, 3], [4, 4, 5, 5]]])
+    region = np.array([[False, True, True, False], [False, False, False, False], [True, True, False, False]])
     restricted = restrict_to_region(labels, region)
     # inside: segment 0 (cut), 1 (cut), 4 -> players 1, 2, 3 in the original order
-    np.testing.assert_array_equal(restricted, [[[0, 1, 2, 0],
-                                               [0, 0, 0, 0],
-                                               [3, 3, 0, 0]]])
+    np.testing.assert_array_equal(restricted, [[[0, 1, 2, 0], [0, 0, 0, 0], [3, 3, 0, 0]]])
 
 
-@given(hnp.arrays(np.int64, (2, 3, 4, 5), elements=st.integers(0, 6)),
-       hnp.arrays(bool, (3, 4, 5)))
+@given(hnp.arrays(np.int64, (2, 3, 4, 5), elements=st.integers(0, 6)), hnp.arrays(bool, (3, 4, 5)))
 def test_restricted_labels_are_contiguous_and_zero_exactly_outside(labels, region):
     if not region.any():
         return
@@ -277,11 +270,14 @@ def test_restricted_labels_are_contiguous_and_zero_exactly_outside(labels, regio
         assert len(set(zip(inside.tolist(), players.tolist()))) == len(set(inside.tolist()))
 
 
-@pytest.mark.parametrize(("region", "error", "message"), [
-    (np.ones((3, 3), dtype=bool), ValueError, r"spatial shape \(4, 4\)"),
-    (np.ones((4, 4)), TypeError, "boolean mask"),
-    (np.zeros((4, 4), dtype=bool), ValueError, r"empty for samples \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    ("region", "error", "message"),
+    [
+        (np.ones((3, 3), dtype=bool), ValueError, r"spatial shape \(4, 4\)"),
+        (np.ones((4, 4)), TypeError, "boolean mask"),
+        (np.zeros((4, 4), dtype=bool), ValueError, r"empty for samples \[0, 1\]"),
+    ],
+)
 def test_bad_regions_are_named(region, error, message):
     with pytest.raises(error, match=message):
         restrict_to_region(np.zeros((2, 4, 4), dtype=np.int64), region)

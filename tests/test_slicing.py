@@ -19,12 +19,15 @@ def test_views_take_the_documented_axes() -> None:
     assert [view_axis(view) for view in ("axial", "coronal", "sagittal")] == [0, 1, 2]
 
 
-@pytest.mark.parametrize(("volume_shape", "view", "index", "message"), [
-    ((2, 3, 4), "oblique", 0, "unknown view 'oblique'; views: axial, coronal, sagittal"),
-    ((2, 3, 4), "coronal", 3, "coronal slice 3 is outside"),
-    ((2, 3, 4), "axial", -1, "axial slice -1 is outside"),
-    ((3, 4), "axial", 0, r"volume \(\.\.\., D, H, W\)"),
-])
+@pytest.mark.parametrize(
+    ("volume_shape", "view", "index", "message"),
+    [
+        ((2, 3, 4), "oblique", 0, "unknown view 'oblique'; views: axial, coronal, sagittal"),
+        ((2, 3, 4), "coronal", 3, "coronal slice 3 is outside"),
+        ((2, 3, 4), "axial", -1, "axial slice -1 is outside"),
+        ((3, 4), "axial", 0, r"volume \(\.\.\., D, H, W\)"),
+    ],
+)
 def test_bad_requests_are_named(volume_shape, view, index, message) -> None:
     with pytest.raises(ValueError, match=message):
         take_slice(np.zeros(volume_shape), view, index)

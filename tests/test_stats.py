@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from radxai.evaluate import stats
 
 
-def labelled_scores(seed: int = 0, items: int = 300,
-                    separation: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def labelled_scores(seed: int = 0, items: int = 300, separation: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Binary labels with scores that separate the classes by ``separation`` SDs."""
     generator = np.random.default_rng(seed)
     labels = generator.integers(0, 2, items)
@@ -25,18 +24,22 @@ def labelled_scores(seed: int = 0, items: int = 300,
 
 
 # Scores from a handful of values force many ties; floats give the untied case.
-binary_problems = st.integers(min_value=2, max_value=60).flatmap(lambda n: st.tuples(
-    st.lists(st.integers(0, 1), min_size=n, max_size=n).filter(lambda labels: 0 < sum(labels) < len(labels)),
-    st.one_of(st.lists(st.integers(-3, 3), min_size=n, max_size=n),
-              st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=n, max_size=n))))
+binary_problems = st.integers(min_value=2, max_value=60).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(0, 1), min_size=n, max_size=n).filter(lambda labels: 0 < sum(labels) < len(labels)),
+        st.one_of(
+            st.lists(st.integers(-3, 3), min_size=n, max_size=n),
+            st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=n, max_size=n),
+        ),
+    )
+)
 
 
 @settings(max_examples=200, deadline=None)
 @given(binary_problems)
 def test_auroc_and_roc_curve_match_sklearn_including_ties(problem) -> None:
     labels, scores = problem
-    assert stats.auroc(labels, scores) == pytest.approx(
-        sklearn.metrics.roc_auc_score(labels, scores), abs=1e-12)
+    assert stats.auroc(labels, scores) == pytest.approx(sklearn.metrics.roc_auc_score(labels, scores), abs=1e-12)
     ours = stats.roc_curve(labels, scores)
     theirs = sklearn.metrics.roc_curve(labels, scores, drop_intermediate=False)
     for our_values, their_values in zip(ours, theirs, strict=True):
@@ -64,22 +67,24 @@ def test_single_class_gives_nan_not_an_exception() -> None:
 
 
 def test_roc_curve_by_hand() -> None:
-    false_positive_rate, true_positive_rate, thresholds = stats.roc_curve(
-        [0, 1, 1, 0], [0.1, 0.4, 0.4, 0.8])
+    false_positive_rate, true_positive_rate, thresholds = stats.roc_curve([0, 1, 1, 0], [0.1, 0.4, 0.4, 0.8])
     np.testing.assert_array_equal(thresholds, [np.inf, 0.8, 0.4, 0.1])
     np.testing.assert_array_equal(false_positive_rate, [0, 0.5, 0.5, 1])
     np.testing.assert_array_equal(true_positive_rate, [0, 0, 1, 1])
 
 
-@pytest.mark.parametrize(("labels", "scores", "message"), [
-    ([0, 1, 2], [0.1, 0.2, 0.3], r"labels must be 0 or 1; found \[2\]"),
-    ([0, 1, np.nan], [0.1, 0.2, 0.3], "labels must be 0 or 1"),
-    ([0, 1, 1], [0.1, 0.2], "differ in length: 3 labels, 2 scores"),
-    ([0, 1, 1], [0.1, np.nan, 0.3], r"scores contain NaN at 1 position\(s\) \(first at flat index 1\)"),
-    ([[0, 1]], [[0.1, 0.2]], "must be 1-D"),
-    ([], [], "empty"),
-    ([0, 1], ["low", "high"], "scores must be numbers"),
-])
+@pytest.mark.parametrize(
+    ("labels", "scores", "message"),
+    [
+        ([0, 1, 2], [0.1, 0.2, 0.3], r"labels must be 0 or 1; found \[2\]"),
+        ([0, 1, np.nan], [0.1, 0.2, 0.3], "labels must be 0 or 1"),
+        ([0, 1, 1], [0.1, 0.2], "differ in length: 3 labels, 2 scores"),
+        ([0, 1, 1], [0.1, np.nan, 0.3], r"scores contain NaN at 1 position\(s\) \(first at flat index 1\)"),
+        ([[0, 1]], [[0.1, 0.2]], "must be 1-D"),
+        ([], [], "empty"),
+        ([0, 1], ["low", "high"], "scores must be numbers"),
+    ],
+)
 def test_auroc_and_roc_curve_name_the_problem(labels, scores, message) -> None:
     with pytest.raises(ValueError, match=message):
         stats.auroc(labels, scores)
@@ -130,8 +135,7 @@ def test_bootstrap_interval_is_the_percentile_interval_of_the_resampled_values()
     values.remove(result.estimate)  # one call was the estimate on the full data
     resampled = np.array(values)
     assert result.resamples_used == resampled.size == 500
-    np.testing.assert_allclose([result.low, result.median, result.high],
-                               np.percentile(resampled, [5, 50, 95]))
+    np.testing.assert_allclose([result.low, result.median, result.high], np.percentile(resampled, [5, 50, 95]))
 
 
 def test_single_class_resamples_are_skipped_and_counted() -> None:
@@ -174,12 +178,15 @@ def test_bootstrap_of_a_single_class_problem_is_all_nan() -> None:
     assert result.resamples_used == 0 and result.resamples_skipped == 50
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"resamples": 0}, "resamples must be a positive whole number"),
-    ({"resamples": 2.5}, "resamples must be a positive whole number"),
-    ({"confidence": 1.0}, "confidence must lie strictly between 0 and 1"),
-    ({"confidence": 95}, "confidence must lie strictly between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"resamples": 0}, "resamples must be a positive whole number"),
+        ({"resamples": 2.5}, "resamples must be a positive whole number"),
+        ({"confidence": 1.0}, "confidence must lie strictly between 0 and 1"),
+        ({"confidence": 95}, "confidence must lie strictly between 0 and 1"),
+    ],
+)
 def test_bootstrap_rejects_bad_options(options, message) -> None:
     with pytest.raises(ValueError, match=message):
         stats.bootstrap_ci([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4], **options)
@@ -197,8 +204,9 @@ def test_median_and_percentiles_match_numpy() -> None:
 
 
 def test_format_interval() -> None:
-    result = stats.BootstrapResult(estimate=0.9124, low=0.87051, high=0.95, median=0.91,
-                                   confidence=0.95, resamples_used=1000, resamples_skipped=0)
+    result = stats.BootstrapResult(
+        estimate=0.9124, low=0.87051, high=0.95, median=0.91, confidence=0.95, resamples_used=1000, resamples_skipped=0
+    )
     assert stats.format_interval(result) == "0.912 (0.871, 0.950)"
     assert stats.format_interval((0.5, 0.25, 0.75), digits=2) == "0.50 (0.25, 0.75)"
 
@@ -252,22 +260,22 @@ def test_confusion_matrix_matches_sklearn() -> None:
     labels = generator.integers(0, 4, 500)
     predictions = generator.integers(0, 4, 500)
     ours = stats.confusion_matrix(labels, predictions, num_classes=4)
-    np.testing.assert_array_equal(
-        ours, sklearn.metrics.confusion_matrix(labels, predictions, labels=range(4)))
+    np.testing.assert_array_equal(ours, sklearn.metrics.confusion_matrix(labels, predictions, labels=range(4)))
     assert ours.dtype == np.int64
     # Rows are true classes: [[TN, FP], [FN, TP]].
-    np.testing.assert_array_equal(stats.confusion_matrix([0, 0, 1, 1, 1], [0, 1, 0, 1, 1]),
-                                  [[1, 1], [1, 2]])
-    np.testing.assert_array_equal(stats.confusion_matrix([True, False], [True, True]),
-                                  [[0, 1], [0, 1]])
+    np.testing.assert_array_equal(stats.confusion_matrix([0, 0, 1, 1, 1], [0, 1, 0, 1, 1]), [[1, 1], [1, 2]])
+    np.testing.assert_array_equal(stats.confusion_matrix([True, False], [True, True]), [[0, 1], [0, 1]])
 
 
-@pytest.mark.parametrize(("labels", "predictions", "message"), [
-    ([0, 2], [0, 1], r"labels must hold class indices 0..1; found \[2\]"),
-    ([0, 1], [0, 0.5], r"predictions must hold class indices 0..1; found \[0.5\]"),
-    ([0, 1, 1], [0, 1], "differ in length: 3 vs 2"),
-    (["a", "b"], [0, 1], "labels must hold class indices"),
-])
+@pytest.mark.parametrize(
+    ("labels", "predictions", "message"),
+    [
+        ([0, 2], [0, 1], r"labels must hold class indices 0..1; found \[2\]"),
+        ([0, 1], [0, 0.5], r"predictions must hold class indices 0..1; found \[0.5\]"),
+        ([0, 1, 1], [0, 1], "differ in length: 3 vs 2"),
+        (["a", "b"], [0, 1], "labels must hold class indices"),
+    ],
+)
 def test_confusion_matrix_names_the_problem(labels, predictions, message) -> None:
     with pytest.raises(ValueError, match=message):
         stats.confusion_matrix(labels, predictions)
@@ -280,14 +288,16 @@ def test_precision_recall_f1_matches_sklearn() -> None:
     predictions[:, 3] = 0  # a class never predicted: precision 0 / 0 -> 0
     table = stats.precision_recall_f1(labels, predictions, ["a", "b", "c", "d"])
     precision, recall, f1, support = sklearn.metrics.precision_recall_fscore_support(
-        labels, predictions, zero_division=0)
+        labels, predictions, zero_division=0
+    )
     np.testing.assert_allclose(table["precision"].iloc[:4], precision)
     np.testing.assert_allclose(table["recall"].iloc[:4], recall)
     np.testing.assert_allclose(table["f1"].iloc[:4], f1)
     np.testing.assert_array_equal(table["support"].iloc[:4], support)
     for average, row in [("micro", "micro average"), ("macro", "macro average")]:
         expected = sklearn.metrics.precision_recall_fscore_support(
-            labels, predictions, average=average, zero_division=0)[:3]
+            labels, predictions, average=average, zero_division=0
+        )[:3]
         np.testing.assert_allclose(table.loc[row, ["precision", "recall", "f1"]], expected)
     assert table.loc["d", ["precision", "recall", "f1"]].tolist() == [0.0, 0.0, 0.0]
 
@@ -300,9 +310,14 @@ def test_micro_and_macro_averages_by_hand() -> None:
     table = stats.precision_recall_f1(labels, predictions, ["a", "b"])
     assert list(table.index) == ["a", "b", "micro average", "macro average"]
     expected = pd.DataFrame(
-        {"precision": [1 / 2, 1, 3 / 4, 3 / 4], "recall": [1, 1 / 2, 3 / 5, 3 / 4],
-         "f1": [2 / 3, 2 / 3, 6 / 9, 2 / 3], "support": [1, 4, 5, 5]},
-        index=pd.Index(["a", "b", "micro average", "macro average"], name="class"))
+        {
+            "precision": [1 / 2, 1, 3 / 4, 3 / 4],
+            "recall": [1, 1 / 2, 3 / 5, 3 / 4],
+            "f1": [2 / 3, 2 / 3, 6 / 9, 2 / 3],
+            "support": [1, 4, 5, 5],
+        },
+        index=pd.Index(["a", "b", "micro average", "macro average"], name="class"),
+    )
     pd.testing.assert_frame_equal(table, expected)
 
 
@@ -338,18 +353,18 @@ def test_accuracy_by_group_names_the_problem() -> None:
 
 def test_threshold_predictions_is_strictly_greater() -> None:
     np.testing.assert_array_equal(stats.threshold_predictions([0.2, 0.5, 0.51]), [0, 0, 1])
-    np.testing.assert_array_equal(stats.threshold_predictions([[-1.0, 2.0]], threshold=0.0),
-                                  [[0, 1]])
+    np.testing.assert_array_equal(stats.threshold_predictions([[-1.0, 2.0]], threshold=0.0), [[0, 1]])
     with pytest.raises(ValueError, match="scores contain NaN"):
         stats.threshold_predictions([0.2, np.nan])
 
 
 def test_stats_imports_no_deep_learning_framework() -> None:
-    code = ("import sys, radxai.evaluate.stats; "
-            "print([m for m in ('torch', 'tensorflow', 'keras', 'radxai.models', 'sklearn') "
-            "if m in sys.modules])")
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    code = (
+        "import sys, radxai.evaluate.stats; "
+        "print([m for m in ('torch', 'tensorflow', 'keras', 'radxai.models', 'sklearn') "
+        "if m in sys.modules])"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
 
 
@@ -410,11 +425,14 @@ def test_paired_difference_of_nothing_is_nan() -> None:
     assert result.resamples_skipped == 10
 
 
-@pytest.mark.parametrize(("first", "second", "message"), [
-    ([0.1, 0.2, 0.3], [0.1, 0.2], "differ in length: 3 vs 2"),
-    ([[0.1, 0.2]], [[0.1, 0.2]], r"must be 1-D \(N,\); got shapes \(1, 2\) and \(1, 2\)"),
-    ([0.1, np.nan, 0.3], [0.1, 0.2, np.nan], "2 of 3 pairs hold NaN"),
-])
+@pytest.mark.parametrize(
+    ("first", "second", "message"),
+    [
+        ([0.1, 0.2, 0.3], [0.1, 0.2], "differ in length: 3 vs 2"),
+        ([[0.1, 0.2]], [[0.1, 0.2]], r"must be 1-D \(N,\); got shapes \(1, 2\) and \(1, 2\)"),
+        ([0.1, np.nan, 0.3], [0.1, 0.2, np.nan], "2 of 3 pairs hold NaN"),
+    ],
+)
 def test_paired_difference_names_the_problem(first, second, message) -> None:
     with pytest.raises(ValueError, match=message):
         stats.bootstrap_paired_difference_ci(first, second)

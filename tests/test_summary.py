@@ -33,8 +33,7 @@ def test_reader_agreement_counts_unanimous_findings() -> None:
     box = (1.0, 1.0, 5.0, 5.0)
     images = [
         image("a", "train", [ReaderAnnotation(r, "Cardiomegaly", box) for r in ("R1", "R2", "R3")]),
-        image("b", "train", [ReaderAnnotation("R1", "Cardiomegaly", box),
-                             ReaderAnnotation("R2", "Nodule/Mass", box)]),
+        image("b", "train", [ReaderAnnotation("R1", "Cardiomegaly", box), ReaderAnnotation("R2", "Nodule/Mass", box)]),
         image("c", "test", []),
     ]
     table = summary.reader_agreement_table(images)
@@ -49,8 +48,11 @@ def test_reader_agreement_counts_unanimous_findings() -> None:
 
 
 def test_confounder_table_shows_the_training_shortcut() -> None:
-    table = summary.confounder_table(labels=[1, 1, 0, 0, 1, 0], splits=["train"] * 4 + ["test"] * 2,
-                                     has_confounder=[True, True, False, False, True, True])
+    table = summary.confounder_table(
+        labels=[1, 1, 0, 0, 1, 0],
+        splits=["train"] * 4 + ["test"] * 2,
+        has_confounder=[True, True, False, False, True, True],
+    )
     assert table.loc["train", 1] == 1.0 and table.loc["train", 0] == 0.0
     assert table.loc["test", 0] == 1.0
     assert list(table.index) == ["train", "test"]

@@ -48,9 +48,7 @@ def test_out_of_range_targets_name_the_target_and_the_outputs():
         resolve_targets(3, LOGITS, 2)
     with pytest.raises(ValueError, match=r"target -1 is out of range"):
         resolve_targets([0, -1], LOGITS, 2)
-    with pytest.raises(
-        ValueError, match=r"target 2 is out of range for a model with 1 output.*0 \(negative"
-    ):
+    with pytest.raises(ValueError, match=r"target 2 is out of range for a model with 1 output.*0 \(negative"):
         resolve_targets(2, np.zeros(2), 2)
 
 
@@ -110,7 +108,6 @@ class TinyBinary(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x).mean(dim=(2, 3)))
-
 
 
 def test_single_logit_target_zero_explains_the_negated_logit():

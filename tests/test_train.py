@@ -31,8 +31,9 @@ class ToyDataset:
 
 def tiny_model(outputs: int = 1) -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 2)),
-                         nn.Flatten(), nn.Linear(8, outputs))
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 2)), nn.Flatten(), nn.Linear(8, outputs)
+    )
 
 
 def test_fit_learns_a_separable_task() -> None:
@@ -52,10 +53,15 @@ def test_same_seed_same_weights_and_history() -> None:
     runs = []
     for _ in range(2):
         model = tiny_model()
-        history = train.fit(model, ToyDataset(32, 0), ToyDataset(16, 1),
-                            train.FitConfig(epochs=3, batch_size=8, seed=5))
-        runs.append(([epoch["train_loss"] for epoch in history.epochs],
-                     [parameter.detach().clone() for parameter in model.parameters()]))
+        history = train.fit(
+            model, ToyDataset(32, 0), ToyDataset(16, 1), train.FitConfig(epochs=3, batch_size=8, seed=5)
+        )
+        runs.append(
+            (
+                [epoch["train_loss"] for epoch in history.epochs],
+                [parameter.detach().clone() for parameter in model.parameters()],
+            )
+        )
     assert runs[0][0] == runs[1][0]
     for first, second in zip(runs[0][1], runs[1][1]):
         assert torch.equal(first, second)
@@ -63,8 +69,12 @@ def test_same_seed_same_weights_and_history() -> None:
 
 def test_early_stopping_when_validation_loss_stops_improving() -> None:
     model = tiny_model()
-    history = train.fit(model, ToyDataset(16, 0), ToyDataset(8, 1),
-                        train.FitConfig(epochs=10, learning_rate=0.0, weight_decay=0.0, patience=2))
+    history = train.fit(
+        model,
+        ToyDataset(16, 0),
+        ToyDataset(8, 1),
+        train.FitConfig(epochs=10, learning_rate=0.0, weight_decay=0.0, patience=2),
+    )
     assert history.stopped_early
     assert len(history.epochs) == 3 and history.best_epoch == 1
 
@@ -74,8 +84,7 @@ def test_multi_label_targets_and_balanced_weights() -> None:
     np.testing.assert_allclose(train.balanced_positive_weight(targets).numpy(), [3.0, 3.0])
     np.testing.assert_allclose(train.balanced_positive_weight(np.zeros((3, 1))).numpy(), [1.0])
     model = tiny_model(outputs=3)
-    history = train.fit(model, ToyDataset(16, 0, outputs=3), ToyDataset(8, 1, outputs=3),
-                        train.FitConfig(epochs=2))
+    history = train.fit(model, ToyDataset(16, 0, outputs=3), ToyDataset(8, 1, outputs=3), train.FitConfig(epochs=2))
     assert len(history.epochs) == 2
 
 
@@ -115,11 +124,18 @@ def test_fit_keras_learns_and_restores_the_best_epoch() -> None:
     import keras
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
-                              keras.layers.Flatten(), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ]
+    )
     validation = ToyDataset(32, 1)
-    history = train.fit_keras(model, ToyDataset(64, 0), validation,
-                              train.FitConfig(epochs=8, batch_size=8, learning_rate=0.02))
+    history = train.fit_keras(
+        model, ToyDataset(64, 0), validation, train.FitConfig(epochs=8, batch_size=8, learning_rate=0.02)
+    )
     losses = [epoch["validation_loss"] for epoch in history.epochs]
     assert min(losses) < losses[0]
     assert history.best_validation_loss == pytest.approx(min(losses))
@@ -168,7 +184,7 @@ def test_keras_batch_norm_recalibration_gives_the_training_set_statistics() -> N
     assert train.recalibrate_keras_batch_norm(model, images, 4) == 1
     batch_norm = inner.layers[0]
     assert float(batch_norm.moving_mean.numpy()[0]) == pytest.approx(float(images.mean()), abs=1e-4)
-    batch_variances = [images[start:start + 4].var() for start in range(0, 16, 4)]
+    batch_variances = [images[start : start + 4].var() for start in range(0, 16, 4)]
     assert float(batch_norm.moving_variance.numpy()[0]) == pytest.approx(float(np.mean(batch_variances)), rel=1e-4)
     assert batch_norm.momentum == 0.99
 
@@ -179,8 +195,9 @@ def test_keras_fit_recalibrates_batch_norm_before_validation() -> None:
     import keras
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.BatchNormalization(),
-                              keras.layers.Flatten(), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.BatchNormalization(), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
     data = ToyDataset(16, 0)
     data.images = data.images * 2.0 + 5.0
     train.fit_keras(model, data, ToyDataset(8, 1), train.FitConfig(epochs=1, batch_size=4, learning_rate=0.0))
@@ -206,8 +223,12 @@ def test_keras_fit_trains_each_epoch_on_its_own_seeded_permutation(monkeypatch) 
             return original_fit(inputs, *arguments, **options)
 
         monkeypatch.setattr(model, "fit", recording_fit)
-        train.fit_keras(model, data, ToyDataset(8, 1),
-                        train.FitConfig(epochs=3, batch_size=4, learning_rate=0.0, patience=5, seed=seed))
+        train.fit_keras(
+            model,
+            data,
+            ToyDataset(8, 1),
+            train.FitConfig(epochs=3, batch_size=4, learning_rate=0.0, patience=5, seed=seed),
+        )
         return seen
 
     first, again, other_seed = orders(3), orders(3), orders(4)
@@ -224,8 +245,9 @@ def test_keras_validation_loss_carries_the_positive_weight_as_fit_does() -> None
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
     data, validation = ToyDataset(24, 0), ToyDataset(12, 1)
-    history = train.fit_keras(model, data, validation, train.FitConfig(epochs=1, batch_size=4, learning_rate=0.0,
-                                                                       positive_weight=3.0))
+    history = train.fit_keras(
+        model, data, validation, train.FitConfig(epochs=1, batch_size=4, learning_rate=0.0, positive_weight=3.0)
+    )
     logits = torch.as_tensor(np.asarray(model(np.moveaxis(validation.images, 1, -1))))
     expected = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([3.0]))(logits, torch.as_tensor(validation.targets))
     assert history.epochs[0]["validation_loss"] == pytest.approx(float(expected), rel=1e-5)

@@ -10,15 +10,12 @@ from radxai.models import UNetOutput, build
 TINY_WIDTH = 0.0625
 
 
-
 def tiny(**arguments) -> nn.Module:
     torch.manual_seed(0)
     return build("unet_classifier", width=TINY_WIDTH, **arguments)
 
 
-@pytest.mark.parametrize(
-    ("depth", "spatial"), [(4, (16, 16)), (4, (32, 48)), (3, (8, 24)), (3, (40, 16))]
-)
+@pytest.mark.parametrize(("depth", "spatial"), [(4, (16, 16)), (4, (32, 48)), (3, (8, 24)), (3, (40, 16))])
 def test_2d_outputs_logits_and_mask_at_input_resolution(depth, spatial):
     model = tiny(depth=depth, num_classes=3).eval()
     with torch.no_grad():
@@ -71,9 +68,7 @@ def test_classification_reads_only_the_pooled_bottleneck():
     output.logits[0, 1].backward()
     activation = captured["activation"].detach()[0]
     weight, bias = model.classifier.weight[1].detach(), model.classifier.bias[1].detach()
-    torch.testing.assert_close(
-        (weight * activation.flatten(1).mean(dim=1)).sum(), output.logits[0, 1].detach() - bias
-    )
+    torch.testing.assert_close((weight * activation.flatten(1).mean(dim=1)).sum(), output.logits[0, 1].detach() - bias)
 
 
 @pytest.mark.parametrize("spatial", [(20, 16), (16, 24), (8, 8)])
@@ -117,9 +112,7 @@ def test_one_optimiser_step_lowers_the_joint_loss():
 
     def joint_loss() -> torch.Tensor:
         output = model(images)
-        return loss_function(output.logits, labels) + loss_function(
-            output.mask_logits, gaze_heatmaps
-        )
+        return loss_function(output.logits, labels) + loss_function(output.mask_logits, gaze_heatmaps)
 
     before = joint_loss()
     optimiser.zero_grad()

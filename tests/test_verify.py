@@ -27,10 +27,12 @@ from radxai.data.verify import (
 
 REPOSITORY_MANIFESTS = Path(__file__).resolve().parents[1] / "data_manifests"
 COLUMNS = ["image_id", "class_name", "class_id", "rad_id", "x_min", "y_min", "x_max", "y_max"]
-ROWS = [["k1", "Cardiomegaly", 3, "R1", 1, 1, 5, 4],
-        ["k1", "Cardiomegaly", 3, "R2", 2, 1, 6, 4],
-        ["k2", "No finding", 14, "R1", "", "", "", ""],
-        ["k3", "Pleural effusion", 10, "R3", 0, 4, 8, 6]]
+ROWS = [
+    ["k1", "Cardiomegaly", 3, "R1", 1, 1, 5, 4],
+    ["k1", "Cardiomegaly", 3, "R2", 2, 1, 6, 4],
+    ["k2", "No finding", 14, "R1", "", "", "", ""],
+    ["k3", "Pleural effusion", 10, "R3", 0, 4, 8, 6],
+]
 
 
 @pytest.fixture
@@ -77,7 +79,8 @@ def test_missing_and_unreadable_files_are_named(copy_root: Path) -> None:
     report = verify_dataset("vindr_cxr", copy_root)
     assert not report.ok
     assert [(m.relative_path, m.expected_by) for m in report.missing] == [
-        ("train/k2.<dicom|png|jpg>", "train.csv line 4")]
+        ("train/k2.<dicom|png|jpg>", "train.csv line 4")
+    ]
     assert [c.relative_path for c in report.corrupt] == ["train/k3.png"]
     assert "not a readable PNG/JPEG image" in report.corrupt[0].problem
     assert report.shortfalls == ["train: found 2 of the 3 the publisher reports"]
@@ -99,8 +102,9 @@ def test_the_registry_records_a_verified_copy_and_catches_later_changes(copy_roo
     assert written == copy_root / REGISTRY_FILE_NAME
     registry = json.loads(written.read_text())
     assert registry["dataset"] == "vindr_cxr"
-    assert registry["files"] == {name: sha256_file(copy_root / name)
-                                 for name in ("train.csv", "train/k1.png", "train/k2.png", "train/k3.png")}
+    assert registry["files"] == {
+        name: sha256_file(copy_root / name) for name in ("train.csv", "train/k1.png", "train/k2.png", "train/k3.png")
+    }
     again = verify_dataset("vindr_cxr", copy_root)
     assert again.ok and again.hashes_checked == 4 and again.hash_sources == [str(written)]
     # A valid image with other pixels reads fine but no longer matches the first copy.
@@ -108,7 +112,8 @@ def test_the_registry_records_a_verified_copy_and_catches_later_changes(copy_roo
     changed = verify_dataset("vindr_cxr", copy_root)
     assert not changed.ok and changed.corrupt == []
     assert [(m.relative_path, m.expected, m.source) for m in changed.hash_mismatches] == [
-        ("train/k2.png", registry["files"]["train/k2.png"], str(written))]
+        ("train/k2.png", registry["files"]["train/k2.png"], str(written))
+    ]
     assert "hash mismatch (1):\n  train/k2.png: sha256 " in changed.format()
 
 
@@ -139,15 +144,15 @@ def test_a_registry_elsewhere_is_written_and_read(copy_root: Path, tmp_path: Pat
 def test_publisher_checksums_are_checked(copy_root: Path, tiny_manifests: Path) -> None:
     good = sha256_file(copy_root / "train" / "k1.png")
     (copy_root / "SHA256SUMS.txt").write_text(
-        f"{good}  train/k1.png\n{'0' * 64} *train/k3.png\nnot a line\n{'1' * 64}  README\n")
+        f"{good}  train/k1.png\n{'0' * 64} *train/k3.png\nnot a line\n{'1' * 64}  README\n"
+    )
     document = yaml.safe_load((tiny_manifests / "vindr_cxr.yaml").read_text())
     document["published_sha256"] = {"train.csv": sha256_file(copy_root / "train.csv")}
     (tiny_manifests / "vindr_cxr.yaml").write_text(yaml.safe_dump(document))
     report = verify_dataset("vindr_cxr", copy_root)
     assert report.hashes_checked == 3
     assert report.hash_sources == ["SHA256SUMS.txt", "manifest vindr_cxr.yaml"]
-    assert [(m.relative_path, m.source) for m in report.hash_mismatches] == [
-        ("train/k3.png", "SHA256SUMS.txt")]
+    assert [(m.relative_path, m.source) for m in report.hash_mismatches] == [("train/k3.png", "SHA256SUMS.txt")]
 
 
 def test_registry_download_hashes_merge_and_bad_registries_are_refused(tmp_path: Path) -> None:

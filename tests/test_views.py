@@ -64,8 +64,11 @@ def test_reader_boxes_get_one_colour_per_reader() -> None:
             self.reader_id, self.finding, self.box = reader_id, finding, box
 
     figure, axes = plt.subplots()
-    boxes.draw_reader_boxes(axes, [Annotation("R1", "Cardiomegaly", (1, 2, 5, 6)),
-                                   Annotation("R2", "Cardiomegaly", (1, 2, 6, 7))], ["R1", "R2"])
+    boxes.draw_reader_boxes(
+        axes,
+        [Annotation("R1", "Cardiomegaly", (1, 2, 5, 6)), Annotation("R2", "Cardiomegaly", (1, 2, 6, 7))],
+        ["R1", "R2"],
+    )
     colours = {patch.get_edgecolor() for patch in axes.patches}
     assert len(axes.patches) == 2 and len(colours) == 2
     plt.close(figure)

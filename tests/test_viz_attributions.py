@@ -42,13 +42,17 @@ def test_boundaries_are_drawn_on_the_enlarged_image() -> None:
     plt.close(figure)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda axes: show_signed(axes, np.zeros((2, 2)), np.zeros((2, 3)), "t"), r"same \(H, W\)"),
-    (lambda axes: show_segment_boundaries(axes, np.zeros((2, 2)), np.zeros((3, 2), int), "t"),
-     r"same \(H, W\)"),
-    (lambda axes: show_segment_boundaries(axes, np.zeros((2, 2)), np.zeros((2, 2), int), "t",
-                                          enlargement=0), "positive int"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda axes: show_signed(axes, np.zeros((2, 2)), np.zeros((2, 3)), "t"), r"same \(H, W\)"),
+        (lambda axes: show_segment_boundaries(axes, np.zeros((2, 2)), np.zeros((3, 2), int), "t"), r"same \(H, W\)"),
+        (
+            lambda axes: show_segment_boundaries(axes, np.zeros((2, 2)), np.zeros((2, 2), int), "t", enlargement=0),
+            "positive int",
+        ),
+    ],
+)
 def test_bad_input_is_named(call, message) -> None:
     figure, axes = plt.subplots()
     with pytest.raises(ValueError, match=message):

@@ -9,9 +9,7 @@ from radxai.data.volume import Volume, affine_to_spacing, spacing_to_affine
 def oblique_affine() -> np.ndarray:
     """Rotation about z by 30 degrees with voxel steps (dx, dy, dz) = (0.7, 0.8, 2.5) mm."""
     angle = np.deg2rad(30.0)
-    rotation = np.array(
-        [[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0], [0, 0, 1]]
-    )
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0], [0, 0, 1]])
     affine = np.eye(4)
     affine[:3, :3] = rotation * [0.7, 0.8, 2.5]
     affine[:3, 3] = [-100.0, 20.0, 5.0]
@@ -20,9 +18,7 @@ def oblique_affine() -> np.ndarray:
 
 def test_from_spacing_builds_diagonal_affine_in_index_order():
     volume = Volume.from_spacing(np.zeros((4, 5, 6)), spacing=(2.5, 0.8, 0.7), origin=(1, 2, 3))
-    expected = np.array(
-        [[0.7, 0, 0, 1], [0, 0.8, 0, 2], [0, 0, 2.5, 3], [0, 0, 0, 1]], dtype=np.float64
-    )
+    expected = np.array([[0.7, 0, 0, 1], [0, 0.8, 0, 2], [0, 0, 2.5, 3], [0, 0, 0, 1]], dtype=np.float64)
     np.testing.assert_array_equal(volume.affine, expected)
     assert volume.affine.dtype == np.float64
     assert volume.spacing == (2.5, 0.8, 0.7)

@@ -38,13 +38,18 @@ def _split_only(value: str | None) -> list[str] | None:
 
 def _reproduce(arguments: argparse.Namespace) -> int:
     settings = pipeline.RunSettings(
-        notebooks_dir=Path(arguments.notebooks), params_dir=Path(arguments.params),
-        runs_root=Path(arguments.runs), kernel_name=arguments.kernel,
+        notebooks_dir=Path(arguments.notebooks),
+        params_dir=Path(arguments.params),
+        runs_root=Path(arguments.runs),
+        kernel_name=arguments.kernel,
     )
     run_dir = Path(arguments.resume) if arguments.resume else None
     if run_dir is not None and (arguments.only or arguments.seeds):
-        print("radxai reproduce: --resume continues the notebooks and the seed its run selected; do not "
-              "combine it with --only or --seeds", file=sys.stderr)
+        print(
+            "radxai reproduce: --resume continues the notebooks and the seed its run selected; do not "
+            "combine it with --only or --seeds",
+            file=sys.stderr,
+        )
         return 2
     seeds = None
     if arguments.seeds:
@@ -61,8 +66,7 @@ def _reproduce(arguments: argparse.Namespace) -> int:
     if seeds:
         return _reproduce_seeds(arguments, settings, seeds)
     try:
-        finished = pipeline.reproduce(arguments.profile, settings, only=_split_only(arguments.only),
-                                      run_dir=run_dir)
+        finished = pipeline.reproduce(arguments.profile, settings, only=_split_only(arguments.only), run_dir=run_dir)
     except pipeline.NotebookFailure as failure:
         print(f"radxai reproduce: {failure}", file=sys.stderr)
         print(f"continue with: radxai reproduce --resume {failure.output.parent}", file=sys.stderr)
@@ -82,8 +86,9 @@ def _reproduce(arguments: argparse.Namespace) -> int:
 
 def _reproduce_seeds(arguments: argparse.Namespace, settings: pipeline.RunSettings, seeds: list[int]) -> int:
     try:
-        sweep_dir = seed_sweep.reproduce_seeds(arguments.profile, settings, seeds,
-                                               only=_split_only(arguments.only), scheduler=arguments.scheduler)
+        sweep_dir = seed_sweep.reproduce_seeds(
+            arguments.profile, settings, seeds, only=_split_only(arguments.only), scheduler=arguments.scheduler
+        )
     except seed_sweep.SeedSweepError as error:
         print(f"radxai reproduce: {error}", file=sys.stderr)
         return 1
@@ -104,9 +109,11 @@ def _print_across_seeds(sweep_dir: Path, table) -> int:
     if not widest.empty:
         print("largest spread across seeds relative to a run's own interval width:")
         for row in widest.itertuples(index=False):
-            print(f"  {row.experiment} / {row.metric} / {row.setting}: mean {row.mean:.3g}, standard deviation "
-                  f"{row.standard_deviation:.3g} across seeds {row.seeds}, mean interval width "
-                  f"{row.mean_interval_width:.3g}")
+            print(
+                f"  {row.experiment} / {row.metric} / {row.setting}: mean {row.mean:.3g}, standard deviation "
+                f"{row.standard_deviation:.3g} across seeds {row.seeds}, mean interval width "
+                f"{row.mean_interval_width:.3g}"
+            )
     return 0
 
 
@@ -121,8 +128,10 @@ def _aggregate_seeds(arguments: argparse.Namespace) -> int:
 
 def _print_report(run_dir: Path) -> int:
     written = reporting.write_report(run_dir)
-    print(f"report of {run_dir} in {written.seconds:.1f} s: {written.folder / 'index.html'}, "
-          f"report.pdf, report.md, report.tex")
+    print(
+        f"report of {run_dir} in {written.seconds:.1f} s: {written.folder / 'index.html'}, "
+        f"report.pdf, report.md, report.tex"
+    )
     for problem in written.problems:
         print(f"  incomplete: {problem}")
     for layout, error in written.failures.items():
@@ -137,8 +146,11 @@ def _report(arguments: argparse.Namespace) -> int:
 def _compare(arguments: argparse.Namespace) -> int:
     try:
         comparison = run_comparison.compare_runs(
-            arguments.run_dir, arguments.reference_dir, relative_tolerance=arguments.relative_tolerance,
-            allow_different_profiles=arguments.allow_different_profiles)
+            arguments.run_dir,
+            arguments.reference_dir,
+            relative_tolerance=arguments.relative_tolerance,
+            allow_different_profiles=arguments.allow_different_profiles,
+        )
     except (FileNotFoundError, run_comparison.ProfileMismatchError) as error:
         print(f"radxai compare: {error}", file=sys.stderr)
         return 2
@@ -156,7 +168,9 @@ def _refresh_notebooks(arguments: argparse.Namespace) -> int:
         print(f"executing {notebook.name} with its smoke defaults ...", flush=True)
         content = nbformat.read(notebook, as_version=4)
         client = nbclient.NotebookClient(
-            content, kernel_name=arguments.kernel, timeout=None,
+            content,
+            kernel_name=arguments.kernel,
+            timeout=None,
             resources={"metadata": {"path": str(notebook.parent)}},
             kernel_manager_class=LocalSocketKernelManager,
         )
@@ -172,8 +186,14 @@ def _explain(arguments: argparse.Namespace) -> int:
     from radxai.scan_explanation import ScanReadError, explain_scan
 
     try:
-        record = explain_scan(arguments.scan, arguments.model, arguments.method or ["gradcam", "hirescam"],
-                              arguments.out, target=arguments.target, layer=arguments.layer)
+        record = explain_scan(
+            arguments.scan,
+            arguments.model,
+            arguments.method or ["gradcam", "hirescam"],
+            arguments.out,
+            target=arguments.target,
+            layer=arguments.layer,
+        )
     except (FileNotFoundError, ScanReadError, ImageReadError, ModelInputError, CheckpointError, ValueError) as error:
         print(f"radxai explain: {error}", file=sys.stderr)
         return 2
@@ -188,15 +208,30 @@ def _explain_cohort(arguments: argparse.Namespace) -> int:
     from radxai import cohort
 
     try:
-        deletion = (cohort.DeletionSettings(arguments.deletion_steps, arguments.deletion_baseline)
-                    if arguments.deletion_steps else None)
-        cases = cohort.cohort_cases(arguments.dataset, arguments.root, split=arguments.split,
-                                    split_seed=arguments.split_seed)
+        deletion = (
+            cohort.DeletionSettings(arguments.deletion_steps, arguments.deletion_baseline)
+            if arguments.deletion_steps
+            else None
+        )
+        cases = cohort.cohort_cases(
+            arguments.dataset, arguments.root, split=arguments.split, split_seed=arguments.split_seed
+        )
         table = cohort.explain_cohort(
-            cases, arguments.model, arguments.method or ["gradcam", "hirescam"], arguments.out,
-            workers=arguments.workers, scheduler=arguments.scheduler, layer=arguments.layer, deletion=deletion,
-            identity={"dataset": arguments.dataset, "root": str(Path(arguments.root).resolve()),
-                      "split": arguments.split, "split_seed": arguments.split_seed})
+            cases,
+            arguments.model,
+            arguments.method or ["gradcam", "hirescam"],
+            arguments.out,
+            workers=arguments.workers,
+            scheduler=arguments.scheduler,
+            layer=arguments.layer,
+            deletion=deletion,
+            identity={
+                "dataset": arguments.dataset,
+                "root": str(Path(arguments.root).resolve()),
+                "split": arguments.split,
+                "split_seed": arguments.split_seed,
+            },
+        )
     except (FileNotFoundError, ValueError, cohort.CohortError) as error:
         print(f"radxai explain-cohort: {error}", file=sys.stderr)
         return 2
@@ -214,8 +249,10 @@ def _synthesize(arguments: argparse.Namespace) -> int:
     root = Path(arguments.root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         # Two sets in one folder mix their studies (one id under two grades), unnoticed by verify.
-        print(f"radxai data synthesize: {root} is not an empty folder; write a synthetic set into a "
-              "new or empty folder", file=sys.stderr)
+        print(
+            f"radxai data synthesize: {root} is not an empty folder; write a synthetic set into a new or empty folder",
+            file=sys.stderr,
+        )
         return 2
     write = datasets.write_synthetic_ct if arguments.kind == "ct" else datasets.write_synthetic_cxr
     try:
@@ -233,16 +270,19 @@ def _verify(arguments: argparse.Namespace) -> int:
     from radxai.data.verify import RegistryError, record_registry, verify_dataset
 
     if arguments.quick and arguments.write_registry:
-        print("radxai data verify: --write-registry records a fully verified copy; "
-              "drop --quick", file=sys.stderr)
+        print("radxai data verify: --write-registry records a fully verified copy; drop --quick", file=sys.stderr)
         return 2
     options = {"image_root": Path(arguments.image_root)} if arguments.image_root else {}
     try:
         report = verify_dataset(
-            arguments.name, Path(arguments.root), split_seed=arguments.split_seed,
+            arguments.name,
+            Path(arguments.root),
+            split_seed=arguments.split_seed,
             registry=Path(arguments.registry) if arguments.registry else None,
-            read_files=not arguments.quick, check_hashes=not arguments.quick,
-            compute_hashes=arguments.write_registry, **options,
+            read_files=not arguments.quick,
+            check_hashes=not arguments.quick,
+            compute_hashes=arguments.write_registry,
+            **options,
         )
     except (DatasetLayoutError, ManifestError, RegistryError, ValueError) as error:
         print(f"radxai data verify: {error}", file=sys.stderr)
@@ -263,8 +303,7 @@ def _fetch(arguments: argparse.Namespace) -> int:
     from radxai.data.manifests import ManifestError
 
     try:
-        fetched = fetch_dataset(arguments.name, Path(arguments.root), files=arguments.file,
-                                progress=arguments.progress)
+        fetched = fetch_dataset(arguments.name, Path(arguments.root), files=arguments.file, progress=arguments.progress)
     except (DownloadNotPossible, DownloadError, ManifestError, ValueError, OSError) as error:
         print(f"radxai data fetch: {error}", file=sys.stderr)
         return 2
@@ -276,8 +315,9 @@ def _fetch(arguments: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``radxai`` command."""
-    parser = argparse.ArgumentParser(prog="radxai", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="radxai", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     reproduce = commands.add_parser("reproduce", help="run the notebooks with papermill")
@@ -288,17 +328,25 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--params", default="params")
     reproduce.add_argument("--runs", default="runs")
     reproduce.add_argument("--kernel", default=pipeline.DEFAULT_KERNEL)
-    reproduce.add_argument("--reference", default=DEFAULT_REFERENCE,
-                           help="reference results the finished run is compared with")
-    reproduce.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2: one run per seed (the profile's "
-                           "`seed`) and a table of every measurement across the seeds (default: the "
-                           "profile's own `seeds` list, if it has one)")
-    reproduce.add_argument("--scheduler", help="with --seeds: address of a running Dask scheduler that runs one "
-                           "seed per task (default: the seeds one after another here)")
+    reproduce.add_argument(
+        "--reference", default=DEFAULT_REFERENCE, help="reference results the finished run is compared with"
+    )
+    reproduce.add_argument(
+        "--seeds",
+        help="comma-separated seeds, e.g. 0,1,2: one run per seed (the profile's "
+        "`seed`) and a table of every measurement across the seeds (default: the "
+        "profile's own `seeds` list, if it has one)",
+    )
+    reproduce.add_argument(
+        "--scheduler",
+        help="with --seeds: address of a running Dask scheduler that runs one "
+        "seed per task (default: the seeds one after another here)",
+    )
     reproduce.set_defaults(handler=_reproduce)
 
-    aggregate = commands.add_parser("aggregate-seeds", help="remake SWEEP_DIR/tables/"
-                                    "measurements_across_seeds.csv (after resuming a failed seed)")
+    aggregate = commands.add_parser(
+        "aggregate-seeds", help="remake SWEEP_DIR/tables/measurements_across_seeds.csv (after resuming a failed seed)"
+    )
     aggregate.add_argument("sweep_dir", help="a sweep's folder, e.g. runs/<timestamp>-default-seeds")
     aggregate.set_defaults(handler=_aggregate_seeds)
 
@@ -306,48 +354,67 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", help="a run directory, e.g. runs/<timestamp>-default")
     report.set_defaults(handler=_report)
 
-    compare = commands.add_parser(
-        "compare", help="list measurements that moved against a reference; exit 1 if any did")
+    compare = commands.add_parser("compare", help="list measurements that moved against a reference; exit 1 if any did")
     compare.add_argument("run_dir")
     compare.add_argument("reference_dir", nargs="?", default=DEFAULT_REFERENCE)
-    compare.add_argument("--relative-tolerance", type=float,
-                         default=run_comparison.DEFAULT_RELATIVE_TOLERANCE,
-                         help="relative change that counts as unchanged (default %(default)g)")
-    compare.add_argument("--allow-different-profiles", action="store_true",
-                         help="compare runs of different profiles anyway")
+    compare.add_argument(
+        "--relative-tolerance",
+        type=float,
+        default=run_comparison.DEFAULT_RELATIVE_TOLERANCE,
+        help="relative change that counts as unchanged (default %(default)g)",
+    )
+    compare.add_argument(
+        "--allow-different-profiles", action="store_true", help="compare runs of different profiles anyway"
+    )
     compare.set_defaults(handler=_compare)
 
     explain_command = commands.add_parser(
-        "explain", help="explain one scan (NIfTI, DICOM series folder, radiograph) with a trained checkpoint")
+        "explain", help="explain one scan (NIfTI, DICOM series folder, radiograph) with a trained checkpoint"
+    )
     explain_command.add_argument("scan", help="a .nii/.nii.gz file, a DICOM series folder, or a .png/.jpg/.dcm")
     explain_command.add_argument("--model", required=True, help="a radxai PyTorch checkpoint (model.pt)")
-    explain_command.add_argument("--method", action="append",
-                                 help="an explanation method (repeatable; default gradcam and hirescam)")
+    explain_command.add_argument(
+        "--method", action="append", help="an explanation method (repeatable; default gradcam and hirescam)"
+    )
     explain_command.add_argument("--target", help="class name or index to explain (default: the predicted one)")
     explain_command.add_argument("--layer", help="CAM layer (default: the model's own)")
     explain_command.add_argument("--out", required=True, help="folder for the heatmaps and explanation.json")
     explain_command.set_defaults(handler=_explain)
 
     cohort_command = commands.add_parser(
-        "explain-cohort", help="explain every CT study or radiograph of a dataset on Dask; heatmaps and cohort.parquet")
-    cohort_command.add_argument("dataset", help="'synthetic' (CT), 'synthetic_xray' or a real dataset name "
-                                "(data_manifests/)")
+        "explain-cohort", help="explain every CT study or radiograph of a dataset on Dask; heatmaps and cohort.parquet"
+    )
+    cohort_command.add_argument(
+        "dataset", help="'synthetic' (CT), 'synthetic_xray' or a real dataset name (data_manifests/)"
+    )
     cohort_command.add_argument("--root", required=True, help="the dataset folder")
     cohort_command.add_argument("--model", required=True, help="a radxai checkpoint for the dataset's modality")
-    cohort_command.add_argument("--method", action="append",
-                                help="an explanation method (repeatable; default gradcam and hirescam)")
+    cohort_command.add_argument(
+        "--method", action="append", help="an explanation method (repeatable; default gradcam and hirescam)"
+    )
     cohort_command.add_argument("--out", required=True, help="folder for heatmaps/, rows/ and cohort.parquet")
-    cohort_command.add_argument("--workers", type=int, default=2,
-                                help="worker processes of the local Dask cluster (0: serially in this process)")
+    cohort_command.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes of the local Dask cluster (0: serially in this process)",
+    )
     cohort_command.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
     cohort_command.add_argument("--split", choices=("train", "val", "test"), help="only this split's studies")
     cohort_command.add_argument("--split-seed", type=int, default=0)
     cohort_command.add_argument("--layer", help="CAM layer (default: the model's own)")
-    cohort_command.add_argument("--deletion-steps", type=int,
-                                help="also a deletion curve per case and method in this many steps: "
-                                     "deletion_auc and the baseline's probability in the table")
-    cohort_command.add_argument("--deletion-baseline", choices=("blur", "mean", "zero"), default="blur",
-                                help="what deleted voxels become (default %(default)s)")
+    cohort_command.add_argument(
+        "--deletion-steps",
+        type=int,
+        help="also a deletion curve per case and method in this many steps: "
+        "deletion_auc and the baseline's probability in the table",
+    )
+    cohort_command.add_argument(
+        "--deletion-baseline",
+        choices=("blur", "mean", "zero"),
+        default="blur",
+        help="what deleted voxels become (default %(default)s)",
+    )
     cohort_command.set_defaults(handler=_explain_cohort)
 
     notebooks = commands.add_parser("notebooks", help="maintain the committed notebooks")
@@ -368,14 +435,15 @@ def build_parser() -> argparse.ArgumentParser:
     synthesize.set_defaults(handler=_synthesize)
 
     verify = data_commands.add_parser(
-        "verify", help="check a real dataset: missing, unreadable, counts per class, hashes")
+        "verify", help="check a real dataset: missing, unreadable, counts per class, hashes"
+    )
     verify.add_argument("name", help="dataset name (a manifest in data_manifests/)")
     verify.add_argument("--root", required=True, help="the dataset folder")
-    verify.add_argument("--write-registry", action="store_true",
-                        help="record the sha256 of every file of this verified copy")
+    verify.add_argument(
+        "--write-registry", action="store_true", help="record the sha256 of every file of this verified copy"
+    )
     verify.add_argument("--registry", help="registry file (default: ROOT/radxai_registry.json)")
-    verify.add_argument("--quick", action="store_true",
-                        help="check presence and counts only: no decoding, no hashing")
+    verify.add_argument("--quick", action="store_true", help="check presence and counts only: no decoding, no hashing")
     verify.add_argument("--image-root", help="eye_gaze: the MIMIC-CXR folder holding files/")
     verify.add_argument("--split-seed", type=int, default=0)
     verify.set_defaults(handler=_verify)
@@ -383,8 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = data_commands.add_parser("fetch", help="download a real dataset where its source allows")
     fetch.add_argument("name", help="dataset name (a manifest in data_manifests/)")
     fetch.add_argument("--root", required=True, help="the dataset folder to download into")
-    fetch.add_argument("--file", action="append",
-                       help="only this file of the dataset's downloads (repeatable)")
+    fetch.add_argument("--file", action="append", help="only this file of the dataset's downloads (repeatable)")
     fetch.add_argument("--progress", action="store_true", help="show a progress bar")
     fetch.set_defaults(handler=_fetch)
     return parser
@@ -395,8 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (pipeline.ProfileError, pipeline.NotebookSelectionError,
-            pipeline.RunDirectoryError) as error:
+    except (pipeline.ProfileError, pipeline.NotebookSelectionError, pipeline.RunDirectoryError) as error:
         print(f"radxai: {error}", file=sys.stderr)
         return 2
 

@@ -33,8 +33,15 @@ def dask_client(*, workers: int, scheduler: str | None, timeout: float) -> tuple
         try:
             return Client(scheduler, timeout=f"{timeout}s"), None
         except (OSError, TimeoutError) as error:
-            raise SchedulerUnreachableError(f"no Dask scheduler answers at {scheduler} within {timeout:g} s "
-                                            f"({type(error).__name__})") from error
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.ERROR)
+            raise SchedulerUnreachableError(
+                f"no Dask scheduler answers at {scheduler} within {timeout:g} s ({type(error).__name__})"
+            ) from error
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
     return Client(cluster), cluster

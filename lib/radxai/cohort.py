@@ -36,8 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["BINARISATIONS", "Case", "CohortError", "DeletionSettings", "cohort_cases", "explain_case",
-           "explain_cohort"]
+__all__ = ["BINARISATIONS", "Case", "CohortError", "DeletionSettings", "cohort_cases", "explain_case", "explain_cohort"]
 
 COHORT_RECORD = "cohort.json"
 TABLE = "cohort.parquet"
@@ -102,8 +101,9 @@ def cohort_cases(dataset: str, root: str | Path, *, split: str | None = None, sp
         records = datasets.read_cxr_images(root, split_seed=split_seed)
     else:
         if dataset not in real.dataset_names():
-            raise ValueError(f"unknown dataset {dataset!r}; use 'synthetic', 'synthetic_xray' or one of "
-                             f"{real.dataset_names()}")
+            raise ValueError(
+                f"unknown dataset {dataset!r}; use 'synthetic', 'synthetic_xray' or one of {real.dataset_names()}"
+            )
         records = real.load_dataset(dataset, root, split_seed=split_seed)
     if split is not None:
         records = [record for record in records if record.split == split]
@@ -114,10 +114,15 @@ def _case_of(record: Any) -> Case:
     from radxai.data.datasets import CTStudy
 
     if isinstance(record, CTStudy):
-        return Case(record.study_id, str(record.path), None if record.mask_path is None else str(record.mask_path),
-                    int(record.label))
-    boxes = tuple((annotation.finding, tuple(float(value) for value in annotation.box))
-                  for annotation in record.annotations)
+        return Case(
+            record.study_id,
+            str(record.path),
+            None if record.mask_path is None else str(record.mask_path),
+            int(record.label),
+        )
+    boxes = tuple(
+        (annotation.finding, tuple(float(value) for value in annotation.box)) for annotation in record.annotations
+    )
     return Case(record.image_id, str(record.path), None, int(bool(boxes)), "xray", boxes)
 
 
@@ -135,13 +140,17 @@ def _localisation(heatmap: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     return scores
 
 
-def _deletion(model: Any, inputs: np.ndarray, maps: np.ndarray, target: int,
-              settings: DeletionSettings) -> dict[str, Any]:
+def _deletion(
+    model: Any, inputs: np.ndarray, maps: np.ndarray, target: int, settings: DeletionSettings
+) -> dict[str, Any]:
     from radxai.evaluate import faithfulness
 
     curve = faithfulness.deletion_curve(model, inputs, maps, target, steps=settings.steps, baseline=settings.baseline)
-    return {"deletion_auc": float(curve.auc[0]), "deletion_baseline_probability": float(curve.baseline_scores[0]),
-            "deletion_baseline_scored_as_target": bool(curve.baseline_scored_as_target()[0])}
+    return {
+        "deletion_auc": float(curve.auc[0]),
+        "deletion_baseline_probability": float(curve.baseline_scores[0]),
+        "deletion_baseline_scored_as_target": bool(curve.baseline_scored_as_target()[0]),
+    }
 
 
 _MODELS: dict[tuple[str, float], tuple[Any, Any]] = {}
@@ -157,8 +166,14 @@ def _model_of(checkpoint: str) -> tuple[Any, Any]:
     return _MODELS[key]
 
 
-def explain_case(case: Case, checkpoint: str, methods: Sequence[str], out_dir: str,
-                 layer: str | None = None, deletion: DeletionSettings | None = None) -> list[dict[str, Any]]:
+def explain_case(
+    case: Case,
+    checkpoint: str,
+    methods: Sequence[str],
+    out_dir: str,
+    layer: str | None = None,
+    deletion: DeletionSettings | None = None,
+) -> list[dict[str, Any]]:
     """Explain one case and write its heatmaps and rows; returns the rows.
 
     A CT study is explained for COVID-19; a radiograph for each of the model's classes its
@@ -184,19 +199,29 @@ def explain_case(case: Case, checkpoint: str, methods: Sequence[str], out_dir: s
         model, model_input = _model_of(checkpoint)
         (out / "heatmaps").mkdir(parents=True, exist_ok=True)
         explain_rows = _xray_rows if case.modality == "xray" else _ct_rows
-        rows = [{"case_id": case.case_id, "label": case.label, **row}
-                for row in explain_rows(case, model, model_input, methods, out, layer, deletion)]
+        rows = [
+            {"case_id": case.case_id, "label": case.label, **row}
+            for row in explain_rows(case, model, model_input, methods, out, layer, deletion)
+        ]
     except Exception as error:  # a damaged case is recorded, not fatal to the cohort
         rows = _error_rows(case, methods, error)
     finally:
         torch.set_num_threads(threads)
-    write_json_atomically({"rows": rows, "seconds": round(time.perf_counter() - started, 3)},
-                          out / ROWS / f"{case.case_id}.json")
+    write_json_atomically(
+        {"rows": rows, "seconds": round(time.perf_counter() - started, 3)}, out / ROWS / f"{case.case_id}.json"
+    )
     return rows
 
 
-def _ct_rows(case: Case, model: Any, model_input: Any, methods: Sequence[str], out: Path, layer: str | None,
-             deletion: DeletionSettings | None) -> list[dict[str, Any]]:
+def _ct_rows(
+    case: Case,
+    model: Any,
+    model_input: Any,
+    methods: Sequence[str],
+    out: Path,
+    layer: str | None,
+    deletion: DeletionSettings | None,
+) -> list[dict[str, Any]]:
     from radxai.data import io
     from radxai.data.volume import Volume
     from radxai.scan_explanation import explain_loaded_scan
@@ -211,13 +236,21 @@ def _ct_rows(case: Case, model: Any, model_input: Any, methods: Sequence[str], o
     for method, heatmap in result.maps.items():
         name = f"{case.case_id}_{method}.nii.gz"
         io.write_nifti(Volume(heatmap, volume.affine, volume.spacing), out / "heatmaps" / name)
-        rows.append(_done_row(method, class_name, result, name, _scores(heatmap, mask, model, result, method, 1,
-                                                                          deletion)))
+        rows.append(
+            _done_row(method, class_name, result, name, _scores(heatmap, mask, model, result, method, 1, deletion))
+        )
     return rows
 
 
-def _xray_rows(case: Case, model: Any, model_input: Any, methods: Sequence[str], out: Path, layer: str | None,
-               deletion: DeletionSettings | None) -> list[dict[str, Any]]:
+def _xray_rows(
+    case: Case,
+    model: Any,
+    model_input: Any,
+    methods: Sequence[str],
+    out: Path,
+    layer: str | None,
+    deletion: DeletionSettings | None,
+) -> list[dict[str, Any]]:
     from radxai.data import io
     from radxai.evaluate.boxes import mask_from_boxes
     from radxai.scan_explanation import explain_loaded_scan, read_scan
@@ -228,23 +261,47 @@ def _xray_rows(case: Case, model: Any, model_input: Any, methods: Sequence[str],
     for target in boxed or [None]:
         result = explain_loaded_scan(kind, image, model, model_input, methods, target=target, layer=layer)
         class_name = model_input.class_names[result.class_index]
-        mask = (mask_from_boxes([box for name, box in case.boxes if name == class_name], np.shape(image))
-                if target is not None else None)
+        mask = (
+            mask_from_boxes([box for name, box in case.boxes if name == class_name], np.shape(image))
+            if target is not None
+            else None
+        )
         for method, heatmap in result.maps.items():
             name = f"{case.case_id}_{_file_name_part(class_name)}_{method}.png"
             io.write_png(heatmap, out / "heatmaps" / name, bits=16)
-            rows.append(_done_row(method, class_name, result, name,
-                                  _scores(heatmap, mask, model, result, method, result.class_index, deletion)))
+            rows.append(
+                _done_row(
+                    method,
+                    class_name,
+                    result,
+                    name,
+                    _scores(heatmap, mask, model, result, method, result.class_index, deletion),
+                )
+            )
     return rows
 
 
 def _done_row(method: str, class_name: str, result: Any, heatmap_name: str, scores: dict[str, Any]) -> dict[str, Any]:
-    return {"method": method, "class_name": class_name, "status": "done", "error": "",
-            "probability": result.probabilities[class_name], "heatmap": f"heatmaps/{heatmap_name}", **scores}
+    return {
+        "method": method,
+        "class_name": class_name,
+        "status": "done",
+        "error": "",
+        "probability": result.probabilities[class_name],
+        "heatmap": f"heatmaps/{heatmap_name}",
+        **scores,
+    }
 
 
-def _scores(heatmap: np.ndarray, mask: np.ndarray | None, model: Any, result: Any, method: str, target: int,
-            deletion: DeletionSettings | None) -> dict[str, Any]:
+def _scores(
+    heatmap: np.ndarray,
+    mask: np.ndarray | None,
+    model: Any,
+    result: Any,
+    method: str,
+    target: int,
+    deletion: DeletionSettings | None,
+) -> dict[str, Any]:
     scores = _localisation(heatmap, mask) if mask is not None and mask.any() else {}
     if deletion is not None:
         scores.update(_deletion(model, result.model_inputs, result.explanations[method].maps, target, deletion))
@@ -265,8 +322,10 @@ def _check_out_dir(out: Path, identity: dict[str, Any]) -> None:
         except ValueError:
             earlier = None
         if earlier != identity:
-            raise CohortError(f"{out} holds the results of another cohort ({record} differs: dataset, model or "
-                              "methods); write this cohort into another folder")
+            raise CohortError(
+                f"{out} holds the results of another cohort ({record} differs: dataset, model or "
+                "methods); write this cohort into another folder"
+            )
         return
     if out.exists() and any(out.iterdir()):
         raise CohortError(f"{out} is not empty and holds no {COHORT_RECORD}: write the cohort into a new folder")
@@ -274,11 +333,21 @@ def _check_out_dir(out: Path, identity: dict[str, Any]) -> None:
     write_json_atomically(identity, record)
 
 
-def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Sequence[str], out_dir: str | Path, *,
-                   workers: int = 2, scheduler: str | None = None, scheduler_timeout: float = 10.0,
-                   identity: dict[str, Any] | None = None,
-                   layer: str | None = None, deletion: DeletionSettings | None = None, progress: bool = True,
-                   case_task: Callable[..., list[dict[str, Any]]] = explain_case) -> pd.DataFrame:
+def explain_cohort(
+    cases: Sequence[Case],
+    checkpoint: str | Path,
+    methods: Sequence[str],
+    out_dir: str | Path,
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    scheduler_timeout: float = 10.0,
+    identity: dict[str, Any] | None = None,
+    layer: str | None = None,
+    deletion: DeletionSettings | None = None,
+    progress: bool = True,
+    case_task: Callable[..., list[dict[str, Any]]] = explain_case,
+) -> pd.DataFrame:
     """Explain every case not done yet and return the cohort's table (also ``out_dir/cohort.parquet``).
 
     Args:
@@ -308,9 +377,16 @@ def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Seque
         raise ValueError(f"workers must be 0 (serial) or more; got {workers}")
     from radxai.pipeline import sha256_of_file
 
-    _check_out_dir(out, {**(identity or {}), "model_sha256": sha256_of_file(checkpoint), "methods": list(methods),
-                         "cases": sorted(case.case_id for case in cases),
-                         "deletion": None if deletion is None else dataclasses.asdict(deletion)})
+    _check_out_dir(
+        out,
+        {
+            **(identity or {}),
+            "model_sha256": sha256_of_file(checkpoint),
+            "methods": list(methods),
+            "cases": sorted(case.case_id for case in cases),
+            "deletion": None if deletion is None else dataclasses.asdict(deletion),
+        },
+    )
     pending = [case for case in cases if not (out / ROWS / f"{case.case_id}.json").is_file()]
     bar = tqdm(total=len(cases), initial=len(cases) - len(pending), unit="case", disable=not progress)
     arguments = (str(checkpoint), list(methods), str(out), layer, deletion)
@@ -328,8 +404,12 @@ def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Seque
         except SchedulerUnreachableError as error:
             raise CohortError(str(error)) from error
         try:
-            futures = {client.submit(case_task, case, *arguments, key=f"explain-{case.case_id}-{os.getpid()}",
-                                     pure=False): case for case in pending}
+            futures = {
+                client.submit(
+                    case_task, case, *arguments, key=f"explain-{case.case_id}-{os.getpid()}", pure=False
+                ): case
+                for case in pending
+            }
             for future in as_completed(futures):
                 case = futures[future]
                 if future.status == "error":
@@ -347,13 +427,25 @@ def explain_cohort(cases: Sequence[Case], checkpoint: str | Path, methods: Seque
 def _record_lost_case(case: Case, methods: Sequence[str], out: Path, error: BaseException) -> None:
     from radxai.pipeline import write_json_atomically
 
-    write_json_atomically({"rows": _error_rows(case, methods, error), "seconds": math.nan},
-                          out / ROWS / f"{case.case_id}.json")
+    write_json_atomically(
+        {"rows": _error_rows(case, methods, error), "seconds": math.nan}, out / ROWS / f"{case.case_id}.json"
+    )
 
 
 def _error_rows(case: Case, methods: Sequence[str], error: BaseException) -> list[dict[str, Any]]:
-    return [{"case_id": case.case_id, "label": case.label, "method": method, "class_name": "", "status": "error",
-             "error": f"{type(error).__name__}: {error}", "probability": math.nan, "heatmap": ""} for method in methods]
+    return [
+        {
+            "case_id": case.case_id,
+            "label": case.label,
+            "method": method,
+            "class_name": "",
+            "status": "error",
+            "error": f"{type(error).__name__}: {error}",
+            "probability": math.nan,
+            "heatmap": "",
+        }
+        for method in methods
+    ]
 
 
 def _write_table(cases: Sequence[Case], out: Path) -> pd.DataFrame:
@@ -367,4 +459,3 @@ def _write_table(cases: Sequence[Case], out: Path) -> pd.DataFrame:
     table.to_parquet(temporary, index=False)
     os.replace(temporary, out / TABLE)
     return table
-

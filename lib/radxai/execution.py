@@ -150,14 +150,20 @@ class _ProgressRelay:
         with open(self.path, encoding="utf-8") as handle:
             handle.seek(self._offset)
             text = handle.read()
-        complete = text[:text.rfind("\n") + 1]  # a line still being written waits for the next poll
+        complete = text[: text.rfind("\n") + 1]  # a line still being written waits for the next poll
         self._offset += len(complete.encode("utf-8"))
         for line in complete.splitlines():
             self.report(line)
 
 
-def execute_notebook(notebook: Path, output: Path, parameters: Mapping[str, Any], *,
-                     kernel_name: str | None, report: Callable[[str], None]) -> None:
+def execute_notebook(
+    notebook: Path,
+    output: Path,
+    parameters: Mapping[str, Any],
+    *,
+    kernel_name: str | None,
+    report: Callable[[str], None],
+) -> None:
     """Execute ``notebook`` with ``parameters`` into ``output`` (papermill), reporting sections
     and the kernel's training progress to ``report``.
 
@@ -170,8 +176,14 @@ def execute_notebook(notebook: Path, output: Path, parameters: Mapping[str, Any]
         progress = Path(folder) / "progress.log"
         with _ProgressRelay(progress, report), _environment({PROGRESS_VARIABLE: str(progress)}):
             papermill.execute_notebook(
-                str(notebook), str(output), parameters=dict(parameters), kernel_name=kernel_name,
-                cwd=str(Path(notebook).parent), progress_bar=False, log_output=False,
-                engine_name=ENGINE_NAME, kernel_manager_class=LocalSocketKernelManager,
+                str(notebook),
+                str(output),
+                parameters=dict(parameters),
+                kernel_name=kernel_name,
+                cwd=str(Path(notebook).parent),
+                progress_bar=False,
+                log_output=False,
+                engine_name=ENGINE_NAME,
+                kernel_manager_class=LocalSocketKernelManager,
                 section_reporter=lambda cells: SectionReporter(Path(notebook).stem, cells, report),
             )

@@ -88,8 +88,7 @@ class Finding:
         """Whether this finding states the published direction ("above", "below" or
         "no difference"); an undefined finding reproduces nothing."""
         if published_direction not in _CLAIMED_DIRECTIONS:
-            raise ValueError(f"published_direction must be one of {_CLAIMED_DIRECTIONS}; got "
-                             f"{published_direction!r}")
+            raise ValueError(f"published_direction must be one of {_CLAIMED_DIRECTIONS}; got {published_direction!r}")
         return self.direction == published_direction
 
 
@@ -125,8 +124,7 @@ class Estimate:
     @property
     def interval_defined(self) -> bool:
         """True when a verdict can rest on the interval: n >= 2 and no NaN."""
-        return self.n >= 2 and not any(math.isnan(number)
-                                       for number in (self.value, self.ci_low, self.ci_high))
+        return self.n >= 2 and not any(math.isnan(number) for number in (self.value, self.ci_low, self.ci_high))
 
     @classmethod
     def from_bootstrap(cls, result: _IntervalResult, *, n: int) -> Estimate:
@@ -134,8 +132,7 @@ class Estimate:
         return cls(result.estimate, result.low, result.high, n, result.confidence)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], *, metric: str | None = None,
-                 confidence: float = 0.95) -> Estimate:
+    def from_row(cls, row: Mapping[str, Any], *, metric: str | None = None, confidence: float = 0.95) -> Estimate:
         """From a table row: a mapping or a pandas Series.
 
         Args:
@@ -149,8 +146,11 @@ class Estimate:
         Raises:
             ValueError: a column missing, n missing or not a whole number.
         """
-        columns = (("value", "ci_low", "ci_high", "n") if metric is None
-                   else (metric, f"{metric}_ci_low", f"{metric}_ci_high", f"{metric}_count"))
+        columns = (
+            ("value", "ci_low", "ci_high", "n")
+            if metric is None
+            else (metric, f"{metric}_ci_low", f"{metric}_ci_high", f"{metric}_count")
+        )
         missing = [column for column in columns if column not in row]
         if missing:
             raise ValueError(f"row has no column(s) {missing}")
@@ -165,8 +165,9 @@ class Estimate:
         return cls(float(value), float(ci_low), float(ci_high), int(count), confidence)
 
 
-def describe_estimate(name: str, value: float, ci_low: float, ci_high: float, n: int, *,
-                      digits: int = 3, confidence: float = 0.95) -> str:
+def describe_estimate(
+    name: str, value: float, ci_low: float, ci_high: float, n: int, *, digits: int = 3, confidence: float = 0.95
+) -> str:
     """``"HiResCAM OrganIoU 0.330 (95% CI 0.250 to 0.410, n = 30)"``.
 
     Args:
@@ -185,8 +186,16 @@ def describe_estimate(name: str, value: float, ci_low: float, ci_high: float, n:
     return f"{name} {_estimate_text(Estimate(value, ci_low, ci_high, n, confidence), digits)}"
 
 
-def compare_estimates(first_name: str, first: Estimate, second_name: str, second: Estimate, *,
-                      metric: str, higher_is_better: bool = True, digits: int = 3) -> Finding:
+def compare_estimates(
+    first_name: str,
+    first: Estimate,
+    second_name: str,
+    second: Estimate,
+    *,
+    metric: str,
+    higher_is_better: bool = True,
+    digits: int = 3,
+) -> Finding:
     """Compare two separately estimated numbers by the overlap of their intervals.
 
     Args:
@@ -206,33 +215,49 @@ def compare_estimates(first_name: str, first: Estimate, second_name: str, second
     """
     _check_digits(digits)
     if first.confidence != second.confidence:
-        raise ValueError(f"cannot compare a {_percent(first.confidence)} with a "
-                         f"{_percent(second.confidence)} interval")
+        raise ValueError(f"cannot compare a {_percent(first.confidence)} with a {_percent(second.confidence)} interval")
     level = _percent(first.confidence)
-    numbers_text = (f"{first_name} {_estimate_text(first, digits)} vs {second_name} "
-                    f"{_estimate_text(second, digits)}")
-    undefined = [name for name, estimate in ((first_name, first), (second_name, second))
-                 if not estimate.interval_defined]
+    numbers_text = f"{first_name} {_estimate_text(first, digits)} vs {second_name} {_estimate_text(second, digits)}"
+    undefined = [
+        name for name, estimate in ((first_name, first), (second_name, second)) if not estimate.interval_defined
+    ]
     if undefined:
-        return Finding(f"No comparison of {first_name} and {second_name} in {metric} can be "
-                       f"drawn: {numbers_text}; the {level} interval of "
-                       f"{' and '.join(undefined)} is undefined.", "undefined")
+        return Finding(
+            f"No comparison of {first_name} and {second_name} in {metric} can be "
+            f"drawn: {numbers_text}; the {level} interval of "
+            f"{' and '.join(undefined)} is undefined.",
+            "undefined",
+        )
     if first.ci_low > second.ci_high or first.ci_high < second.ci_low:
         direction = "above" if first.ci_low > second.ci_high else "below"
         first_is_better = (direction == "above") == higher_is_better
         better = first_name if first_is_better else second_name
-        return Finding(f"{first_name} {direction} {second_name} in {metric}: {numbers_text}; the "
-                       f"{level} intervals do not overlap, so {better} does better "
-                       f"({'higher' if higher_is_better else 'lower'} is better).", direction)
-    counts = (f"n = {first.n}" if first.n == second.n
-              else f"n = {first.n} and {second.n}")
-    return Finding(f"No difference between {first_name} and {second_name} in {metric} shown at "
-                   f"{counts}: {numbers_text}; the {level} intervals overlap.", "no difference")
+        return Finding(
+            f"{first_name} {direction} {second_name} in {metric}: {numbers_text}; the "
+            f"{level} intervals do not overlap, so {better} does better "
+            f"({'higher' if higher_is_better else 'lower'} is better).",
+            direction,
+        )
+    counts = f"n = {first.n}" if first.n == second.n else f"n = {first.n} and {second.n}"
+    return Finding(
+        f"No difference between {first_name} and {second_name} in {metric} shown at "
+        f"{counts}: {numbers_text}; the {level} intervals overlap.",
+        "no difference",
+    )
 
 
-def compare_paired(first_name: str, first_values: ArrayLike, second_name: str,
-                   second_values: ArrayLike, *, metric: str, resamples: int = 1000,
-                   confidence: float = 0.95, seed: int = 0, digits: int = 3) -> Finding:
+def compare_paired(
+    first_name: str,
+    first_values: ArrayLike,
+    second_name: str,
+    second_values: ArrayLike,
+    *,
+    metric: str,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    digits: int = 3,
+) -> Finding:
     """Compare two scores of the same items by the interval of their mean paired difference.
 
     Args:
@@ -253,31 +278,41 @@ def compare_paired(first_name: str, first_values: ArrayLike, second_name: str,
         ValueError: as ``bootstrap_paired_difference_ci`` (unequal lengths, NaN, ...), bad digits.
     """
     _check_digits(digits)
-    result = bootstrap_paired_difference_ci(first_values, second_values, resamples=resamples,
-                                            confidence=confidence, seed=seed)
+    result = bootstrap_paired_difference_ci(
+        first_values, second_values, resamples=resamples, confidence=confidence, seed=seed
+    )
     difference = Estimate.from_bootstrap(result, n=np.asarray(first_values).size)
     level = _percent(confidence)
     pairs = f"n = {difference.n} paired"
     if not difference.interval_defined:
-        return Finding(f"No comparison of {first_name} and {second_name} in {metric} can be "
-                       f"drawn at {pairs}: the {level} interval of the difference is undefined.",
-                       "undefined")
+        return Finding(
+            f"No comparison of {first_name} and {second_name} in {metric} can be "
+            f"drawn at {pairs}: the {level} interval of the difference is undefined.",
+            "undefined",
+        )
     if difference.ci_low > 0 or difference.ci_high < 0:
         direction = "above" if difference.ci_low > 0 else "below"
         # Sizes are stated as positive amounts: "below by 0.170", not "below by -0.170".
         sign = 1.0 if direction == "above" else -1.0
         low, high = sorted((sign * difference.ci_low, sign * difference.ci_high))
-        return Finding(f"{first_name} {direction} {second_name} in {metric} by "
-                       f"{_number(sign * difference.value, digits)} ({level} CI "
-                       f"{_number(low, digits)} to {_number(high, digits)}, {pairs}).", direction)
-    return Finding(f"No difference between {first_name} and {second_name} in {metric} shown at "
-                   f"{pairs}: mean difference {_number(difference.value, digits)} ({level} CI of "
-                   f"the difference {_number(difference.ci_low, digits)} to "
-                   f"{_number(difference.ci_high, digits)} includes 0).", "no difference")
+        return Finding(
+            f"{first_name} {direction} {second_name} in {metric} by "
+            f"{_number(sign * difference.value, digits)} ({level} CI "
+            f"{_number(low, digits)} to {_number(high, digits)}, {pairs}).",
+            direction,
+        )
+    return Finding(
+        f"No difference between {first_name} and {second_name} in {metric} shown at "
+        f"{pairs}: mean difference {_number(difference.value, digits)} ({level} CI of "
+        f"the difference {_number(difference.ci_low, digits)} to "
+        f"{_number(difference.ci_high, digits)} includes 0).",
+        "no difference",
+    )
 
 
-def compare_with_reference(name: str, estimate: Estimate, reference_value: float,
-                           reference_name: str, *, metric: str, digits: int = 3) -> Finding:
+def compare_with_reference(
+    name: str, estimate: Estimate, reference_value: float, reference_name: str, *, metric: str, digits: int = 3
+) -> Finding:
     """Compare an estimate with a fixed value, e.g. chance (0.5) or a published number.
 
     Args:
@@ -303,15 +338,21 @@ def compare_with_reference(name: str, estimate: Estimate, reference_value: float
     level = _percent(estimate.confidence)
     numbers_text = f"{name} {_estimate_text(estimate, digits)}"
     if not estimate.interval_defined:
-        return Finding(f"No comparison of {name} with {reference} in {metric} can be drawn: "
-                       f"{numbers_text}; the {level} interval is undefined.", "undefined")
+        return Finding(
+            f"No comparison of {name} with {reference} in {metric} can be drawn: "
+            f"{numbers_text}; the {level} interval is undefined.",
+            "undefined",
+        )
     if estimate.ci_low > reference_value or estimate.ci_high < reference_value:
         direction = "above" if estimate.ci_low > reference_value else "below"
-        return Finding(f"{name} {direction} {reference} in {metric}: {numbers_text}; the {level} "
-                       "interval excludes it.", direction)
-    return Finding(f"{name} not distinguishable from {reference} in {metric} at "
-                   f"n = {estimate.n}: {numbers_text}; the {level} interval includes it.",
-                   "no difference")
+        return Finding(
+            f"{name} {direction} {reference} in {metric}: {numbers_text}; the {level} interval excludes it.", direction
+        )
+    return Finding(
+        f"{name} not distinguishable from {reference} in {metric} at "
+        f"n = {estimate.n}: {numbers_text}; the {level} interval includes it.",
+        "no difference",
+    )
 
 
 def _estimate_text(estimate: Estimate, digits: int) -> str:
@@ -321,8 +362,10 @@ def _estimate_text(estimate: Estimate, digits: int) -> str:
     level = _percent(estimate.confidence)
     if not estimate.interval_defined:
         return f"{_number(estimate.value, digits)} ({level} CI undefined, n = {estimate.n})"
-    return (f"{_number(estimate.value, digits)} ({level} CI {_number(estimate.ci_low, digits)} "
-            f"to {_number(estimate.ci_high, digits)}, n = {estimate.n})")
+    return (
+        f"{_number(estimate.value, digits)} ({level} CI {_number(estimate.ci_low, digits)} "
+        f"to {_number(estimate.ci_high, digits)}, n = {estimate.n})"
+    )
 
 
 def _number(value: float, digits: int) -> str:

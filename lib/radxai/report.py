@@ -31,8 +31,19 @@ FIGURE_FORMATS = ("png", "pdf")
 # Figure name -> caption, read by the run's report (radxai.reporting).
 CAPTIONS_FILE = "captions.json"
 MEASUREMENTS_FILE = "measurements.csv"
-MEASUREMENT_COLUMNS = ("experiment", "work", "reference", "metric", "setting", "value", "ci_low",
-                       "ci_high", "n", "seeds", "profile")
+MEASUREMENT_COLUMNS = (
+    "experiment",
+    "work",
+    "reference",
+    "metric",
+    "setting",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "seeds",
+    "profile",
+)
 # A row's identity: recording the same key again replaces the row.
 MEASUREMENT_KEY = ("experiment", "work", "reference", "metric", "setting")
 # Six significant digits: enough for any headline number, and last-bit noise between machines
@@ -62,8 +73,9 @@ def _replace_atomically(write, path: Path) -> Path:
     return path
 
 
-def save_figure(figure: Figure, run_dir: str | os.PathLike[str], name: str, dpi: int = 110,
-                caption: str | None = None) -> list[Path]:
+def save_figure(
+    figure: Figure, run_dir: str | os.PathLike[str], name: str, dpi: int = 110, caption: str | None = None
+) -> list[Path]:
     """Save ``figure`` as ``run_dir/figures/<name>.png`` and ``.pdf``; return both paths.
 
     ``dpi`` applies to the PNG (the PDF is vector, fonts embedded as TrueType). Metadata that
@@ -81,11 +93,14 @@ def save_figure(figure: Figure, run_dir: str | os.PathLike[str], name: str, dpi:
     with mpl.rc_context(PDF_FONTS):
         for extension in FIGURE_FORMATS:
             metadata = {"CreationDate": None} if extension == "pdf" else {}
-            written.append(_replace_atomically(
-                lambda target, ext=extension, meta=metadata: figure.savefig(
-                    target, format=ext, dpi=dpi, bbox_inches="tight", metadata=meta),
-                folder / f"{name}.{extension}",
-            ))
+            written.append(
+                _replace_atomically(
+                    lambda target, ext=extension, meta=metadata: figure.savefig(
+                        target, format=ext, dpi=dpi, bbox_inches="tight", metadata=meta
+                    ),
+                    folder / f"{name}.{extension}",
+                )
+            )
     caption = caption or _figure_title(figure)
     if caption:
         _record_caption(folder, name, caption)
@@ -108,13 +123,22 @@ def _record_caption(folder: Path, name: str, caption: str) -> None:
     except json.JSONDecodeError:
         captions = {}
     captions[name] = caption
-    _replace_atomically(lambda target: Path(target).write_text(
-        json.dumps(dict(sorted(captions.items())), indent=1, ensure_ascii=False) + "\n"), path)
+    _replace_atomically(
+        lambda target: Path(target).write_text(
+            json.dumps(dict(sorted(captions.items())), indent=1, ensure_ascii=False) + "\n"
+        ),
+        path,
+    )
 
 
-def save_table(table: pd.DataFrame, run_dir: str | os.PathLike[str], name: str,
-               float_format: str = "%.4f", caption: str | None = None,
-               folder_name: str = "tables") -> list[Path]:
+def save_table(
+    table: pd.DataFrame,
+    run_dir: str | os.PathLike[str],
+    name: str,
+    float_format: str = "%.4f",
+    caption: str | None = None,
+    folder_name: str = "tables",
+) -> list[Path]:
     """Save ``table`` as ``run_dir/<folder_name>/<name>.csv`` and ``.tex``; return both paths.
 
     Floats are written with ``float_format`` so a table is byte-identical across runs that
@@ -124,21 +148,26 @@ def save_table(table: pd.DataFrame, run_dir: str | os.PathLike[str], name: str,
     folder = Path(run_dir) / folder_name
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = _replace_atomically(
-        lambda target: table.to_csv(target, float_format=float_format, lineterminator="\n"),
-        folder / f"{name}.csv")
-    latex = table.to_latex(float_format=lambda value: float_format % value, caption=caption,
-                           label=f"tab:{name}")
+        lambda target: table.to_csv(target, float_format=float_format, lineterminator="\n"), folder / f"{name}.csv"
+    )
+    latex = table.to_latex(float_format=lambda value: float_format % value, caption=caption, label=f"tab:{name}")
     tex_path = _replace_atomically(lambda target: Path(target).write_text(latex), folder / f"{name}.tex")
     return [csv_path, tex_path]
 
 
 # ----------------------------------------------------------------------------- measurements
 
-def record_measurements(run_dir: str | os.PathLike[str],
-                        measurements: pd.DataFrame | Iterable[Mapping[str, Any]], *,
-                        experiment: str, work: str, reference: str,
-                        seeds: int | Sequence[int] | None = None,
-                        profile: str | None = None) -> Path:
+
+def record_measurements(
+    run_dir: str | os.PathLike[str],
+    measurements: pd.DataFrame | Iterable[Mapping[str, Any]],
+    *,
+    experiment: str,
+    work: str,
+    reference: str,
+    seeds: int | Sequence[int] | None = None,
+    profile: str | None = None,
+) -> Path:
     """Add headline numbers to ``run_dir/tables/measurements.csv``, replacing earlier ones.
 
     Args:
@@ -189,12 +218,12 @@ def record_measurements(run_dir: str | os.PathLike[str],
     new_keys = {_key(row) for row in new_rows}
     rows = [row for row in _read_measurement_rows(path) if _key(row) not in new_keys] + new_rows
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _replace_atomically(
-        lambda target: _write_measurement_rows(sorted(rows, key=_key), target), path)
+    return _replace_atomically(lambda target: _write_measurement_rows(sorted(rows, key=_key), target), path)
 
 
-def measurements_from_summary(summary: pd.DataFrame, metrics: Mapping[str, str], *,
-                              setting_prefix: str = "") -> pd.DataFrame:
+def measurements_from_summary(
+    summary: pd.DataFrame, metrics: Mapping[str, str], *, setting_prefix: str = ""
+) -> pd.DataFrame:
     """Measurement rows (metric, setting, value, ci_low, ci_high, n) from a table of means with
     bootstrap intervals, as ``radxai.evaluate.localisation_tables.summarise_means`` writes it.
 
@@ -223,10 +252,16 @@ def measurements_from_summary(summary: pd.DataFrame, metrics: Mapping[str, str],
             if pd.isna(row[column]):
                 continue
             parts = key if isinstance(key, tuple) else (key,)
-            rows.append({"metric": metric,
-                         "setting": setting_prefix + ", ".join(str(part) for part in parts),
-                         "value": float(row[column]), "ci_low": float(row[f"{column}_ci_low"]),
-                         "ci_high": float(row[f"{column}_ci_high"]), "n": int(row[f"{column}_count"])})
+            rows.append(
+                {
+                    "metric": metric,
+                    "setting": setting_prefix + ", ".join(str(part) for part in parts),
+                    "value": float(row[column]),
+                    "ci_low": float(row[f"{column}_ci_low"]),
+                    "ci_high": float(row[f"{column}_ci_high"]),
+                    "n": int(row[f"{column}_count"]),
+                }
+            )
     return pd.DataFrame(rows, columns=["metric", "setting", "value", "ci_low", "ci_high", "n"])
 
 
@@ -242,33 +277,36 @@ def read_measurements(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """
     rows = _read_measurement_rows(Path(run_dir) / "tables" / MEASUREMENTS_FILE)
     table = pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS), dtype=str)
-    numeric_columns = {name: table[name].where(table[name] != "").astype(float)
-                    for name in ("value", "ci_low", "ci_high")}
+    numeric_columns = {
+        name: table[name].where(table[name] != "").astype(float) for name in ("value", "ci_low", "ci_high")
+    }
     counts = pd.array([int(text) if text else pd.NA for text in table["n"]], dtype="Int64")
     return table.assign(**numeric_columns, n=counts)
 
 
-def _measurement_mappings(measurements: pd.DataFrame | Iterable[Mapping[str, Any]]
-                          ) -> list[Mapping[str, Any]]:
+def _measurement_mappings(measurements: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     if isinstance(measurements, pd.DataFrame):
         return measurements.to_dict(orient="records")
     if isinstance(measurements, Mapping):
         # Iterating a single mapping would yield its column names as "measurements".
-        raise ValueError("measurements must be a DataFrame or a list of mappings, one per "
-                         "number; got a single mapping (wrap it in a list)")
+        raise ValueError(
+            "measurements must be a DataFrame or a list of mappings, one per "
+            "number; got a single mapping (wrap it in a list)"
+        )
     rows = list(measurements)
     for position, row in enumerate(rows):
         if not isinstance(row, Mapping):
-            raise ValueError(f"measurement {position} must be a mapping of column to value; got "
-                             f"{type(row).__name__}")
+            raise ValueError(f"measurement {position} must be a mapping of column to value; got {type(row).__name__}")
     return rows
 
 
 def _check_fields(given: Mapping[str, Any], position: int) -> None:
     unknown = [name for name in given if name not in _MEASUREMENT_FIELDS]
     if unknown:
-        raise ValueError(f"measurement {position} has unknown column(s) {unknown}; a measurement "
-                         f"may have {list(_MEASUREMENT_FIELDS)}")
+        raise ValueError(
+            f"measurement {position} has unknown column(s) {unknown}; a measurement "
+            f"may have {list(_MEASUREMENT_FIELDS)}"
+        )
     missing = [name for name in _REQUIRED_FIELDS if name not in given]
     if missing:
         raise ValueError(f"measurement {position} lacks column(s) {missing}")
@@ -281,17 +319,18 @@ def _measurement_row(given: Mapping[str, Any]) -> dict[str, str]:
         if not isinstance(field, str):
             raise ValueError(f"{name} must be text; got {field!r}")
     if not _EXPERIMENT_NAME.fullmatch(key["experiment"]):
-        raise ValueError(f"experiment must be a snake_case name such as 'ct_localisation_overlap'; "
-                         f"got {key['experiment']!r}")
+        raise ValueError(
+            f"experiment must be a snake_case name such as 'ct_localisation_overlap'; got {key['experiment']!r}"
+        )
     if not _WORK_NAME.fullmatch(key["work"]):
-        raise ValueError(f"work must be a three-digit work number such as '003' or 'radxai'; got "
-                         f"{key['work']!r}")
+        raise ValueError(f"work must be a three-digit work number such as '003' or 'radxai'; got {key['work']!r}")
     if not key["metric"]:
         raise ValueError("metric must be a non-empty name")
     where = f"metric {key['metric']!r}, setting {key['setting']!r}"
     value = _finite_number(given["value"], f"value of {where}")
-    ci_low, ci_high = (_optional(given.get(name), _finite_number, f"{name} of {where}")
-                       for name in ("ci_low", "ci_high"))
+    ci_low, ci_high = (
+        _optional(given.get(name), _finite_number, f"{name} of {where}") for name in ("ci_low", "ci_high")
+    )
     if (ci_low is None) != (ci_high is None):
         raise ValueError(f"{where}: give both ci_low and ci_high or neither")
     # Only the order of the bounds is checked: a percentile bootstrap interval of a small sample
@@ -299,8 +338,12 @@ def _measurement_row(given: Mapping[str, Any]) -> dict[str, str]:
     if ci_low is not None and ci_low > ci_high:
         raise ValueError(f"{where}: ci_low {ci_low} is above ci_high {ci_high}")
     count = _optional(given.get("n"), _count, f"n of {where}")
-    return key | {"value": _number_text(value), "ci_low": _number_text(ci_low),
-                  "ci_high": _number_text(ci_high), "n": "" if count is None else str(count)}
+    return key | {
+        "value": _number_text(value),
+        "ci_low": _number_text(ci_low),
+        "ci_high": _number_text(ci_high),
+        "n": "" if count is None else str(count),
+    }
 
 
 def _optional(field: Any, convert, description: str) -> Any:
@@ -322,8 +365,9 @@ def _finite_number(field: Any, description: str) -> float:
 
 def _count(field: Any, description: str) -> int:
     # Integral floats are accepted because a DataFrame column of counts with a gap is float.
-    is_whole = (isinstance(field, numbers.Real) and not isinstance(field, bool)
-                and math.isfinite(field) and field == int(field))
+    is_whole = (
+        isinstance(field, numbers.Real) and not isinstance(field, bool) and math.isfinite(field) and field == int(field)
+    )
     if not is_whole or field < 0:
         raise ValueError(f"{description} must be a whole number >= 0; got {field!r}")
     return int(field)
@@ -341,8 +385,7 @@ def _seeds_text(seeds: int | Sequence[int] | None) -> str:
         return ""
     listed = [seeds] if isinstance(seeds, numbers.Integral) else seeds
     is_sequence = isinstance(listed, Iterable) and not isinstance(listed, str)
-    if not is_sequence or not all(isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
-                                  for seed in listed):
+    if not is_sequence or not all(isinstance(seed, numbers.Integral) and not isinstance(seed, bool) for seed in listed):
         raise ValueError(f"seeds must be an int or a sequence of ints; got {seeds!r}")
     return ";".join(str(int(seed)) for seed in listed)
 
@@ -354,11 +397,9 @@ def _profile_of_run(run_dir: Path) -> str:
     try:
         record = json.loads(record_path.read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(f"{record_path} is not valid JSON ({error}); cannot read the profile "
-                         "from it") from error
+        raise ValueError(f"{record_path} is not valid JSON ({error}); cannot read the profile from it") from error
     if not isinstance(record, dict):
-        raise ValueError(f"{record_path} must hold a JSON object; it holds a "
-                         f"{type(record).__name__}")
+        raise ValueError(f"{record_path} must hold a JSON object; it holds a {type(record).__name__}")
     profile = record.get("profile", DEFAULT_PROFILE)
     if not isinstance(profile, str) or not profile:
         raise ValueError(f"{record_path}: 'profile' must be a non-empty string; got {profile!r}")
@@ -373,8 +414,9 @@ def _check_unique_keys(rows: Sequence[Mapping[str, str]], source: str) -> None:
     keys = [_key(row) for row in rows]
     repeated = sorted({key for key in keys if keys.count(key) > 1})
     if repeated:
-        raise ValueError(f"{source} repeat the key(s) {repeated} ({', '.join(MEASUREMENT_KEY)}); "
-                         "each number must appear once")
+        raise ValueError(
+            f"{source} repeat the key(s) {repeated} ({', '.join(MEASUREMENT_KEY)}); each number must appear once"
+        )
 
 
 def _read_measurement_rows(path: Path) -> list[dict[str, str]]:
@@ -384,21 +426,20 @@ def _read_measurement_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if tuple(reader.fieldnames or ()) != MEASUREMENT_COLUMNS:
-            raise ValueError(f"{path} is not a measurements table: its columns are "
-                             f"{reader.fieldnames}, expected {list(MEASUREMENT_COLUMNS)}")
+            raise ValueError(
+                f"{path} is not a measurements table: its columns are "
+                f"{reader.fieldnames}, expected {list(MEASUREMENT_COLUMNS)}"
+            )
         rows = list(reader)
     checked = []
     for position, row in enumerate(rows, start=1):
         # DictReader files surplus fields under None and fills missing ones with None.
         if None in row or None in row.values():
-            raise ValueError(f"{path} row {position} does not have {len(MEASUREMENT_COLUMNS)} "
-                             "fields")
+            raise ValueError(f"{path} row {position} does not have {len(MEASUREMENT_COLUMNS)} fields")
         try:
-            checked.append(_measurement_row(_parsed_fields(row))
-                           | {"seeds": row["seeds"], "profile": row["profile"]})
+            checked.append(_measurement_row(_parsed_fields(row)) | {"seeds": row["seeds"], "profile": row["profile"]})
         except ValueError as error:
-            raise ValueError(f"{path} row {position} is not a valid measurement: "
-                             f"{error}") from error
+            raise ValueError(f"{path} row {position} is not a valid measurement: {error}") from error
     _check_unique_keys(checked, str(path))
     return checked
 

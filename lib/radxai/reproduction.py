@@ -28,16 +28,37 @@ from radxai.published import ClaimCheck, MeasurementKey, PublishedWork
 
 __all__ = ["SIDE_BY_SIDE_COLUMNS", "VERDICTS", "claim_verdicts", "side_by_side", "unmeasured_entries"]
 
-VERDICTS = ("reproduced", "same direction, not shown", "equal estimates, not shown",
-            "opposite direction, not shown", "contradicted", "not measured")
-SIDE_BY_SIDE_COLUMNS = ("work", "reference", "entry", "setting", "metric", "published",
-                        "published_ci_low", "published_ci_high", "published_n", "measured",
-                        "measured_ci_low", "measured_ci_high", "measured_n",
-                        "measured_as_published", "measured_setting", "status")
+VERDICTS = (
+    "reproduced",
+    "same direction, not shown",
+    "equal estimates, not shown",
+    "opposite direction, not shown",
+    "contradicted",
+    "not measured",
+)
+SIDE_BY_SIDE_COLUMNS = (
+    "work",
+    "reference",
+    "entry",
+    "setting",
+    "metric",
+    "published",
+    "published_ci_low",
+    "published_ci_high",
+    "published_n",
+    "measured",
+    "measured_ci_low",
+    "measured_ci_high",
+    "measured_n",
+    "measured_as_published",
+    "measured_setting",
+    "status",
+)
 
 
-def side_by_side(measurements: pd.DataFrame, works: Mapping[str, PublishedWork] | Iterable[PublishedWork]
-                 ) -> pd.DataFrame:
+def side_by_side(
+    measurements: pd.DataFrame, works: Mapping[str, PublishedWork] | Iterable[PublishedWork]
+) -> pd.DataFrame:
     """One row per compared published entry: the published number next to the run's.
 
     Args:
@@ -61,24 +82,32 @@ def side_by_side(measurements: pd.DataFrame, works: Mapping[str, PublishedWork] 
             entry, scale = comparison.entry, comparison.published_scale
             measured = lookup.get(comparison.measured)
             as_published = lookup.get(comparison.as_published) if comparison.as_published else None
-            rows.append({
-                "work": work.work, "reference": entry["reference"], "entry": entry["id"],
-                "setting": entry["setting"], "metric": comparison.measured.metric,
-                "published": _scaled(entry.get("value"), scale),
-                "published_ci_low": _scaled(entry.get("ci_low"), scale),
-                "published_ci_high": _scaled(entry.get("ci_high"), scale),
-                "published_n": entry.get("n"),
-                "measured": _field(measured, "value"), "measured_ci_low": _field(measured, "ci_low"),
-                "measured_ci_high": _field(measured, "ci_high"), "measured_n": _field(measured, "n"),
-                "measured_as_published": _field(as_published, "value"),
-                "measured_setting": comparison.measured.setting,
-                "status": "measured" if measured is not None else "not measured in this run",
-            })
+            rows.append(
+                {
+                    "work": work.work,
+                    "reference": entry["reference"],
+                    "entry": entry["id"],
+                    "setting": entry["setting"],
+                    "metric": comparison.measured.metric,
+                    "published": _scaled(entry.get("value"), scale),
+                    "published_ci_low": _scaled(entry.get("ci_low"), scale),
+                    "published_ci_high": _scaled(entry.get("ci_high"), scale),
+                    "published_n": entry.get("n"),
+                    "measured": _field(measured, "value"),
+                    "measured_ci_low": _field(measured, "ci_low"),
+                    "measured_ci_high": _field(measured, "ci_high"),
+                    "measured_n": _field(measured, "n"),
+                    "measured_as_published": _field(as_published, "value"),
+                    "measured_setting": comparison.measured.setting,
+                    "status": "measured" if measured is not None else "not measured in this run",
+                }
+            )
     return pd.DataFrame(rows, columns=list(SIDE_BY_SIDE_COLUMNS))
 
 
-def claim_verdicts(measurements: pd.DataFrame,
-                   works: Mapping[str, PublishedWork] | Iterable[PublishedWork]) -> pd.DataFrame:
+def claim_verdicts(
+    measurements: pd.DataFrame, works: Mapping[str, PublishedWork] | Iterable[PublishedWork]
+) -> pd.DataFrame:
     """Whether each checkable published claim holds in the run.
 
     Args:
@@ -98,13 +127,33 @@ def claim_verdicts(measurements: pd.DataFrame,
     for work in _works(works):
         for check in work.claim_checks:
             verdict, evidence = _verdict(check, lookup)
-            rows.append({"work": work.work, "claim": check.claim["id"], "text": check.claim["text"],
-                         "check": check.check, "subject": check.subject.setting,
-                         "compared_with": "; ".join(other.setting for other in check.others),
-                         "verdict": verdict, "evidence": evidence,
-                         "holds_in_published_numbers": check.claim.get("holds_in_numbers")})
-    return pd.DataFrame(rows, columns=["work", "claim", "text", "check", "subject", "compared_with",
-                                       "verdict", "evidence", "holds_in_published_numbers"])
+            rows.append(
+                {
+                    "work": work.work,
+                    "claim": check.claim["id"],
+                    "text": check.claim["text"],
+                    "check": check.check,
+                    "subject": check.subject.setting,
+                    "compared_with": "; ".join(other.setting for other in check.others),
+                    "verdict": verdict,
+                    "evidence": evidence,
+                    "holds_in_published_numbers": check.claim.get("holds_in_numbers"),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "work",
+            "claim",
+            "text",
+            "check",
+            "subject",
+            "compared_with",
+            "verdict",
+            "evidence",
+            "holds_in_published_numbers",
+        ],
+    )
 
 
 def unmeasured_entries(works: Mapping[str, PublishedWork] | Iterable[PublishedWork]) -> pd.DataFrame:
@@ -123,8 +172,14 @@ def unmeasured_entries(works: Mapping[str, PublishedWork] | Iterable[PublishedWo
                 by_experiment.setdefault(entry.get("experiment", "unnamed"), []).append(entry)
         for experiment, entries in by_experiment.items():
             references = sorted({entry["reference"].split(" (")[0] for entry in entries})
-            rows.append({"work": work.work, "experiment": experiment, "entries": len(entries),
-                         "references": "; ".join(references)})
+            rows.append(
+                {
+                    "work": work.work,
+                    "experiment": experiment,
+                    "entries": len(entries),
+                    "references": "; ".join(references),
+                }
+            )
     return pd.DataFrame(rows, columns=["work", "experiment", "entries", "references"])
 
 
@@ -137,8 +192,10 @@ def _lookup(measurements: pd.DataFrame) -> dict[MeasurementKey, Mapping[str, Any
     for row in measurements.to_dict("records"):
         key = MeasurementKey(row["experiment"], row["metric"], row["setting"])
         if key in lookup:
-            raise ValueError(f"the measurements table gives {key} twice (works "
-                             f"{lookup[key]['work']} and {row['work']}); a comparison would be ambiguous")
+            raise ValueError(
+                f"the measurements table gives {key} twice (works "
+                f"{lookup[key]['work']} and {row['work']}); a comparison would be ambiguous"
+            )
         lookup[key] = row
     return lookup
 
@@ -163,8 +220,7 @@ def _estimate(row: Mapping[str, Any]) -> Estimate:
 def _describe(key: MeasurementKey, estimate: Estimate) -> str:
     if not estimate.interval_defined:
         return f"{key.setting} {estimate.value:.3g} (n = {estimate.n}, no interval)"
-    return (f"{key.setting} {estimate.value:.3g} ({estimate.ci_low:.3g} to {estimate.ci_high:.3g}, "
-            f"n = {estimate.n})")
+    return f"{key.setting} {estimate.value:.3g} ({estimate.ci_low:.3g} to {estimate.ci_high:.3g}, n = {estimate.n})"
 
 
 def _verdict(check: ClaimCheck, lookup: Mapping[MeasurementKey, Mapping[str, Any]]) -> tuple[str, str]:
@@ -176,8 +232,9 @@ def _verdict(check: ClaimCheck, lookup: Mapping[MeasurementKey, Mapping[str, Any
     evidence = "; ".join(_describe(key, estimate) for key, estimate in zip(keys, estimates))
     # "below"/"lowest" are "above"/"highest" of the negated values: the claim's side is up.
     sign = 1.0 if check.check in ("above", "highest") else -1.0
-    oriented = [(sign * estimate.value, *sorted((sign * estimate.ci_low, sign * estimate.ci_high)))
-                for estimate in estimates]
+    oriented = [
+        (sign * estimate.value, *sorted((sign * estimate.ci_low, sign * estimate.ci_high))) for estimate in estimates
+    ]
     (subject_value, subject_low, subject_high), others = oriented[0], oriented[1:]
     if all(subject_value > value for value, _, _ in others):
         unsettled = "same direction, not shown"

@@ -56,22 +56,29 @@ class RunComparison:
 
     def summary(self) -> str:
         """A few lines for a terminal: counts, then every moved or missing measurement."""
-        lines = [f"{self.compared} measurements compared ({self.run_profile} run against a "
-                 f"{self.reference_profile} reference): {len(self.moved)} moved, "
-                 f"{len(self.missing)} missing, {len(self.added)} new."]
+        lines = [
+            f"{self.compared} measurements compared ({self.run_profile} run against a "
+            f"{self.reference_profile} reference): {len(self.moved)} moved, "
+            f"{len(self.missing)} missing, {len(self.added)} new."
+        ]
         for row in self.moved.itertuples(index=False):
-            lines.append(f"  moved: {row.experiment} / {row.metric} / {row.setting}: "
-                         f"{row.reference_value:.6g} -> {row.value:.6g} ({row.rule})")
+            lines.append(
+                f"  moved: {row.experiment} / {row.metric} / {row.setting}: "
+                f"{row.reference_value:.6g} -> {row.value:.6g} ({row.rule})"
+            )
         for row in self.missing.itertuples(index=False):
             lines.append(f"  missing: {row.experiment} / {row.metric} / {row.setting}")
-        lines.append("PASSED: no measurement moved." if self.passed
-                     else "FAILED: measurements moved or are missing.")
+        lines.append("PASSED: no measurement moved." if self.passed else "FAILED: measurements moved or are missing.")
         return "\n".join(lines)
 
 
-def compare_runs(run_dir: str | os.PathLike[str], reference_dir: str | os.PathLike[str], *,
-                 relative_tolerance: float = DEFAULT_RELATIVE_TOLERANCE,
-                 allow_different_profiles: bool = False) -> RunComparison:
+def compare_runs(
+    run_dir: str | os.PathLike[str],
+    reference_dir: str | os.PathLike[str],
+    *,
+    relative_tolerance: float = DEFAULT_RELATIVE_TOLERANCE,
+    allow_different_profiles: bool = False,
+) -> RunComparison:
     """Compare the measurements of ``run_dir`` with those of ``reference_dir``.
 
     Args:
@@ -90,35 +97,46 @@ def compare_runs(run_dir: str | os.PathLike[str], reference_dir: str | os.PathLi
         ProfileMismatchError: the profiles differ and ``allow_different_profiles`` is False.
         ValueError: a tolerance that is not a positive number.
     """
-    if not (isinstance(relative_tolerance, (int, float)) and relative_tolerance > 0
-            and math.isfinite(relative_tolerance)):
+    if not (
+        isinstance(relative_tolerance, (int, float)) and relative_tolerance > 0 and math.isfinite(relative_tolerance)
+    ):
         raise ValueError(f"relative_tolerance must be a positive number; got {relative_tolerance!r}")
     run, reference = _measurements(Path(run_dir)), _measurements(Path(reference_dir))
     run_profile, reference_profile = _profile(run), _profile(reference)
     if run_profile != reference_profile and not allow_different_profiles:
         raise ProfileMismatchError(
             f"{run_dir} is a {run_profile!r} run and {reference_dir} a {reference_profile!r} run; "
-            "their numbers differ by design. Compare runs of one profile, or allow different profiles.")
+            "their numbers differ by design. Compare runs of one profile, or allow different profiles."
+        )
     key = list(MEASUREMENT_KEY)
     joined = reference.merge(run, on=key, how="outer", suffixes=("_reference", ""), indicator=True)
     both = joined[joined["_merge"] == "both"]
     rules = [_rule(row, relative_tolerance) for row in both.to_dict("records")]
     moved = both.assign(rule=rules)[[rule is not None for rule in rules]]
-    moved = moved.rename(columns={"value_reference": "reference_value",
-                                  "ci_low_reference": "reference_ci_low",
-                                  "ci_high_reference": "reference_ci_high"})
+    moved = moved.rename(
+        columns={
+            "value_reference": "reference_value",
+            "ci_low_reference": "reference_ci_low",
+            "ci_high_reference": "reference_ci_high",
+        }
+    )
     return RunComparison(
-        moved=moved[key + ["reference_value", "reference_ci_low", "reference_ci_high", "value", "rule"]]
-        .reset_index(drop=True),
+        moved=moved[key + ["reference_value", "reference_ci_low", "reference_ci_high", "value", "rule"]].reset_index(
+            drop=True
+        ),
         missing=joined[joined["_merge"] == "left_only"][key].reset_index(drop=True),
         added=joined[joined["_merge"] == "right_only"][key].reset_index(drop=True),
-        compared=len(both), run_profile=run_profile, reference_profile=reference_profile)
+        compared=len(both),
+        run_profile=run_profile,
+        reference_profile=reference_profile,
+    )
 
 
 def _measurements(directory: Path) -> pd.DataFrame:
     if not (directory / "tables" / "measurements.csv").is_file():
-        raise FileNotFoundError(f"{directory} has no tables/measurements.csv: not a finished run "
-                                "or reference directory")
+        raise FileNotFoundError(
+            f"{directory} has no tables/measurements.csv: not a finished run or reference directory"
+        )
     return read_measurements(directory)
 
 

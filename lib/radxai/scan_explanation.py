@@ -78,8 +78,10 @@ def _refuse_another_scans_folder(out_dir: Path, scan: Path) -> None:
         except (ValueError, AttributeError):
             earlier = None
         if earlier != str(scan):
-            raise ScanReadError(f"{out_dir} holds the explanation of {earlier or 'another scan'}; "
-                                f"write the explanation of {scan} into another folder")
+            raise ScanReadError(
+                f"{out_dir} holds the explanation of {earlier or 'another scan'}; "
+                f"write the explanation of {scan} into another folder"
+            )
 
 
 @dataclass
@@ -99,9 +101,16 @@ class ScanMaps:
     reordered_maps: dict[str, np.ndarray] | None = None
 
 
-def explain_loaded_scan(kind: str, content: Any, model: torch.nn.Module, model_input: Any,
-                        methods: Sequence[str], *, target: str | int | None = None,
-                        layer: str | None = None) -> ScanMaps:
+def explain_loaded_scan(
+    kind: str,
+    content: Any,
+    model: torch.nn.Module,
+    model_input: Any,
+    methods: Sequence[str],
+    *,
+    target: str | int | None = None,
+    layer: str | None = None,
+) -> ScanMaps:
     """Explain a scan read by `read_scan` (``kind``, ``content``) with a loaded model and its
     `radxai.data.model_input.ModelInput`; see `explain_scan` for the steps and errors."""
     from radxai.data import orientation, preprocess
@@ -111,13 +120,17 @@ def explain_loaded_scan(kind: str, content: Any, model: torch.nn.Module, model_i
         raise ValueError("no method given: name at least one, e.g. hirescam")
     if kind != model_input.modality:
         models_of = {"ct": "a CT model", "xray": "an X-ray model"}
-        raise ScanReadError(f"the scan is a {'CT volume' if kind == 'ct' else 'radiograph'} but the model is "
-                            f"{models_of[model_input.modality]}")
+        raise ScanReadError(
+            f"the scan is a {'CT volume' if kind == 'ct' else 'radiograph'} but the model is "
+            f"{models_of[model_input.modality]}"
+        )
     reordered = reordering = None
     if kind == "ct":
         if tuple(model_input.axis_codes) != orientation.PHANTOM_AXIS_CODES:
-            raise ScanReadError(f"the model was trained in voxel order {model_input.axis_codes}; radxai "
-                                f"reorders scans to {orientation.PHANTOM_AXIS_CODES} only")
+            raise ScanReadError(
+                f"the model was trained in voxel order {model_input.axis_codes}; radxai "
+                f"reorders scans to {orientation.PHANTOM_AXIS_CODES} only"
+            )
         reordered, reordering = orientation.to_phantom_order(content)
         model_grid_scan = reordered.array
     else:
@@ -126,8 +139,9 @@ def explain_loaded_scan(kind: str, content: Any, model: torch.nn.Module, model_i
     probabilities = _probabilities(model, x, model_input.class_names)
     if not all(math.isfinite(value) for value in probabilities.values()):
         raise ValueError(f"the model's scores are not finite: {probabilities}")
-    class_index = (model_input.class_index(target) if target is not None
-                   else int(np.argmax(list(probabilities.values()))))
+    class_index = (
+        model_input.class_index(target) if target is not None else int(np.argmax(list(probabilities.values())))
+    )
     maps, reordered_maps = {}, {}
     # The gradient CAMs among the methods share one forward and backward pass.
     explanations = explain_methods(model, x, methods, target=class_index, layer=layer)
@@ -135,12 +149,20 @@ def explain_loaded_scan(kind: str, content: Any, model: torch.nn.Module, model_i
         on_scan = np.clip(preprocess.resize(explanation.maps[0], model_grid_scan.shape, order=1), 0, 1)
         reordered_maps[method] = on_scan.astype(np.float32)
         maps[method] = (reordering.undo(on_scan) if reordering is not None else on_scan).astype(np.float32)
-    return ScanMaps(probabilities, class_index, maps, explanations, x, reordered,
-                    reordered_maps if kind == "ct" else None)
+    return ScanMaps(
+        probabilities, class_index, maps, explanations, x, reordered, reordered_maps if kind == "ct" else None
+    )
 
 
-def explain_scan(scan: str | Path, checkpoint: str | Path, methods: Sequence[str], out_dir: str | Path, *,
-                 target: str | int | None = None, layer: str | None = None) -> dict[str, Any]:
+def explain_scan(
+    scan: str | Path,
+    checkpoint: str | Path,
+    methods: Sequence[str],
+    out_dir: str | Path,
+    *,
+    target: str | int | None = None,
+    layer: str | None = None,
+) -> dict[str, Any]:
     """Explain one scan with each of ``methods`` and write the maps on its grid into ``out_dir``.
 
     Args:
@@ -178,20 +200,30 @@ def explain_scan(scan: str | Path, checkpoint: str | Path, methods: Sequence[str
     for method, heatmap in result.maps.items():
         if kind == "ct":
             io.write_nifti(Volume(heatmap, content.affine, content.spacing), out_dir / f"{method}.nii.gz")
-            files = {"heatmap": f"{method}.nii.gz",
-                     "figure": _write_ct_figure(result.reordered, result.reordered_maps[method], method, class_name,
-                                                out_dir)}
+            files = {
+                "heatmap": f"{method}.nii.gz",
+                "figure": _write_ct_figure(
+                    result.reordered, result.reordered_maps[method], method, class_name, out_dir
+                ),
+            }
         else:
             io.write_png(heatmap, out_dir / f"{method}.png")
-            files = {"heatmap": f"{method}.png",
-                     "figure": _write_xray_figure(content, heatmap, method, class_name, out_dir)}
+            files = {
+                "heatmap": f"{method}.png",
+                "figure": _write_xray_figure(content, heatmap, method, class_name, out_dir),
+            }
         explanation = result.explanations[method]
         written[method] = {**files, "layer": explanation.layer, "seconds": round(explanation.seconds, 3)}
     record = {
-        "scan": str(scan), "model": str(checkpoint), "radxai_version": __version__,
-        "probabilities": result.probabilities, "explained_class": class_name,
-        "explained_class_index": result.class_index, "target_given": target is not None,
-        "methods": written, "model_input": model_input.as_dict(),
+        "scan": str(scan),
+        "model": str(checkpoint),
+        "radxai_version": __version__,
+        "probabilities": result.probabilities,
+        "explained_class": class_name,
+        "explained_class_index": result.class_index,
+        "target_given": target is not None,
+        "methods": written,
+        "model_input": model_input.as_dict(),
         "scan_shape": list(np.shape(content.array if kind == "ct" else content)),
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -205,8 +237,13 @@ def _write_ct_figure(reordered, heatmap: np.ndarray, method: str, class_name: st
     from radxai.data import preprocess
     from radxai.viz import views
 
-    figure = views.plot_orthogonal_views(reordered.array, reordered.spacing, window=preprocess.WINDOWS["lung"],
-                                         heatmap=heatmap, title=f"{method} for {class_name}")
+    figure = views.plot_orthogonal_views(
+        reordered.array,
+        reordered.spacing,
+        window=preprocess.WINDOWS["lung"],
+        heatmap=heatmap,
+        title=f"{method} for {class_name}",
+    )
     name = f"{method}.png"
     figure.savefig(out_dir / name, dpi=110)
     plt.close(figure)

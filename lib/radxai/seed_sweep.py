@@ -30,8 +30,15 @@ import pandas as pd
 from radxai import pipeline
 from radxai.report import MEASUREMENT_KEY, read_measurements
 
-__all__ = ["ACROSS_SEEDS_FILE", "SWEEP_RECORD", "SeedSweepError", "aggregate_seeds", "parse_seeds",
-           "read_sweep_record", "reproduce_seeds"]
+__all__ = [
+    "ACROSS_SEEDS_FILE",
+    "SWEEP_RECORD",
+    "SeedSweepError",
+    "aggregate_seeds",
+    "parse_seeds",
+    "read_sweep_record",
+    "reproduce_seeds",
+]
 
 SWEEP_RECORD = "sweep.json"
 ACROSS_SEEDS_FILE = "measurements_across_seeds.csv"
@@ -63,21 +70,39 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _run_seed(profile_name: str, notebooks_dir: str, params_dir: str, kernel_name: str | None, seed: int,
-              only: list[str] | None, sweep_dir: str, progress: Callable[[str], None] | None = None) -> str:
+def _run_seed(
+    profile_name: str,
+    notebooks_dir: str,
+    params_dir: str,
+    kernel_name: str | None,
+    seed: int,
+    only: list[str] | None,
+    sweep_dir: str,
+    progress: Callable[[str], None] | None = None,
+) -> str:
     """One seed's complete run inside ``sweep_dir``; its folder name. As a Dask task it gets plain
     arguments only and prints its progress lines (``progress`` None) into the worker's log."""
     report = progress or (lambda line: print(line, flush=True))
-    settings = pipeline.RunSettings(notebooks_dir=Path(notebooks_dir), params_dir=Path(params_dir),
-                                    runs_root=Path(sweep_dir), kernel_name=kernel_name,
-                                    progress=lambda line: report(f"seed {seed} · {line}"))
+    settings = pipeline.RunSettings(
+        notebooks_dir=Path(notebooks_dir),
+        params_dir=Path(params_dir),
+        runs_root=Path(sweep_dir),
+        kernel_name=kernel_name,
+        progress=lambda line: report(f"seed {seed} · {line}"),
+    )
     run_dir = pipeline.reproduce(profile_name, settings, only, overrides={"seed": seed}, label=f"seed-{seed}")
     return run_dir.name
 
 
-def reproduce_seeds(profile_name: str, settings: pipeline.RunSettings, seeds: Sequence[int], *,
-                    only: Iterable[str] | None = None, scheduler: str | None = None,
-                    scheduler_timeout: float = 10.0) -> Path:
+def reproduce_seeds(
+    profile_name: str,
+    settings: pipeline.RunSettings,
+    seeds: Sequence[int],
+    *,
+    only: Iterable[str] | None = None,
+    scheduler: str | None = None,
+    scheduler_timeout: float = 10.0,
+) -> Path:
     """Run profile ``profile_name`` once per seed into a new ``runs/<timestamp>-<profile>-seeds/``;
     aggregate the measurements across the seeds that completed; return the sweep's folder.
 
@@ -117,9 +142,15 @@ def reproduce_seeds(profile_name: str, settings: pipeline.RunSettings, seeds: Se
             raise SeedSweepError(f"sweep of profile {profile['name']!r} not started: {error}") from error
     try:
         sweep_dir = pipeline.new_run_directory(settings.runs_root, f"{profile['name']}-seeds")
-        record = {"profile": profile["name"], "seeds": seeds, "only": only, "status": "running",
-                  "started": _datetime.datetime.now().isoformat(timespec="seconds"), "finished": None,
-                  "runs": {str(seed): {"status": "pending"} for seed in seeds}}
+        record = {
+            "profile": profile["name"],
+            "seeds": seeds,
+            "only": only,
+            "status": "running",
+            "started": _datetime.datetime.now().isoformat(timespec="seconds"),
+            "finished": None,
+            "runs": {str(seed): {"status": "pending"} for seed in seeds},
+        }
         _write_record(sweep_dir, record)
     except BaseException:
         if client is not None:
@@ -128,9 +159,15 @@ def reproduce_seeds(profile_name: str, settings: pipeline.RunSettings, seeds: Se
     arguments = (str(settings.notebooks_dir), str(settings.params_dir), settings.kernel_name)
 
     def finished(seed: int, folder: str | None, error: BaseException | None) -> None:
-        entry = ({"status": "completed", "run": folder} if error is None else
-                 {"status": "failed", "run": _run_folder_of(sweep_dir, seed),
-                  "error": f"{type(error).__name__}: {error}"})
+        entry = (
+            {"status": "completed", "run": folder}
+            if error is None
+            else {
+                "status": "failed",
+                "run": _run_folder_of(sweep_dir, seed),
+                "error": f"{type(error).__name__}: {error}",
+            }
+        )
         record["runs"][str(seed)] = entry
         _write_record(sweep_dir, record)
         settings.progress(f"seed {seed}: {entry['status']}" + (f" ({entry['error']})" if error else ""))
@@ -152,34 +189,56 @@ def reproduce_seeds(profile_name: str, settings: pipeline.RunSettings, seeds: Se
     except BaseException as error:
         # An interrupt, a lost scheduler or an error outside the notebooks: sweep.json says so,
         # with what had finished, instead of "running".
-        record.update(status="interrupted", error=f"{type(error).__name__}: {error}",
-                      finished=_datetime.datetime.now().isoformat(timespec="seconds"))
+        record.update(
+            status="interrupted",
+            error=f"{type(error).__name__}: {error}",
+            finished=_datetime.datetime.now().isoformat(timespec="seconds"),
+        )
         _write_record(sweep_dir, record)
         raise
     completed = [seed for seed in seeds if record["runs"][str(seed)]["status"] == "completed"]
     if completed:
         aggregate_seeds(sweep_dir)
     failed = [seed for seed in seeds if seed not in completed]
-    record.update(status="completed" if not failed else "failed",
-                  finished=_datetime.datetime.now().isoformat(timespec="seconds"))
+    record.update(
+        status="completed" if not failed else "failed", finished=_datetime.datetime.now().isoformat(timespec="seconds")
+    )
     _write_record(sweep_dir, record)
     if failed:
-        runs = ", ".join(f"seed {seed}: {record['runs'][str(seed)].get('run') or 'no run folder'}"
-                         for seed in failed)
-        raise SeedSweepError(f"sweep {sweep_dir}: {len(failed)} of {len(seeds)} seeds failed ({runs}); "
-                             f"resume each with `radxai reproduce --resume {sweep_dir}/<run folder>`, then "
-                             f"`radxai aggregate-seeds {sweep_dir}`")
+        runs = ", ".join(f"seed {seed}: {record['runs'][str(seed)].get('run') or 'no run folder'}" for seed in failed)
+        raise SeedSweepError(
+            f"sweep {sweep_dir}: {len(failed)} of {len(seeds)} seeds failed ({runs}); "
+            f"resume each with `radxai reproduce --resume {sweep_dir}/<run folder>`, then "
+            f"`radxai aggregate-seeds {sweep_dir}`"
+        )
     return sweep_dir
 
 
-def _run_on_scheduler(client: Any, profile_name: str, arguments: tuple[Any, ...], seeds: Sequence[int],
-                      only: list[str] | None, sweep_dir: Path,
-                      finished: Callable[[int, str | None, BaseException | None], None]) -> None:
+def _run_on_scheduler(
+    client: Any,
+    profile_name: str,
+    arguments: tuple[Any, ...],
+    seeds: Sequence[int],
+    only: list[str] | None,
+    sweep_dir: Path,
+    finished: Callable[[int, str | None, BaseException | None], None],
+) -> None:
     from distributed import as_completed
 
     try:
-        futures = {client.submit(_run_seed, profile_name, *arguments, seed, only, str(sweep_dir),
-                                 key=f"radxai-seed-{seed}-{sweep_dir.name}", pure=False): seed for seed in seeds}
+        futures = {
+            client.submit(
+                _run_seed,
+                profile_name,
+                *arguments,
+                seed,
+                only,
+                str(sweep_dir),
+                key=f"radxai-seed-{seed}-{sweep_dir.name}",
+                pure=False,
+            ): seed
+            for seed in seeds
+        }
         for future in as_completed(futures):
             seed = futures[future]
             if future.status == "finished":
@@ -238,8 +297,9 @@ def aggregate_seeds(sweep_dir: str | Path) -> pd.DataFrame:
             continue
         measurements_path = sweep_dir / folder / "tables" / "measurements.csv"
         if not measurements_path.is_file():
-            raise SeedSweepError(f"seed {seed_text}: {measurements_path} is missing; its run completed "
-                                 f"without measurements")
+            raise SeedSweepError(
+                f"seed {seed_text}: {measurements_path} is missing; its run completed without measurements"
+            )
         frames.append(read_measurements(sweep_dir / folder).assign(seed=int(seed_text)))
     if not frames:
         raise SeedSweepError(f"sweep {sweep_dir}: no seed's run has completed, nothing to aggregate")
@@ -265,22 +325,35 @@ def _across_seeds(measurements: pd.DataFrame) -> pd.DataFrame:
         group = group.sort_values("seed")
         values = group["value"].to_numpy(dtype=float)
         widths = (group["ci_high"] - group["ci_low"]).to_numpy(dtype=float)
-        rows.append({
-            **dict(zip(MEASUREMENT_KEY, key)),
-            "seeds": ",".join(str(seed) for seed in group["seed"]),
-            "seed_count": len(group),
-            "mean": float(np.mean(values)),
-            "standard_deviation": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
-            "minimum": float(np.min(values)),
-            "maximum": float(np.max(values)),
-            "mean_interval_width": float(np.nanmean(widths)) if np.isfinite(widths).any() else math.nan,
-            "per_seed": "; ".join(_seed_text(row) for row in group.itertuples(index=False)),
-        })
-    return pd.DataFrame(rows, columns=[*MEASUREMENT_KEY, "seeds", "seed_count", "mean", "standard_deviation",
-                                       "minimum", "maximum", "mean_interval_width", "per_seed"])
+        rows.append(
+            {
+                **dict(zip(MEASUREMENT_KEY, key)),
+                "seeds": ",".join(str(seed) for seed in group["seed"]),
+                "seed_count": len(group),
+                "mean": float(np.mean(values)),
+                "standard_deviation": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+                "minimum": float(np.min(values)),
+                "maximum": float(np.max(values)),
+                "mean_interval_width": float(np.nanmean(widths)) if np.isfinite(widths).any() else math.nan,
+                "per_seed": "; ".join(_seed_text(row) for row in group.itertuples(index=False)),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            *MEASUREMENT_KEY,
+            "seeds",
+            "seed_count",
+            "mean",
+            "standard_deviation",
+            "minimum",
+            "maximum",
+            "mean_interval_width",
+            "per_seed",
+        ],
+    )
 
 
 def _seed_text(row: Any) -> str:
-    interval = (f" [{row.ci_low:.3g}, {row.ci_high:.3g}]"
-                if np.isfinite(row.ci_low) and np.isfinite(row.ci_high) else "")
+    interval = f" [{row.ci_low:.3g}, {row.ci_high:.3g}]" if np.isfinite(row.ci_low) and np.isfinite(row.ci_high) else ""
     return f"{row.seed}: {row.value:.3g}{interval}"

@@ -36,6 +36,7 @@ def take_slice(volume: np.ndarray, view: str, index: int) -> np.ndarray:
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
         raise TypeError(f"the slice index must be an int; got {index!r}")
     if not 0 <= index < values.shape[axis]:
-        raise ValueError(f"{view} slice {index} is outside the volume: shape {values.shape} has "
-                         f"{values.shape[axis]} {view} slices")
+        raise ValueError(
+            f"{view} slice {index} is outside the volume: shape {values.shape} has {values.shape[axis]} {view} slices"
+        )
     return np.take(values, int(index), axis=axis)

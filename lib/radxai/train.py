@@ -124,17 +124,23 @@ def balanced_positive_weight(targets: np.ndarray) -> torch.Tensor:
 def loader(dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
     """A single-process DataLoader whose shuffling order is fixed by `seed`."""
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      num_workers=0, drop_last=False)
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0, drop_last=False
+    )
 
 
 def _as_batch(targets: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return targets.reshape(logits.shape).to(logits.dtype)
 
 
-def _run_epoch(model: nn.Module, loader: DataLoader, loss_function: nn.Module,
-               optimiser: torch.optim.Optimizer | None, augmentation: Augmentation | None,
-               generator: torch.Generator) -> tuple[float, float, int]:
+def _run_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    loss_function: nn.Module,
+    optimiser: torch.optim.Optimizer | None,
+    augmentation: Augmentation | None,
+    generator: torch.Generator,
+) -> tuple[float, float, int]:
     training = optimiser is not None
     model.train(training)
     total_loss, correct, count, seen = 0.0, 0.0, 0, 0
@@ -161,9 +167,14 @@ def _logits(output: Any) -> torch.Tensor:
     return output.logits if hasattr(output, "logits") else output
 
 
-def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig | None = None,
-        checkpoint: str | os.PathLike[str] | None = None,
-        augmentation: Augmentation | None = None) -> History:
+def fit(
+    model: nn.Module,
+    train_dataset,
+    validation_dataset,
+    config: FitConfig | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    augmentation: Augmentation | None = None,
+) -> History:
     """Train ``model`` with Adam and binary cross-entropy on logits; return the ``History``.
 
     Each epoch trains on ``train_dataset`` (shuffled with the seed) and measures the loss on
@@ -174,8 +185,10 @@ def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig |
     """
     config = config or FitConfig()
     if len(train_dataset) == 0 or len(validation_dataset) == 0:
-        raise ValueError(f"fit needs non-empty datasets; got {len(train_dataset)} training and "
-                         f"{len(validation_dataset)} validation samples")
+        raise ValueError(
+            f"fit needs non-empty datasets; got {len(train_dataset)} training and "
+            f"{len(validation_dataset)} validation samples"
+        )
     set_threads(config.threads)
     seed_everything(config.seed)
     targets = targets_of(train_dataset)
@@ -186,8 +199,7 @@ def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig |
     else:
         positive_weight = torch.as_tensor(config.positive_weight, dtype=torch.float32)
     loss_function = nn.BCEWithLogitsLoss(pos_weight=positive_weight)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
-                                 weight_decay=config.weight_decay)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     augmentation_generator = torch.Generator().manual_seed(config.seed + 1)
     history = History()
     best_state = copy.deepcopy(model.state_dict())
@@ -200,20 +212,36 @@ def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig |
     for epoch in epochs:
         started = time.perf_counter()
         train_loader = loader(train_dataset, config.batch_size, True, config.seed + epoch)
-        train_loss, train_accuracy, seen = _run_epoch(model, train_loader, loss_function, optimiser,
-                                                      augmentation, augmentation_generator)
+        train_loss, train_accuracy, seen = _run_epoch(
+            model, train_loader, loss_function, optimiser, augmentation, augmentation_generator
+        )
         train_seconds = time.perf_counter() - started
         if config.recalibrate_batch_norm:
             recalibrate_batch_norm(model, loader(train_dataset, config.batch_size, False, 0))
         validation_loss, validation_accuracy, _ = _run_epoch(
-            model, loader(validation_dataset, config.batch_size, False, 0), loss_function, None,
-            None, augmentation_generator)
-        history.epochs.append({
-            "epoch": epoch, "train_loss": train_loss, "validation_loss": validation_loss,
-            "train_accuracy": train_accuracy, "validation_accuracy": validation_accuracy,
-        })
-        history.timings.append({"epoch": epoch, "seconds": time.perf_counter() - started,
-                                "train_samples_per_second": seen / max(train_seconds, 1e-9)})
+            model,
+            loader(validation_dataset, config.batch_size, False, 0),
+            loss_function,
+            None,
+            None,
+            augmentation_generator,
+        )
+        history.epochs.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "validation_loss": validation_loss,
+                "train_accuracy": train_accuracy,
+                "validation_accuracy": validation_accuracy,
+            }
+        )
+        history.timings.append(
+            {
+                "epoch": epoch,
+                "seconds": time.perf_counter() - started,
+                "train_samples_per_second": seen / max(train_seconds, 1e-9),
+            }
+        )
         progress.epoch_done(epoch, train_loss=train_loss, validation_loss=validation_loss)
         if validation_loss < history.best_validation_loss:
             history.best_validation_loss = validation_loss
@@ -227,8 +255,13 @@ def fit(model: nn.Module, train_dataset, validation_dataset, config: FitConfig |
     if checkpoint is not None:
         from radxai import models
 
-        models.save(model, Path(checkpoint), history=history.as_dict(), fit_config=asdict(config),
-                    **model_input_record(train_dataset))
+        models.save(
+            model,
+            Path(checkpoint),
+            history=history.as_dict(),
+            fit_config=asdict(config),
+            **model_input_record(train_dataset),
+        )
     return history
 
 
@@ -305,6 +338,7 @@ def random_rotation(max_degrees: float = 20.0) -> Augmentation:
 
     The 3D COVID-19 work rotates volumes by a random angle between -20 and 20 degrees.
     """
+
     def rotate(inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         count, _, *spatial = inputs.shape
         angles = (torch.rand(count, generator=generator) * 2 - 1) * math.radians(max_degrees)
@@ -317,8 +351,7 @@ def random_rotation(max_degrees: float = 20.0) -> Augmentation:
         if dims == 3:
             theta[:, 2, 2] = 1.0
         grid = torch.nn.functional.affine_grid(theta, list(inputs.shape), align_corners=False)
-        return torch.nn.functional.grid_sample(inputs, grid, mode="bilinear", padding_mode="zeros",
-                                               align_corners=False)
+        return torch.nn.functional.grid_sample(inputs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
     return rotate
 
@@ -347,8 +380,10 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
 
     config = config or FitConfig()
     if len(train_dataset) == 0 or len(validation_dataset) == 0:
-        raise ValueError(f"fit_keras needs non-empty datasets; got {len(train_dataset)} training and "
-                         f"{len(validation_dataset)} validation samples")
+        raise ValueError(
+            f"fit_keras needs non-empty datasets; got {len(train_dataset)} training and "
+            f"{len(validation_dataset)} validation samples"
+        )
     keras.utils.set_random_seed(config.seed)
     # Same seed, same weights: TensorFlow otherwise may pick non-deterministic kernels.
     tensorflow.config.experimental.enable_op_determinism()
@@ -357,41 +392,65 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
     train_inputs, validation_inputs = np.moveaxis(train_inputs, 1, -1), np.moveaxis(validation_inputs, 1, -1)
     sample_weight = validation_weight = None
     if config.positive_weight is not None:
-        weights = (balanced_positive_weight(train_targets).numpy() if config.positive_weight == "balanced"
-                   else np.asarray(config.positive_weight, dtype=np.float32))
+        weights = (
+            balanced_positive_weight(train_targets).numpy()
+            if config.positive_weight == "balanced"
+            else np.asarray(config.positive_weight, dtype=np.float32)
+        )
         # Keras has no per-output pos_weight; a sample weighs as its positive labels' mean weight.
         # The validation loss is weighted alike, as `fit` measures it with the training loss.
-        sample_weight, validation_weight = (np.where(targets > 0.5, weights, 1.0).mean(axis=1)
-                                            for targets in (train_targets, validation_targets))
+        sample_weight, validation_weight = (
+            np.where(targets > 0.5, weights, 1.0).mean(axis=1) for targets in (train_targets, validation_targets)
+        )
     # One permutation per epoch drawn from the seed, as `fit`'s loader does, rather than Keras'
     # own shuffling, whose order depends on how its random state was consumed before.
     order_generator = np.random.default_rng(config.seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
+    )
     progress = EpochProgress(f"Keras {model.name}", config.epochs)
     history = History()
     best_weights = model.get_weights()
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
         order = order_generator.permutation(len(train_inputs))
-        trained = model.fit(train_inputs[order], train_targets[order],
-                            sample_weight=None if sample_weight is None else sample_weight[order],
-                            batch_size=config.batch_size, shuffle=False, verbose=0)
+        trained = model.fit(
+            train_inputs[order],
+            train_targets[order],
+            sample_weight=None if sample_weight is None else sample_weight[order],
+            batch_size=config.batch_size,
+            shuffle=False,
+            verbose=0,
+        )
         train_seconds = time.perf_counter() - started
         if config.recalibrate_batch_norm:
             recalibrate_keras_batch_norm(model, train_inputs, config.batch_size)
         validation_loss, validation_accuracy = model.evaluate(
-            validation_inputs, validation_targets, sample_weight=validation_weight,
-            batch_size=config.batch_size, verbose=0)
+            validation_inputs,
+            validation_targets,
+            sample_weight=validation_weight,
+            batch_size=config.batch_size,
+            verbose=0,
+        )
         train_loss = float(trained.history["loss"][0])
-        history.epochs.append({
-            "epoch": epoch, "train_loss": train_loss, "validation_loss": float(validation_loss),
-            "train_accuracy": float(trained.history["accuracy"][0]),
-            "validation_accuracy": float(validation_accuracy),
-        })
-        history.timings.append({"epoch": epoch, "seconds": time.perf_counter() - started,
-                                "train_samples_per_second": len(train_dataset) / max(train_seconds, 1e-9)})
+        history.epochs.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "validation_loss": float(validation_loss),
+                "train_accuracy": float(trained.history["accuracy"][0]),
+                "validation_accuracy": float(validation_accuracy),
+            }
+        )
+        history.timings.append(
+            {
+                "epoch": epoch,
+                "seconds": time.perf_counter() - started,
+                "train_samples_per_second": len(train_dataset) / max(train_seconds, 1e-9),
+            }
+        )
         progress.epoch_done(epoch, train_loss=train_loss, validation_loss=float(validation_loss))
         if validation_loss < history.best_validation_loss:
             history.best_validation_loss = float(validation_loss)
@@ -418,8 +477,11 @@ def recalibrate_keras_batch_norm(model, inputs: np.ndarray, batch_size: int) -> 
     from radxai.models.keras_backend import import_keras
 
     keras = import_keras()
-    layers = [layer for layer in _keras_layers(model) if isinstance(layer, keras.layers.BatchNormalization)
-              and layer.trainable]
+    layers = [
+        layer
+        for layer in _keras_layers(model)
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
+    ]
     if not layers:
         return 0
     momenta = [layer.momentum for layer in layers]
@@ -427,7 +489,7 @@ def recalibrate_keras_batch_norm(model, inputs: np.ndarray, batch_size: int) -> 
         for batch, start in enumerate(range(0, len(inputs), batch_size), start=1):
             for layer in layers:
                 layer.momentum = (batch - 1) / batch
-            model(inputs[start:start + batch_size], training=True)
+            model(inputs[start : start + batch_size], training=True)
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum

@@ -59,8 +59,13 @@ def write_sums(root: str | os.PathLike[str]) -> Path:
     (`radxai.data.atomic.write_text_atomically`).
     """
     root = Path(root)
-    files = sorted(path for path in root.rglob("*") if path.is_file() and path.name != SUMS_FILE
-                   and not any(part.startswith(".") for part in path.relative_to(root).parts))
+    files = sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file()
+        and path.name != SUMS_FILE
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )
     text = "".join(f"{sha256_file(path)}  {path.relative_to(root).as_posix()}\n" for path in files)
     target = root / SUMS_FILE
     write_text_atomically(target, text)
@@ -88,10 +93,15 @@ def check_sums(root: str | os.PathLike[str]) -> int:
         elif sha256_file(path) != expected:
             damaged.append(relative)
     if missing or damaged:
-        problems = [f"{len(found)} {kind}: {', '.join(found[:_LISTED])}" + (" ..." if len(found) > _LISTED else "")
-                    for kind, found in (("changed since written (sha256 differs)", damaged),
-                                        ("missing", missing)) if found]
-        raise DatasetIntegrityError(f"{sums_path} does not match the dataset: " + "; ".join(problems)
-                                    + ". Re-create or re-download those files (or remove the sums file "
-                                      "if the change is intended).")
+        problems = [
+            f"{len(found)} {kind}: {', '.join(found[:_LISTED])}" + (" ..." if len(found) > _LISTED else "")
+            for kind, found in (("changed since written (sha256 differs)", damaged), ("missing", missing))
+            if found
+        ]
+        raise DatasetIntegrityError(
+            f"{sums_path} does not match the dataset: "
+            + "; ".join(problems)
+            + ". Re-create or re-download those files (or remove the sums file "
+            "if the change is intended)."
+        )
     return len(entries)

@@ -53,13 +53,15 @@ class DatasetLayoutError(ValueError):
 
 # ------------------------------------------------------------------------------ splits
 
+
 def child_seed(seed: int, index: int) -> int:
     """A per-item seed derived from a dataset seed, independent across items."""
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
-def stratified_split(keys: Sequence[Hashable], fractions: Mapping[str, float] | None = None,
-                     seed: int = 0) -> list[str]:
+def stratified_split(
+    keys: Sequence[Hashable], fractions: Mapping[str, float] | None = None, seed: int = 0
+) -> list[str]:
     """Assign each item a split name, keeping each key's (class's) share equal across splits.
 
     ``keys[i]`` is item i's stratum (e.g. its label). Within a stratum the items are shuffled with
@@ -84,14 +86,13 @@ def stratified_split(keys: Sequence[Hashable], fractions: Mapping[str, float] | 
             counts[position] += 1
         start = 0
         for name, count in zip(names, counts):
-            for index in members[start:start + count]:
+            for index in members[start : start + count]:
                 assignment[index] = name
             start += count
     return assignment
 
 
-def _confounder_flags(positive: Sequence[bool], splits: Sequence[str], strength: float,
-                      seed: int) -> list[bool]:
+def _confounder_flags(positive: Sequence[bool], splits: Sequence[str], strength: float, seed: int) -> list[bool]:
     """Whether each item carries the confounder: tied to the label in training only.
 
     In the train split a positive item has it with probability ``strength`` and a negative one
@@ -108,6 +109,7 @@ def _confounder_flags(positive: Sequence[bool], splits: Sequence[str], strength:
 
 
 # ------------------------------------------------------------------------- synthetic CT
+
 
 def ct_affine(shape: Sequence[int], spacing_mm: Sequence[float]) -> np.ndarray:
     """NIfTI affine of a phantom: columns run to the patient's left, rows to posterior, slices to
@@ -128,8 +130,9 @@ def _grades_for(count: int, grade_shares: Sequence[float], rng: np.random.Genera
     return [int(grade) for grade in rng.permutation(grades)]
 
 
-def _involvements_for(grades: Sequence[int], involvement_range: Sequence[float] | None,
-                      rng: np.random.Generator) -> list[float | None]:
+def _involvements_for(
+    grades: Sequence[int], involvement_range: Sequence[float] | None, rng: np.random.Generator
+) -> list[float | None]:
     """One involvement per study: None (drawn by the phantom from its grade) unless a range is
     given, then uniform in it for every positive study (one draw per study, so a study's value
     does not depend on the others' grades)."""
@@ -138,8 +141,9 @@ def _involvements_for(grades: Sequence[int], involvement_range: Sequence[float] 
         return [None] * len(grades)
     low, high = (float(value) for value in involvement_range)
     if not 0.0 < low <= high <= 1.0:
-        raise ValueError(f"involvement_range must be (low, high) with 0 < low <= high <= 1; "
-                         f"got {tuple(involvement_range)}")
+        raise ValueError(
+            f"involvement_range must be (low, high) with 0 < low <= high <= 1; got {tuple(involvement_range)}"
+        )
     involvements: list[float | None] = []
     for grade, draw in zip(grades, draws):
         if grade == 0:
@@ -147,19 +151,26 @@ def _involvements_for(grades: Sequence[int], involvement_range: Sequence[float] 
             continue
         value = low + float(draw) * (high - low)
         if phantoms.grade_for_involvement(value) != grade:
-            raise ValueError(f"involvement_range {tuple(involvement_range)} gives {value:.3f}, which "
-                             f"does not fit grade CT-{grade}; give that grade no share or change the range")
+            raise ValueError(
+                f"involvement_range {tuple(involvement_range)} gives {value:.3f}, which "
+                f"does not fit grade CT-{grade}; give that grade no share or change the range"
+            )
         involvements.append(value)
     return involvements
 
 
-def write_synthetic_ct(root: Path, count: int = 20, seed: int = 0,
-                       shape: Sequence[int] = (64, 128, 128),
-                       grade_shares: Sequence[float] = (0.5, 0.125, 0.125, 0.125, 0.125),
-                       confounder: str | None = None, confounder_strength: float = 0.9,
-                       split_fractions: Mapping[str, float] | None = None,
-                       involvement_range: Sequence[float] | None = None,
-                       lesion_free_twins: bool = False) -> Path:
+def write_synthetic_ct(
+    root: Path,
+    count: int = 20,
+    seed: int = 0,
+    shape: Sequence[int] = (64, 128, 128),
+    grade_shares: Sequence[float] = (0.5, 0.125, 0.125, 0.125, 0.125),
+    confounder: str | None = None,
+    confounder_strength: float = 0.9,
+    split_fractions: Mapping[str, float] | None = None,
+    involvement_range: Sequence[float] | None = None,
+    lesion_free_twins: bool = False,
+) -> Path:
     """Write ``count`` CT phantoms to ``root`` in the MosMedData layout; return ``root``.
 
     The last file written is ``SHA256SUMS.txt`` (`radxai.data.checksums`): the sha256 of every
@@ -189,16 +200,16 @@ def write_synthetic_ct(root: Path, count: int = 20, seed: int = 0,
     involvements = _involvements_for(grades, involvement_range, np.random.default_rng([seed, 2]))
     splits = stratified_split(grades, split_fractions, seed=seed)
     positives = [grade > 0 for grade in grades]
-    flags = (_confounder_flags(positives, splits, confounder_strength, seed)
-             if confounder else [False] * count)
+    flags = _confounder_flags(positives, splits, confounder_strength, seed) if confounder else [False] * count
     for folder in ("masks", "organs"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     rows = []
     for index, (grade, split, flagged) in enumerate(zip(grades, splits, flags)):
         study_seed = child_seed(seed, index)
         study_confounders = (confounder,) if flagged else ()
-        phantom = phantoms.ct_phantom(study_seed, shape=tuple(shape), grade=grade,
-                                      involvement=involvements[index], confounders=study_confounders)
+        phantom = phantoms.ct_phantom(
+            study_seed, shape=tuple(shape), grade=grade, involvement=involvements[index], confounders=study_confounders
+        )
         affine = ct_affine(phantom.hu.shape, phantom.spacing_mm)
         study_id = f"study_{index:04d}"
         grade_folder = root / "studies" / f"CT-{grade}"
@@ -208,23 +219,35 @@ def write_synthetic_ct(root: Path, count: int = 20, seed: int = 0,
         if lesion_free_twins and grade > 0:
             twin = phantoms.ct_phantom(study_seed, shape=tuple(shape), grade=0, confounders=study_confounders)
             (root / "lesion_free").mkdir(exist_ok=True)
-            io.write_nifti(Volume(np.round(twin.hu).astype(np.int16), affine, tuple(phantom.spacing_mm)),
-                           root / "lesion_free" / f"{study_id}_lesion_free.nii.gz")
-        io.write_nifti(Volume(phantom.lesion_mask, affine, tuple(phantom.spacing_mm)),
-                       root / "masks" / f"{study_id}_mask.nii.gz")
-        io.write_nifti(Volume(phantom.organ_mask, affine, tuple(phantom.spacing_mm)),
-                       root / "organs" / f"{study_id}_organs.nii.gz")
+            io.write_nifti(
+                Volume(np.round(twin.hu).astype(np.int16), affine, tuple(phantom.spacing_mm)),
+                root / "lesion_free" / f"{study_id}_lesion_free.nii.gz",
+            )
+        io.write_nifti(
+            Volume(phantom.lesion_mask, affine, tuple(phantom.spacing_mm)), root / "masks" / f"{study_id}_mask.nii.gz"
+        )
+        io.write_nifti(
+            Volume(phantom.organ_mask, affine, tuple(phantom.spacing_mm)), root / "organs" / f"{study_id}_organs.nii.gz"
+        )
         if flagged:
             # The confounder's voxels are exactly those that differ from the same phantom
             # without it, so an explanation's share on the shortcut can be measured.
             plain = phantoms.ct_phantom(study_seed, shape=tuple(shape), grade=grade)
             (root / "confounders").mkdir(exist_ok=True)
-            io.write_nifti(Volume((phantom.hu != plain.hu).astype(np.uint8), affine,
-                                  tuple(phantom.spacing_mm)),
-                           root / "confounders" / f"{study_id}_confounders.nii.gz")
-        rows.append({"study_id": study_id, "grade": grade, "split": split,
-                     "involvement": f"{phantom.involvement:.6f}",
-                     "confounders": ";".join(phantom.confounders), "seed": study_seed})
+            io.write_nifti(
+                Volume((phantom.hu != plain.hu).astype(np.uint8), affine, tuple(phantom.spacing_mm)),
+                root / "confounders" / f"{study_id}_confounders.nii.gz",
+            )
+        rows.append(
+            {
+                "study_id": study_id,
+                "grade": grade,
+                "split": split,
+                "involvement": f"{phantom.involvement:.6f}",
+                "confounders": ";".join(phantom.confounders),
+                "seed": study_seed,
+            }
+        )
     _write_csv(root / "synthetic_studies.csv", rows)
     checksums.write_sums(root)
     return root
@@ -255,8 +278,11 @@ class CTStudy:
         ``masks['confounders']`` where the dataset has them."""
         volume = io.read_nifti(self.path, allow_nan=allow_nan)
         masks = {}
-        for name, path in (("lesion", self.mask_path), ("organs", self.organ_path),
-                           ("confounders", self.confounder_path)):
+        for name, path in (
+            ("lesion", self.mask_path),
+            ("organs", self.organ_path),
+            ("confounders", self.confounder_path),
+        ):
             if path is not None:
                 masks[name] = io.read_nifti(path).array
         return Volume(volume.array, volume.affine, volume.spacing, masks=masks)
@@ -268,9 +294,11 @@ class CTStudy:
         (real datasets never do; synthetic ones only when written with ``lesion_free_twins``).
         """
         if self.lesion_free_path is None:
-            raise DatasetLayoutError(f"{self.study_id} has no lesion-free twin: only synthetic sets "
-                                     "written with lesion_free_twins=True hold "
-                                     "lesion_free/<study_id>_lesion_free.nii.gz")
+            raise DatasetLayoutError(
+                f"{self.study_id} has no lesion-free twin: only synthetic sets "
+                "written with lesion_free_twins=True hold "
+                "lesion_free/<study_id>_lesion_free.nii.gz"
+            )
         return io.read_nifti(self.lesion_free_path)
 
 
@@ -315,8 +343,9 @@ def read_ct_studies(root: Path, split_seed: int = 0) -> list[CTStudy]:
         involvement = float(extra["involvement"]) if extra.get("involvement") else None
         confounder_mask = _existing(root / "confounders" / f"{study_id}_confounders.nii.gz")
         lesion_free = _existing(root / "lesion_free" / f"{study_id}_lesion_free.nii.gz")
-        studies.append(CTStudy(study_id, grade, path, split, mask, organs, confounders, involvement,
-                               confounder_mask, lesion_free))
+        studies.append(
+            CTStudy(study_id, grade, path, split, mask, organs, confounders, involvement, confounder_mask, lesion_free)
+        )
     return studies
 
 
@@ -371,6 +400,7 @@ class CTVolumeDataset:
 
 # ----------------------------------------------------------------------- synthetic X-ray
 
+
 def cxr_class_names() -> list[str]:
     """The X-ray classes in model-output order: the findings by VinDr class id, then No finding."""
     findings = sorted(phantoms.CXR_FINDINGS, key=phantoms.CXR_FINDINGS.get)
@@ -397,12 +427,19 @@ def draw_findings(rng: np.random.Generator, normal_share: float, prevalence: flo
     return chosen or [names[int(rng.integers(len(names)))]]
 
 
-def write_synthetic_cxr(root: Path, count: int = 40, seed: int = 0,
-                        shape: Sequence[int] = (256, 256), prevalence: float = 0.3,
-                        normal_share: float = 0.4,
-                        confounder: str | None = None, confounder_label: str = "Cardiomegaly",
-                        confounder_strength: float = 0.9, n_readers: int = 3,
-                        split_fractions: Mapping[str, float] | None = None) -> Path:
+def write_synthetic_cxr(
+    root: Path,
+    count: int = 40,
+    seed: int = 0,
+    shape: Sequence[int] = (256, 256),
+    prevalence: float = 0.3,
+    normal_share: float = 0.4,
+    confounder: str | None = None,
+    confounder_label: str = "Cardiomegaly",
+    confounder_strength: float = 0.9,
+    n_readers: int = 3,
+    split_fractions: Mapping[str, float] | None = None,
+) -> Path:
     """Write ``count`` X-ray phantoms to ``root`` in the VinDr-CXR layout; return ``root``.
 
     The last file written is ``SHA256SUMS.txt`` (`radxai.data.checksums`), checked by
@@ -424,21 +461,29 @@ def write_synthetic_cxr(root: Path, count: int = 40, seed: int = 0,
     # Findings are drawn first, without the confounder, so that splits and confounder flags can
     # depend on the labels; the confounder then changes only its own pixels.
     finding_rng = np.random.default_rng([seed, 2])
-    plain = [phantoms.cxr_phantom(child_seed(seed, index), shape=tuple(shape),
-                                  findings=draw_findings(finding_rng, normal_share, prevalence),
-                                  n_readers=n_readers)
-             for index in range(count)]
+    plain = [
+        phantoms.cxr_phantom(
+            child_seed(seed, index),
+            shape=tuple(shape),
+            findings=draw_findings(finding_rng, normal_share, prevalence),
+            n_readers=n_readers,
+        )
+        for index in range(count)
+    ]
     any_finding = [not phantom.labels[phantoms.NO_FINDING[0]] for phantom in plain]
     splits = stratified_split(any_finding, split_fractions, seed=seed)
-    flags = (_confounder_flags([phantom.labels[confounder_label] for phantom in plain], splits,
-                               confounder_strength, seed) if confounder else [False] * count)
+    flags = (
+        _confounder_flags([phantom.labels[confounder_label] for phantom in plain], splits, confounder_strength, seed)
+        if confounder
+        else [False] * count
+    )
     box_rows, image_rows = [], []
     for index, (phantom, split, flagged) in enumerate(zip(plain, splits, flags)):
         if flagged:
-            present = [name for name, value in phantom.labels.items()
-                       if value and name != phantoms.NO_FINDING[0]]
-            phantom = phantoms.cxr_phantom(phantom.seed, shape=tuple(shape), findings=present,
-                                           n_readers=n_readers, confounders=(confounder,))
+            present = [name for name, value in phantom.labels.items() if value and name != phantoms.NO_FINDING[0]]
+            phantom = phantoms.cxr_phantom(
+                phantom.seed, shape=tuple(shape), findings=present, n_readers=n_readers, confounders=(confounder,)
+            )
         image_id = f"synthetic_{index:05d}"
         io.write_png(phantom.image, root / "train" / f"{image_id}.png")
         for finding, mask in sorted(phantom.finding_masks.items()):
@@ -448,23 +493,32 @@ def write_synthetic_cxr(root: Path, count: int = 40, seed: int = 0,
             if not boxes:
                 box_rows.append(_vindr_row(image_id, phantoms.NO_FINDING[0], reader, None))
             for box in boxes:
-                box_rows.append(_vindr_row(image_id, box.finding, reader,
-                                           (box.x_min, box.y_min, box.x_max, box.y_max)))
-        image_rows.append({"image_id": image_id, "split": split, "seed": phantom.seed,
-                           "confounders": ";".join(phantom.confounders),
-                           "true_findings": ";".join(name for name, present in phantom.labels.items()
-                                                     if present)})
+                box_rows.append(_vindr_row(image_id, box.finding, reader, (box.x_min, box.y_min, box.x_max, box.y_max)))
+        image_rows.append(
+            {
+                "image_id": image_id,
+                "split": split,
+                "seed": phantom.seed,
+                "confounders": ";".join(phantom.confounders),
+                "true_findings": ";".join(name for name, present in phantom.labels.items() if present),
+            }
+        )
     _write_csv(root / "train.csv", box_rows, columns=VINDR_COLUMNS)
     _write_csv(root / "synthetic_images.csv", image_rows)
     checksums.write_sums(root)
     return root
 
 
-def _vindr_row(image_id: str, finding: str, reader: str,
-               box: tuple[float, float, float, float] | None) -> dict[str, object]:
+def _vindr_row(
+    image_id: str, finding: str, reader: str, box: tuple[float, float, float, float] | None
+) -> dict[str, object]:
     coordinates = box if box is not None else (math.nan,) * 4
-    row: dict[str, object] = {"image_id": image_id, "class_name": finding,
-                              "class_id": _class_id(finding), "rad_id": reader}
+    row: dict[str, object] = {
+        "image_id": image_id,
+        "class_name": finding,
+        "class_id": _class_id(finding),
+        "rad_id": reader,
+    }
     for name, value in zip(("x_min", "y_min", "x_max", "y_max"), coordinates):
         row[name] = "" if math.isnan(value) else f"{value:.1f}"
     return row
@@ -503,16 +557,18 @@ class CXRImage:
         """Every reader's boxes for ``finding`` (several readers are kept apart)."""
         return [annotation for annotation in self.annotations if annotation.finding == finding]
 
-    def reader_boxes_on_grid(self, class_names: Sequence[str],
-                             shape: Sequence[int]) -> dict[str, np.ndarray]:
+    def reader_boxes_on_grid(self, class_names: Sequence[str], shape: Sequence[int]) -> dict[str, np.ndarray]:
         """Every reader's boxes per class, rescaled from the stored image to a model input
         grid ``shape`` (H, W): class name -> (R, 4) (x_min, y_min, x_max, y_max) in pixels of
         that grid; classes without a box are left out. Reads the image once for its size."""
         stored_height, stored_width = self.load().shape[:2]
         height, width = (int(size) for size in shape)
         scale = np.array([width / stored_width, height / stored_height] * 2)
-        return {name: np.array([annotation.box for annotation in annotations]) * scale
-                for name in class_names if (annotations := self.boxes_of(name))}
+        return {
+            name: np.array([annotation.box for annotation in annotations]) * scale
+            for name in class_names
+            if (annotations := self.boxes_of(name))
+        }
 
 
 def read_cxr_images(root: Path, split_seed: int = 0) -> list[CXRImage]:
@@ -525,10 +581,7 @@ def read_cxr_images(root: Path, split_seed: int = 0) -> list[CXRImage]:
     root = Path(root)
     table = root / "train.csv"
     if not table.is_file():
-        raise DatasetLayoutError(
-            f"{table} not found: expected the VinDr-CXR layout train.csv + train/<image_id>.png "
-            ""
-        )
+        raise DatasetLayoutError(f"{table} not found: expected the VinDr-CXR layout train.csv + train/<image_id>.png ")
     with open(table, newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [column for column in VINDR_COLUMNS if column not in (reader.fieldnames or [])]
@@ -546,8 +599,11 @@ def read_cxr_images(root: Path, split_seed: int = 0) -> list[CXRImage]:
         annotations.append(ReaderAnnotation(row["rad_id"], row["class_name"], box))
     metadata = _read_csv_by(root / "synthetic_images.csv", "image_id")
     image_ids = sorted(by_image)
-    splits = ([metadata.get(image_id, {}).get("split", "") for image_id in image_ids] if metadata
-              else stratified_split([bool(by_image[i]) for i in image_ids], seed=split_seed))
+    splits = (
+        [metadata.get(image_id, {}).get("split", "") for image_id in image_ids]
+        if metadata
+        else stratified_split([bool(by_image[i]) for i in image_ids], seed=split_seed)
+    )
     images = []
     for image_id, split in zip(image_ids, splits):
         path = root / "train" / f"{image_id}.png"
@@ -556,11 +612,11 @@ def read_cxr_images(root: Path, split_seed: int = 0) -> list[CXRImage]:
         marked = {annotation.finding for annotation in by_image[image_id]}
         labels = {name: name in marked for name in names}
         labels[phantoms.NO_FINDING[0]] = not marked
-        masks = {name: mask for name in names
-                 if (mask := root / "masks" / f"{image_id}_{_class_id(name)}.png").is_file()}
+        masks = {
+            name: mask for name in names if (mask := root / "masks" / f"{image_id}_{_class_id(name)}.png").is_file()
+        }
         confounders = tuple(n for n in metadata.get(image_id, {}).get("confounders", "").split(";") if n)
-        images.append(CXRImage(image_id, path, split, labels, tuple(by_image[image_id]),
-                               confounders, masks))
+        images.append(CXRImage(image_id, path, split, labels, tuple(by_image[image_id]), confounders, masks))
     return images
 
 
@@ -583,10 +639,13 @@ class CXRImageDataset:
         for image in self.images:
             missing = [name for name in names if name not in image.labels]
             if missing:
-                raise ValueError(f"image {image.image_id} ({image.path}) has no label for classes "
-                                 f"{missing}; its labels are {sorted(image.labels)}")
-        self._targets = np.array([[image.labels[name] for name in names] for image in self.images],
-                                 dtype=np.float32).reshape(len(self.images), len(names))
+                raise ValueError(
+                    f"image {image.image_id} ({image.path}) has no label for classes "
+                    f"{missing}; its labels are {sorted(image.labels)}"
+                )
+        self._targets = np.array(
+            [[image.labels[name] for name in names] for image in self.images], dtype=np.float32
+        ).reshape(len(self.images), len(names))
         if self.preload:
             for index in range(len(self.images)):
                 self._cache[index] = self._prepare(index)
@@ -616,12 +675,12 @@ class CXRImageDataset:
 
 # ---------------------------------------------------------------------------- helpers
 
+
 def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def _write_csv(path: Path, rows: Sequence[Mapping[str, object]],
-               columns: Sequence[str] | None = None) -> None:
+def _write_csv(path: Path, rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> None:
     columns = list(columns or (rows[0].keys() if rows else []))
     temporary = path.with_name(f".{path.name}.partial")
     with open(temporary, "w", newline="") as handle:

@@ -50,8 +50,9 @@ class DownloadError(RuntimeError):
     """A download failed its size check or named a file its record does not hold."""
 
 
-def fetch_dataset(name: str, root: str | Path, files: Sequence[str] | None = None,
-                  progress: bool = False) -> list[Path]:
+def fetch_dataset(
+    name: str, root: str | Path, files: Sequence[str] | None = None, progress: bool = False
+) -> list[Path]:
     """Download dataset ``name`` into ``root`` as its manifest allows; return the local files.
 
     files: only these file names (url downloads: the manifest's ``file``; doi downloads: the
@@ -63,9 +64,12 @@ def fetch_dataset(name: str, root: str | Path, files: Sequence[str] | None = Non
     """
     manifest = load_manifest(name)
     if manifest.access_kind == "credentialed":
-        raise CredentialedAccessError(_instructions(
-            manifest, "needs credentialed access and a signed data use agreement, so radxai "
-                      "cannot download it for you"))
+        raise CredentialedAccessError(
+            _instructions(
+                manifest,
+                "needs credentialed access and a signed data use agreement, so radxai cannot download it for you",
+            )
+        )
     if not manifest.downloads:
         raise DownloadNotPossible(_instructions(manifest, "has no direct download"))
     root = Path(root)
@@ -80,17 +84,21 @@ def fetch_dataset(name: str, root: str | Path, files: Sequence[str] | None = Non
             fetched.extend(_fetch_doi(download, root, wanted, progress))
     if wanted is not None and not fetched:
         listed = [download.file for download in manifest.downloads if download.file]
-        raise DownloadError(f"{manifest.path}: none of {sorted(wanted)} is a download of "
-                            f"{name} (url downloads: {listed}; doi records list their own files)")
+        raise DownloadError(
+            f"{manifest.path}: none of {sorted(wanted)} is a download of "
+            f"{name} (url downloads: {listed}; doi records list their own files)"
+        )
     return fetched
 
 
 def _instructions(manifest: Manifest, reason: str) -> str:
-    return (f"{manifest.title} {reason}.\n"
-            f"  access: {manifest.access_kind} - {manifest.access.get('url', manifest.source['homepage'])}\n"
-            f"  licence: {manifest.licence['name']}\n"
-            f"  how to obtain it: {manifest.access['instructions'].strip()}\n"
-            f"  manifest: {manifest.path}")
+    return (
+        f"{manifest.title} {reason}.\n"
+        f"  access: {manifest.access_kind} - {manifest.access.get('url', manifest.source['homepage'])}\n"
+        f"  licence: {manifest.licence['name']}\n"
+        f"  how to obtain it: {manifest.access['instructions'].strip()}\n"
+        f"  manifest: {manifest.path}"
+    )
 
 
 def _fetch_url(manifest: Manifest, download: Download, root: Path, progress: bool) -> Path:
@@ -98,10 +106,15 @@ def _fetch_url(manifest: Manifest, download: Download, root: Path, progress: boo
     recorded = read_registry(registry_path)["downloads"].get(download.file)
     known = download.sha256 or recorded
     folder = root / DOWNLOAD_FOLDER
-    archive = Path(pooch.retrieve(
-        url=download.url, known_hash=f"sha256:{known}" if known else None, fname=download.file,
-        path=folder, progressbar=progress,
-    ))
+    archive = Path(
+        pooch.retrieve(
+            url=download.url,
+            known_hash=f"sha256:{known}" if known else None,
+            fname=download.file,
+            path=folder,
+            progressbar=progress,
+        )
+    )
     size = archive.stat().st_size
     if download.size_bytes is not None and size != download.size_bytes:
         raise DownloadError(
@@ -116,8 +129,7 @@ def _fetch_url(manifest: Manifest, download: Download, root: Path, progress: boo
     return archive
 
 
-def _fetch_doi(download: Download, root: Path, wanted: set[str] | None,
-               progress: bool) -> list[Path]:
+def _fetch_doi(download: Download, root: Path, wanted: set[str] | None, progress: bool) -> list[Path]:
     # The record's files go straight into the dataset root, where the loaders look for them.
     record = pooch.create(path=root, base_url=f"doi:{download.doi}/", registry=None)
     record.load_registry_from_doi()
@@ -125,8 +137,7 @@ def _fetch_doi(download: Download, root: Path, wanted: set[str] | None,
     names = sorted(wanted) if wanted is not None else list(download.files or sorted(available))
     unknown = [name for name in names if name not in available]
     if unknown:
-        raise DownloadError(f"doi:{download.doi} holds no files named {unknown}; it holds "
-                            f"{sorted(available)[:30]}")
+        raise DownloadError(f"doi:{download.doi} holds no files named {unknown}; it holds {sorted(available)[:30]}")
     fetched = []
     for name in names:
         path = Path(record.fetch(name, progressbar=progress))
@@ -149,8 +160,7 @@ def _extract(archive: Path, kind: str, destination: str) -> list[str]:
     """Unpack ``archive`` into ``destination``, a folder relative to the archive's folder, after
     checking that every member stays inside it (`check_archive_members`)."""
     check_archive_members(archive, kind, archive.parent / destination)
-    extractor = (pooch.Unzip(extract_dir=destination) if kind == "zip"
-                 else pooch.Untar(extract_dir=destination))
+    extractor = pooch.Unzip(extract_dir=destination) if kind == "zip" else pooch.Untar(extract_dir=destination)
     # "fetch" extracts only when a member is missing, so a repeated fetch keeps local edits.
     return extractor(str(archive), "fetch", None)
 
@@ -177,16 +187,19 @@ def check_archive_members(archive: Path, kind: str, destination: Path) -> None:
             for name in content.namelist():
                 target = (root / name).resolve()
                 if Path(name).is_absolute() or not target.is_relative_to(root):
-                    raise DownloadError(f"{archive}: member {name!r} would be written outside {root}; "
-                                        f"nothing was extracted")
+                    raise DownloadError(
+                        f"{archive}: member {name!r} would be written outside {root}; nothing was extracted"
+                    )
         return
     with tarfile.open(archive) as content:
         for member in content.getmembers():
             if member.issym() or member.islnk():
                 # Judged one by one before extraction, links can be chained (a -> ., b -> a/..) so
                 # that a later member lands outside; a dataset's archive needs no links at all.
-                raise DownloadError(f"{archive}: member {member.name!r} is a link ({member.linkname!r}); "
-                                    f"dataset archives with links are refused; nothing was extracted")
+                raise DownloadError(
+                    f"{archive}: member {member.name!r} is a link ({member.linkname!r}); "
+                    f"dataset archives with links are refused; nothing was extracted"
+                )
             try:
                 if Path(member.name).is_absolute():
                     # The data filter would strip the slash and extract it into the root; an
@@ -194,5 +207,6 @@ def check_archive_members(archive: Path, kind: str, destination: Path) -> None:
                     raise tarfile.AbsolutePathError(member)
                 tarfile.data_filter(member, str(root))
             except tarfile.FilterError as error:
-                raise DownloadError(f"{archive}: member {member.name!r} refused ({error}); nothing was "
-                                    f"extracted") from error
+                raise DownloadError(
+                    f"{archive}: member {member.name!r} refused ({error}); nothing was extracted"
+                ) from error

@@ -51,8 +51,9 @@ _DWELL_DURATION = (4.0, 0.12)
 
 def _image_shape(shape: Sequence[int]) -> tuple[int, int]:
     values = tuple(shape)
-    if len(values) != 2 or any(isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1
-                               for size in values):
+    if len(values) != 2 or any(
+        isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 for size in values
+    ):
         raise ValueError(f"shape must be (H, W) with positive integer sizes, got {shape!r}")
     return int(values[0]), int(values[1])
 
@@ -78,8 +79,13 @@ def _scan_path(shape: tuple[int, int], count: int, rng: np.random.Generator) -> 
     return np.clip(path, 0.0, np.nextafter(np.array([width, height], dtype=np.float64), 0.0))
 
 
-def simulate_fixations(shape: Sequence[int], finding_masks: Mapping[str, np.ndarray], seed: int,
-                       scan_fixations: int = 24, dwell_fixations: int = 5) -> np.ndarray:
+def simulate_fixations(
+    shape: Sequence[int],
+    finding_masks: Mapping[str, np.ndarray],
+    seed: int,
+    scan_fixations: int = 24,
+    dwell_fixations: int = 5,
+) -> np.ndarray:
     """A simulated reader's fixations on one radiograph: float64 (K, 3), x_pixel, y_pixel, seconds.
 
     shape: (H, W) of the image. finding_masks: name -> bool (H, W) true extent of each present
@@ -110,15 +116,20 @@ def simulate_fixations(shape: Sequence[int], finding_masks: Mapping[str, np.ndar
         rng = np.random.default_rng([int(seed), 1, zlib.crc32(name.encode())])
         chosen = rng.integers(len(rows), size=dwell_fixations)
         offsets = rng.random((dwell_fixations, 2))
-        dwell = np.column_stack([columns[chosen] + offsets[:, 0], rows[chosen] + offsets[:, 1],
-                                 rng.gamma(*_DWELL_DURATION, size=dwell_fixations)])
+        dwell = np.column_stack(
+            [
+                columns[chosen] + offsets[:, 0],
+                rows[chosen] + offsets[:, 1],
+                rng.gamma(*_DWELL_DURATION, size=dwell_fixations),
+            ]
+        )
         centre = np.array([columns.mean() + 0.5, rows.mean() + 0.5])
         # The reader notices a finding when the scan passes closest to it (-1: before any scan).
         nearest = int(np.argmin(((path - centre) ** 2).sum(axis=1))) if scan_fixations else -1
         dwells_after.setdefault(nearest, []).append(dwell)
     pieces = list(dwells_after.get(-1, []))
     for index in range(scan_fixations):
-        pieces.append(scan[index:index + 1])
+        pieces.append(scan[index : index + 1])
         pieces.extend(dwells_after.get(index, []))
     return np.concatenate(pieces, axis=0) if pieces else np.zeros((0, 3))
 
@@ -149,13 +160,16 @@ def gaze_heatmap(fixations: np.ndarray, shape: tuple[int, int], sigma: float) ->
     """
     values = _checked_fixations(fixations)
     height, width = _image_shape(shape)
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.integer, np.floating)) or not (
-            math.isfinite(sigma) and sigma > 0):
+    if (
+        isinstance(sigma, bool)
+        or not isinstance(sigma, (int, float, np.integer, np.floating))
+        or not (math.isfinite(sigma) and sigma > 0)
+    ):
         raise ValueError(f"sigma must be a positive number of pixels, got {sigma!r}")
     x, y, duration = values[:, 0], values[:, 1], values[:, 2]
     # The Gaussian is separable: (K, H) rows times (K, W) columns, summed over fixations.
-    along_columns = np.exp(-((np.arange(width) + 0.5)[None, :] - x[:, None]) ** 2 / (2.0 * sigma**2))
-    along_rows = np.exp(-((np.arange(height) + 0.5)[None, :] - y[:, None]) ** 2 / (2.0 * sigma**2))
+    along_columns = np.exp(-(((np.arange(width) + 0.5)[None, :] - x[:, None]) ** 2) / (2.0 * sigma**2))
+    along_rows = np.exp(-(((np.arange(height) + 0.5)[None, :] - y[:, None]) ** 2) / (2.0 * sigma**2))
     heat = (along_rows * duration[:, None]).T @ along_columns
     peak = heat.max() if heat.size else 0.0
     if peak > 0:
@@ -175,8 +189,14 @@ def rescale_fixations(fixations: np.ndarray, from_shape: Sequence[int], to_shape
     return values
 
 
-def simulated_gaze_heatmaps(images: Sequence[CXRImage], shape: Sequence[int], sigma: float, seed: int = 0,
-                            scan_fixations: int = 24, dwell_fixations: int = 5) -> np.ndarray:
+def simulated_gaze_heatmaps(
+    images: Sequence[CXRImage],
+    shape: Sequence[int],
+    sigma: float,
+    seed: int = 0,
+    scan_fixations: int = 24,
+    dwell_fixations: int = 5,
+) -> np.ndarray:
     """Simulated gaze heatmaps float32 (N, H, W) for the images of a synthetic X-ray dataset.
 
     images: `radxai.data.datasets.read_cxr_images` entries; their true finding masks (written

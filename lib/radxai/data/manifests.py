@@ -132,9 +132,7 @@ class Manifest:
             value = value[key]
         if not isinstance(value, kind):
             dotted = ".".join(("labels",) + keys)
-            raise ManifestError(
-                f"{self.path}: {dotted} must be {_kind_name(kind)}, got {type(value).__name__}"
-            )
+            raise ManifestError(f"{self.path}: {dotted} must be {_kind_name(kind)}, got {type(value).__name__}")
         return value
 
     def label_strings(self, *keys: str) -> list[str]:
@@ -200,9 +198,7 @@ def _validated(document: Mapping[str, Any], path: Path, name: str) -> Manifest:
         raise ManifestError(f"{path}: task must be one of {TASKS}, got {document['task']!r}")
     access = dict(document["access"])
     if access.get("kind") not in ACCESS_KINDS:
-        raise ManifestError(
-            f"{path}: access.kind must be one of {ACCESS_KINDS}, got {access.get('kind')!r}"
-        )
+        raise ManifestError(f"{path}: access.kind must be one of {ACCESS_KINDS}, got {access.get('kind')!r}")
     if not isinstance(access.get("instructions"), str):
         raise ManifestError(f"{path}: access.instructions must say how to obtain the data")
     if not isinstance(document["source"].get("homepage"), str):
@@ -242,12 +238,13 @@ def _layouts(section: Mapping[str, Any], path: Path) -> dict[str, Layout]:
                 raise ManifestError(f"{where}.{key} must be text")
         counts = entry.get("expected_counts", {})
         if not isinstance(counts, Mapping) or not all(
-            isinstance(value, int) and not isinstance(value, bool) and value >= 0
-            for value in counts.values()
+            isinstance(value, int) and not isinstance(value, bool) and value >= 0 for value in counts.values()
         ):
             raise ManifestError(f"{where}.expected_counts must map names to non-negative integers")
         layouts[str(layout_name)] = Layout(
-            str(layout_name), entry["description"], entry["tree"],
+            str(layout_name),
+            entry["description"],
+            entry["tree"],
             {str(key): int(value) for key, value in counts.items()},
         )
     return layouts
@@ -278,11 +275,18 @@ def _downloads(section: Sequence[Any], path: Path) -> tuple[Download, ...]:
         files = entry.get("files", [])
         if not isinstance(files, list) or not all(isinstance(item, str) for item in files):
             raise ManifestError(f"{where}: files must be a list of file names")
-        downloads.append(Download(
-            description=entry["description"], url=entry.get("url"), file=entry.get("file"),
-            sha256=sha256, size_bytes=size, extract=extract, doi=entry.get("doi"),
-            files=tuple(files),
-        ))
+        downloads.append(
+            Download(
+                description=entry["description"],
+                url=entry.get("url"),
+                file=entry.get("file"),
+                sha256=sha256,
+                size_bytes=size,
+                extract=extract,
+                doi=entry.get("doi"),
+                files=tuple(files),
+            )
+        )
     return tuple(downloads)
 
 
@@ -291,7 +295,5 @@ def _hashes(section: Any, path: Path) -> dict[str, str]:
         raise ManifestError(f"{path}: published_sha256 must map relative paths to sha256 digests")
     for relative, digest in section.items():
         if not (isinstance(digest, str) and _SHA256.match(digest)):
-            raise ManifestError(
-                f"{path}: published_sha256[{relative!r}] must be 64 lower-case hex digits"
-            )
+            raise ManifestError(f"{path}: published_sha256[{relative!r}] must be 64 lower-case hex digits")
     return {str(relative): digest for relative, digest in section.items()}

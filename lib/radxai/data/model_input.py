@@ -55,8 +55,9 @@ class ModelInput:
             raise ModelInputError(f"unknown modality {self.modality!r}; use one of {', '.join(MODALITIES)}")
         spatial = 3 if self.modality == "ct" else 2
         if len(self.input_shape) != spatial or any(int(size) < 1 for size in self.input_shape):
-            raise ModelInputError(f"a {self.modality} model's input_shape needs {spatial} positive sizes; "
-                                  f"got {self.input_shape}")
+            raise ModelInputError(
+                f"a {self.modality} model's input_shape needs {spatial} positive sizes; got {self.input_shape}"
+            )
         if self.modality == "ct" and (self.hu_window is None or self.axis_codes is None):
             raise ModelInputError("a CT model's input needs its HU window and axis codes")
         if self.outputs not in OUTPUTS:
@@ -67,8 +68,14 @@ class ModelInput:
         """The CT task's input: HU ``window`` (a name of `preprocess.WINDOWS` or (low, high)),
         resized to ``input_shape``, in the phantoms' voxel order, one COVID-19 logit."""
         low, high = preprocess.resolve_window(window)
-        return cls("ct", tuple(int(size) for size in input_shape), CT_CLASS_NAMES, OUTPUTS[0],
-                   (float(low), float(high)), PHANTOM_AXIS_CODES)
+        return cls(
+            "ct",
+            tuple(int(size) for size in input_shape),
+            CT_CLASS_NAMES,
+            OUTPUTS[0],
+            (float(low), float(high)),
+            PHANTOM_AXIS_CODES,
+        )
 
     @classmethod
     def for_xray(cls, input_shape: Sequence[int], class_names: Sequence[str]) -> ModelInput:
@@ -115,7 +122,8 @@ class ModelInput:
                 f"{source} does not record how scans become its input (modality, input shape, HU window, "
                 "voxel order, class names): it was saved before radxai recorded them, or without a dataset "
                 "that knows them. Retrain it with radxai, or save it again with "
-                "models.save(model, path, model_input=ModelInput.for_ct(...).as_dict())")
+                "models.save(model, path, model_input=ModelInput.for_ct(...).as_dict())"
+            )
         missing = [name for name in _FIELDS if name not in record]
         if missing:
             raise ModelInputError(f"{source}: its input record lacks {', '.join(missing)}")

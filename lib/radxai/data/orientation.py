@@ -43,10 +43,13 @@ class Reordering:
         ValueError naming both."""
         array = np.asarray(array)
         if array.shape != self.reordered_shape:
-            raise ValueError(f"cannot put an array of shape {array.shape} back on the scan's grid: "
-                             f"the reordered scan has shape {self.reordered_shape}")
-        backwards = nib.orientations.ornt_transform(nib.orientations.axcodes2ornt(PHANTOM_AXIS_CODES),
-                                                    self.scan_orientation)
+            raise ValueError(
+                f"cannot put an array of shape {array.shape} back on the scan's grid: "
+                f"the reordered scan has shape {self.reordered_shape}"
+            )
+        backwards = nib.orientations.ornt_transform(
+            nib.orientations.axcodes2ornt(PHANTOM_AXIS_CODES), self.scan_orientation
+        )
         restored = nib.orientations.apply_orientation(array.transpose(2, 1, 0), backwards)
         return np.ascontiguousarray(restored.transpose(2, 1, 0))
 

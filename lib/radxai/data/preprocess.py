@@ -62,8 +62,7 @@ def resolve_window(window: WindowSpec) -> tuple[float, float]:
     if isinstance(window, str):
         if window not in WINDOWS:
             raise ValueError(
-                f"unknown window preset {window!r}; presets are {sorted(WINDOWS)} "
-                "or give a (low, high) pair in HU"
+                f"unknown window preset {window!r}; presets are {sorted(WINDOWS)} or give a (low, high) pair in HU"
             )
         return WINDOWS[window]
     bounds = tuple(window)
@@ -147,15 +146,11 @@ def resize_volume(volume: Volume, shape: Sequence[int], order: int = 1) -> Volum
     array = resize(volume.array, target, order=order)
     masks = {name: resize(mask, target, order=0) for name, mask in volume.masks.items()}
     affine = _resized_affine(volume.affine, volume.shape, target)
-    new_spacing = tuple(
-        float(old * count / new) for old, count, new in zip(volume.spacing, volume.shape, target)
-    )
+    new_spacing = tuple(float(old * count / new) for old, count, new in zip(volume.spacing, volume.shape, target))
     return Volume(array, affine, new_spacing, masks)
 
 
-def _resized_affine(
-    affine: np.ndarray, old_shape: tuple[int, ...], new_shape: tuple[int, ...]
-) -> np.ndarray:
+def _resized_affine(affine: np.ndarray, old_shape: tuple[int, ...], new_shape: tuple[int, ...]) -> np.ndarray:
     # Ratios are in array order (k, j, i); affine columns are in index order (i, j, k).
     ratios = np.array([old / new for old, new in zip(old_shape, new_shape)])[::-1]
     # The centre of new voxel 0 lies half a new voxel inside the old first cell's edge.
@@ -184,9 +179,7 @@ def preprocess_ct(
     return np.clip(resized, 0.0, 1.0).astype(np.float32)
 
 
-def preprocess_xray(
-    image: np.ndarray, shape: Sequence[int] = DEFAULT_XRAY_SHAPE
-) -> np.ndarray:
+def preprocess_xray(image: np.ndarray, shape: Sequence[int] = DEFAULT_XRAY_SHAPE) -> np.ndarray:
     """Model input from a radiograph: per-image min-max normalisation, then linear resize.
 
     image: (H, W), any intensity unit. shape: target (H, W). Returns float32 (H, W) in

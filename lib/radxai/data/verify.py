@@ -93,20 +93,26 @@ class VerifyReport:
         lines = [
             f"dataset {self.dataset} at {self.root} (layout {self.layout}; manifest {self.manifest_path})",
             f"found {self.found} items; read {self.files_read}; "
-            + (f"checked {self.hashes_checked} hashes against {', '.join(self.hash_sources)}"
-               if self.hash_sources else "no reference hashes (see --write-registry)"),
+            + (
+                f"checked {self.hashes_checked} hashes against {', '.join(self.hash_sources)}"
+                if self.hash_sources
+                else "no reference hashes (see --write-registry)"
+            ),
             "counts:",
         ]
         for key, expected in self.expected_counts.items():
             lines.append(f"  {key}: {self.counts.get(key, 0)} (publisher: {expected})")
-        lines += [f"  {key}: {value}" for key, value in sorted(self.counts.items())
-                  if key not in self.expected_counts]
+        lines += [f"  {key}: {value}" for key, value in sorted(self.counts.items()) if key not in self.expected_counts]
         sections = (
-            ("missing", [f"{item.relative_path}  (expected by {item.expected_by})"
-                         for item in self.missing]),
+            ("missing", [f"{item.relative_path}  (expected by {item.expected_by})" for item in self.missing]),
             ("unreadable", [f"{item.relative_path}: {item.problem}" for item in self.corrupt]),
-            ("hash mismatch", [f"{item.relative_path}: sha256 {item.actual}, expected "
-                               f"{item.expected} ({item.source})" for item in self.hash_mismatches]),
+            (
+                "hash mismatch",
+                [
+                    f"{item.relative_path}: sha256 {item.actual}, expected {item.expected} ({item.source})"
+                    for item in self.hash_mismatches
+                ],
+            ),
             ("too few items", self.shortfalls),
         )
         for title, entries in sections:
@@ -133,16 +139,20 @@ def read_registry(path: Path) -> dict[str, Any]:
         content = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RegistryError(f"{path}: not a readable radxai registry: {error}") from error
-    if not (isinstance(content, dict) and isinstance(content.get("files", {}), dict)
-            and isinstance(content.get("downloads", {}), dict)):
+    if not (
+        isinstance(content, dict)
+        and isinstance(content.get("files", {}), dict)
+        and isinstance(content.get("downloads", {}), dict)
+    ):
         raise RegistryError(f"{path}: not a radxai registry (expected files and downloads maps)")
     content.setdefault("files", {})
     content.setdefault("downloads", {})
     return content
 
 
-def update_registry(path: Path, dataset: str, files: dict[str, str] | None = None,
-                    downloads: dict[str, str] | None = None) -> None:
+def update_registry(
+    path: Path, dataset: str, files: dict[str, str] | None = None, downloads: dict[str, str] | None = None
+) -> None:
     """Add file and download hashes to the registry at ``path``, atomically.
 
     Refuses (``RegistryError``) to replace the registry's file hashes once it has some, or a
@@ -171,19 +181,27 @@ def record_registry(report: VerifyReport, path: Path | None = None) -> Path:
     """
     target = Path(path) if path is not None else default_registry_path(report.root)
     if not report.ok:
-        raise RegistryError(f"{target}: not written: the copy at {report.root} did not verify "
-                            "cleanly, and only a verified copy's hashes may become the reference")
+        raise RegistryError(
+            f"{target}: not written: the copy at {report.root} did not verify "
+            "cleanly, and only a verified copy's hashes may become the reference"
+        )
     if not report.file_hashes:
-        raise RegistryError(f"{target}: not written: the report holds no file hashes "
-                            "(verify with compute_hashes=True)")
+        raise RegistryError(f"{target}: not written: the report holds no file hashes (verify with compute_hashes=True)")
     update_registry(target, report.dataset, files=report.file_hashes)
     return target
 
 
-def verify_dataset(name: str, root: str | Path, *, split_seed: int = 0,
-                   registry: Path | None = None, read_files: bool = True,
-                   check_hashes: bool = True, compute_hashes: bool = False,
-                   **options: Any) -> VerifyReport:
+def verify_dataset(
+    name: str,
+    root: str | Path,
+    *,
+    split_seed: int = 0,
+    registry: Path | None = None,
+    read_files: bool = True,
+    check_hashes: bool = True,
+    compute_hashes: bool = False,
+    **options: Any,
+) -> VerifyReport:
     """Check the local copy of dataset ``name`` at ``root``.
 
     read_files: decode every image/volume (and mask) to find unreadable files.
@@ -216,19 +234,30 @@ def verify_dataset(name: str, root: str | Path, *, split_seed: int = 0,
         if actual != expected:
             mismatches.append(HashMismatch(relative, expected, actual, source))
     return VerifyReport(
-        dataset=name, root=survey.root, layout=survey.layout,
-        manifest_path=survey.manifest.path, found=len(survey.records), missing=survey.missing,
-        corrupt=corrupt, hash_mismatches=mismatches, shortfalls=survey.shortfalls(),
-        counts=survey.counts, expected_counts=survey.expected_counts,
-        files_read=len(survey.records) if read_files else 0, hashes_checked=checked,
-        hash_sources=sorted({source for _, source in references.values()}), file_hashes=hashes,
+        dataset=name,
+        root=survey.root,
+        layout=survey.layout,
+        manifest_path=survey.manifest.path,
+        found=len(survey.records),
+        missing=survey.missing,
+        corrupt=corrupt,
+        hash_mismatches=mismatches,
+        shortfalls=survey.shortfalls(),
+        counts=survey.counts,
+        expected_counts=survey.expected_counts,
+        files_read=len(survey.records) if read_files else 0,
+        hashes_checked=checked,
+        hash_sources=sorted({source for _, source in references.values()}),
+        file_hashes=hashes,
     )
 
 
 def _reference_hashes(survey: Survey, registry: Path | None) -> dict[str, tuple[str, str]]:
     """relative path -> (sha256, where it comes from), the registry winning over the others."""
-    references = {relative: (digest, f"manifest {survey.manifest.path.name}")
-                  for relative, digest in survey.manifest.published_sha256.items()}
+    references = {
+        relative: (digest, f"manifest {survey.manifest.path.name}")
+        for relative, digest in survey.manifest.published_sha256.items()
+    }
     sums = survey.root / PUBLISHER_SUMS_FILE
     if sums.is_file():
         references.update({relative: (digest, PUBLISHER_SUMS_FILE) for relative, digest in read_sums(sums).items()})
@@ -236,5 +265,3 @@ def _reference_hashes(survey: Survey, registry: Path | None) -> dict[str, tuple[
     for relative, digest in read_registry(registry_path)["files"].items():
         references[relative] = (str(digest), str(registry_path))
     return references
-
-

@@ -31,9 +31,7 @@ def affine_to_spacing(affine: np.ndarray) -> tuple[float, float, float]:
     return float(lengths[2]), float(lengths[1]), float(lengths[0])
 
 
-def spacing_to_affine(
-    spacing: Sequence[float], origin: Sequence[float] = (0.0, 0.0, 0.0)
-) -> np.ndarray:
+def spacing_to_affine(spacing: Sequence[float], origin: Sequence[float] = (0.0, 0.0, 0.0)) -> np.ndarray:
     """Diagonal 4x4 affine for axis-aligned voxels.
 
     spacing: (dz, dy, dx) in mm, array order. origin: (x, y, z) RAS world position in mm of
@@ -116,10 +114,7 @@ class Volume:
         """
         new_array = np.asarray(new_array)
         if new_array.shape != self.shape:
-            raise ValueError(
-                f"with_array needs an array of the volume's shape {self.shape}, "
-                f"got {new_array.shape}"
-            )
+            raise ValueError(f"with_array needs an array of the volume's shape {self.shape}, got {new_array.shape}")
         masks = {name: mask.copy() for name, mask in self.masks.items()}
         return Volume(new_array, self.affine.copy(), self.spacing, masks)
 
@@ -137,9 +132,7 @@ def _validated_affine(affine: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def _check_spacing_matches_affine(
-    spacing: tuple[float, float, float], affine: np.ndarray
-) -> None:
+def _check_spacing_matches_affine(spacing: tuple[float, float, float], affine: np.ndarray) -> None:
     from_affine = affine_to_spacing(affine)
     if not np.allclose(spacing, from_affine, rtol=_SPACING_RELATIVE_TOLERANCE, atol=0.0):
         raise ValueError(
@@ -148,17 +141,13 @@ def _check_spacing_matches_affine(
         )
 
 
-def _validated_masks(
-    masks: Mapping[str, np.ndarray], shape: tuple[int, ...]
-) -> dict[str, np.ndarray]:
+def _validated_masks(masks: Mapping[str, np.ndarray], shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     validated = {}
     for name, mask in masks.items():
         if not isinstance(name, str):
             raise ValueError(f"mask names must be strings, got {name!r}")
         mask_array = np.asarray(mask)
         if mask_array.shape != shape:
-            raise ValueError(
-                f"mask {name!r} has shape {mask_array.shape}, volume array has {shape}"
-            )
+            raise ValueError(f"mask {name!r} has shape {mask_array.shape}, volume array has {shape}")
         validated[name] = mask_array
     return validated

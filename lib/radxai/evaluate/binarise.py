@@ -46,6 +46,7 @@ _SPATIAL_DIMENSIONS = (2, 3)
 # Validation
 # --------------------------------------------------------------------------------------------
 
+
 def _check_spatial(array: np.ndarray, name: str) -> None:
     if array.ndim not in _SPATIAL_DIMENSIONS:
         raise ValueError(f"{name} must be 2D (H, W) or 3D (D, H, W); got shape {array.shape}")
@@ -67,8 +68,9 @@ def check_heatmap(heatmap: np.ndarray, name: str = "heatmap") -> np.ndarray:
     values = array.astype(np.float64)
     not_finite = ~np.isfinite(values)
     if not_finite.any():
-        raise ValueError(f"{name} has {int(not_finite.sum())} NaN or infinite value(s); "
-                         "localisation metrics need finite numbers")
+        raise ValueError(
+            f"{name} has {int(not_finite.sum())} NaN or infinite value(s); localisation metrics need finite numbers"
+        )
     return values
 
 
@@ -91,14 +93,16 @@ def check_binary_mask(mask: np.ndarray, name: str = "mask") -> np.ndarray:
     is_binary = (array == 0) | (array == 1)
     if not is_binary.all():
         found = np.unique(array[~is_binary])[:5].tolist()
-        raise ValueError(f"{name} must be binary (0/1 or bool); found values {found}. "
-                         "Select the region first, e.g. labels == value")
+        raise ValueError(
+            f"{name} must be binary (0/1 or bool); found values {found}. Select the region first, e.g. labels == value"
+        )
     return array.astype(bool)
 
 
 # --------------------------------------------------------------------------------------------
 # Resampling a mask onto a heatmap's grid
 # --------------------------------------------------------------------------------------------
+
 
 def resample_mask(mask: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """Nearest-neighbour resampling of a binary mask (*s) onto the grid ``shape`` (same ndim).
@@ -116,8 +120,10 @@ def resample_mask(mask: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     mask_array = check_binary_mask(mask)
     target = tuple(int(extent) for extent in shape)
     if len(target) != mask_array.ndim or any(extent < 1 for extent in target):
-        raise ValueError(f"cannot resample a mask of shape {mask_array.shape} to {target}: "
-                         "the target needs one positive extent per mask axis")
+        raise ValueError(
+            f"cannot resample a mask of shape {mask_array.shape} to {target}: "
+            "the target needs one positive extent per mask axis"
+        )
     indices = [nearest_indices(n_in, n_out) for n_in, n_out in zip(mask_array.shape, target)]
     return mask_array[np.ix_(*indices)]
 
@@ -132,8 +138,9 @@ def nearest_indices(n_in: int, n_out: int) -> np.ndarray:
     return (2 * np.arange(n_out, dtype=np.int64) + 1) * n_in // (2 * n_out)
 
 
-def mask_on_heatmap_grid(mask: np.ndarray, heatmap_shape: Sequence[int], resample: str | None,
-                         name: str = "mask") -> np.ndarray:
+def mask_on_heatmap_grid(
+    mask: np.ndarray, heatmap_shape: Sequence[int], resample: str | None, name: str = "mask"
+) -> np.ndarray:
     """A validated binary mask with the heatmap's shape.
 
     Args:
@@ -147,21 +154,23 @@ def mask_on_heatmap_grid(mask: np.ndarray, heatmap_shape: Sequence[int], resampl
             an unknown ``resample`` value (the allowed ones are listed); a non-binary mask.
     """
     if resample is not None and resample not in RESAMPLE_METHODS:
-        raise ValueError(f"resample must be None or one of {list(RESAMPLE_METHODS)}; "
-                         f"got {resample!r}")
+        raise ValueError(f"resample must be None or one of {list(RESAMPLE_METHODS)}; got {resample!r}")
     mask_array = check_binary_mask(mask, name)
     target = tuple(int(extent) for extent in heatmap_shape)
     if mask_array.shape == target:
         return mask_array
     if resample is None:
-        raise ValueError(f"heatmap shape {target} differs from {name} shape {mask_array.shape}; "
-                         "pass resample='nearest' to resample the mask onto the heatmap's grid")
+        raise ValueError(
+            f"heatmap shape {target} differs from {name} shape {mask_array.shape}; "
+            "pass resample='nearest' to resample the mask onto the heatmap's grid"
+        )
     return resample_mask(mask_array, target)
 
 
 # --------------------------------------------------------------------------------------------
 # Binarisation schemes
 # --------------------------------------------------------------------------------------------
+
 
 def _finite_number(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -233,8 +242,7 @@ class TopFraction:
     def __post_init__(self) -> None:
         fraction = _finite_number(self.fraction, "TopFraction fraction")
         if not 0.0 < fraction < 1.0:
-            raise ValueError(f"TopFraction fraction must lie strictly between 0 and 1; "
-                             f"got {fraction}")
+            raise ValueError(f"TopFraction fraction must lie strictly between 0 and 1; got {fraction}")
 
     @property
     def label(self) -> str:
@@ -290,6 +298,8 @@ def binarise(heatmap: np.ndarray, scheme: BinarisationScheme) -> np.ndarray:
         ValueError: a heatmap that is not 2D/3D or holds NaN or infinity.
     """
     if not isinstance(scheme, BinarisationScheme):
-        raise TypeError("scheme must be Threshold(t), Band(lo, hi), TopFraction(p) or Otsu(); "
-                        f"got {type(scheme).__name__} {scheme!r}")
+        raise TypeError(
+            "scheme must be Threshold(t), Band(lo, hi), TopFraction(p) or Otsu(); "
+            f"got {type(scheme).__name__} {scheme!r}"
+        )
     return scheme.select(check_heatmap(heatmap))

@@ -39,8 +39,9 @@ __all__ = [
     "reader_box_iou_as_published",
 ]
 
-READER_MATCHING_POLICY = ("for each reader's box, the best IoU any predicted box reaches with "
-                          "it; the mean of those over the reader boxes")
+READER_MATCHING_POLICY = (
+    "for each reader's box, the best IoU any predicted box reaches with it; the mean of those over the reader boxes"
+)
 _COORDINATE_COUNTS = (4, 6)
 
 
@@ -53,22 +54,28 @@ def _check_boxes(boxes: ArrayLike, name: str) -> np.ndarray:
     if array.ndim == 1:
         array = array[None]
     if array.ndim != 2 or array.shape[1] not in _COORDINATE_COUNTS:
-        raise ValueError(f"{name} must be boxes (x_min, y_min, x_max, y_max) or "
-                         "(x_min, y_min, z_min, x_max, y_max, z_max), shaped (M, 4) or (M, 6); "
-                         f"got shape {np.shape(boxes)}")
+        raise ValueError(
+            f"{name} must be boxes (x_min, y_min, x_max, y_max) or "
+            "(x_min, y_min, z_min, x_max, y_max, z_max), shaped (M, 4) or (M, 6); "
+            f"got shape {np.shape(boxes)}"
+        )
     if not np.isfinite(array).all():
         raise ValueError(f"{name} hold NaN or infinite coordinates")
     dimensions = array.shape[1] // 2
     inverted = array[:, dimensions:] < array[:, :dimensions]
     if inverted.any():
         index = int(np.flatnonzero(inverted.any(axis=1))[0])
-        raise ValueError(f"{name}[{index}] = {array[index].tolist()} has a maximum below its "
-                         "minimum (need x_min <= x_max, y_min <= y_max[, z_min <= z_max])")
+        raise ValueError(
+            f"{name}[{index}] = {array[index].tolist()} has a maximum below its "
+            "minimum (need x_min <= x_max, y_min <= y_max[, z_min <= z_max])"
+        )
     return array
 
 
-def _pairwise_areas(first_boxes: ArrayLike, second_boxes: ArrayLike,
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _pairwise_areas(
+    first_boxes: ArrayLike,
+    second_boxes: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Intersection, first area and second area of every pair, each (M, N); None if a set is
     empty."""
     first = _check_boxes(first_boxes, "first_boxes")
@@ -76,15 +83,14 @@ def _pairwise_areas(first_boxes: ArrayLike, second_boxes: ArrayLike,
     if first.shape[0] == 0 or second.shape[0] == 0:
         return None
     if first.shape[1] != second.shape[1]:
-        raise ValueError(f"cannot compare {first.shape[1]}-coordinate boxes with "
-                         f"{second.shape[1]}-coordinate boxes (2D with 3D)")
+        raise ValueError(
+            f"cannot compare {first.shape[1]}-coordinate boxes with {second.shape[1]}-coordinate boxes (2D with 3D)"
+        )
     dimensions = first.shape[1] // 2
     first_low, first_high = first[:, None, :dimensions], first[:, None, dimensions:]
     second_low, second_high = second[None, :, :dimensions], second[None, :, dimensions:]
-    overlap = np.clip(np.minimum(first_high, second_high) - np.maximum(first_low, second_low),
-                      0.0, None)
-    return (overlap.prod(axis=2), (first_high - first_low).prod(axis=2),
-            (second_high - second_low).prod(axis=2))
+    overlap = np.clip(np.minimum(first_high, second_high) - np.maximum(first_low, second_low), 0.0, None)
+    return (overlap.prod(axis=2), (first_high - first_low).prod(axis=2), (second_high - second_low).prod(axis=2))
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -106,8 +112,9 @@ def pairwise_box_iou(first_boxes: ArrayLike, second_boxes: ArrayLike) -> np.ndar
     """
     areas = _pairwise_areas(first_boxes, second_boxes)
     if areas is None:
-        return np.zeros((len(_check_boxes(first_boxes, "first_boxes")),
-                         len(_check_boxes(second_boxes, "second_boxes"))))
+        return np.zeros(
+            (len(_check_boxes(first_boxes, "first_boxes")), len(_check_boxes(second_boxes, "second_boxes")))
+        )
     intersection, first_area, second_area = areas
     return _ratio(intersection, first_area + second_area - intersection)
 
@@ -124,8 +131,9 @@ def pairwise_box_overlap_as_published(first_boxes: ArrayLike, second_boxes: Arra
     """
     areas = _pairwise_areas(first_boxes, second_boxes)
     if areas is None:
-        return np.zeros((len(_check_boxes(first_boxes, "first_boxes")),
-                         len(_check_boxes(second_boxes, "second_boxes"))))
+        return np.zeros(
+            (len(_check_boxes(first_boxes, "first_boxes")), len(_check_boxes(second_boxes, "second_boxes")))
+        )
     intersection, first_area, second_area = areas
     return _ratio(intersection, first_area + second_area)
 
@@ -143,8 +151,10 @@ def box_iou(first: ArrayLike, second: ArrayLike) -> float:
     second_array = np.asarray(second, dtype=np.float64)
     for name, box in (("first", first_array), ("second", second_array)):
         if box.shape not in ((4,), (6,)):
-            raise ValueError(f"{name} box must be 4 numbers (x_min, y_min, x_max, y_max) or 6 "
-                             f"(x_min, y_min, z_min, x_max, y_max, z_max); got shape {box.shape}")
+            raise ValueError(
+                f"{name} box must be 4 numbers (x_min, y_min, x_max, y_max) or 6 "
+                f"(x_min, y_min, z_min, x_max, y_max, z_max); got shape {box.shape}"
+            )
     return float(pairwise_box_iou(first_array, second_array)[0, 0])
 
 
@@ -164,8 +174,10 @@ def boxes_from_mask(mask: np.ndarray) -> np.ndarray:
     dimensions = mask_array.ndim
     filled = ndimage.binary_fill_holes(mask_array)
     labels, _ = ndimage.label(filled, structure=np.ones((3,) * dimensions, dtype=bool))
-    boxes = [[axis.start for axis in reversed(region)] + [axis.stop for axis in reversed(region)]
-             for region in ndimage.find_objects(labels)]
+    boxes = [
+        [axis.start for axis in reversed(region)] + [axis.stop for axis in reversed(region)]
+        for region in ndimage.find_objects(labels)
+    ]
     return np.array(boxes, dtype=np.float64).reshape(len(boxes), 2 * dimensions)
 
 
@@ -185,8 +197,10 @@ def mask_from_boxes(boxes: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
     for box in checked:
         # Box coordinates run x (last axis) first; the slices run first axis first.
         low, high = box[:dimensions][::-1], box[dimensions:][::-1]
-        region = tuple(slice(int(np.clip(np.ceil(start - 0.5), 0, size)), int(np.clip(np.ceil(stop - 0.5), 0, size)))
-                       for start, stop, size in zip(low, high, shape))
+        region = tuple(
+            slice(int(np.clip(np.ceil(start - 0.5), 0, size)), int(np.clip(np.ceil(stop - 0.5), 0, size)))
+            for start, stop, size in zip(low, high, shape)
+        )
         mask[region] = True
     return mask
 

@@ -80,12 +80,15 @@ __all__ = [
 # Overlap of two masks
 # --------------------------------------------------------------------------------------------
 
+
 def _two_masks(prediction: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     predicted = check_binary_mask(prediction, "prediction")
     expected = check_binary_mask(reference, "reference")
     if predicted.shape != expected.shape:
-        raise ValueError(f"prediction shape {predicted.shape} differs from reference shape "
-                         f"{expected.shape}; resample one first (resample_mask)")
+        raise ValueError(
+            f"prediction shape {predicted.shape} differs from reference shape "
+            f"{expected.shape}; resample one first (resample_mask)"
+        )
     return predicted, expected
 
 
@@ -155,8 +158,10 @@ def mask_mse(prediction: np.ndarray, reference: np.ndarray) -> float:
 # Heatmap against a mask
 # --------------------------------------------------------------------------------------------
 
-def pointing_game(heatmap: np.ndarray, mask: np.ndarray, tolerance_pixels: float = 0.0, *,
-                  resample: str | None = None) -> bool:
+
+def pointing_game(
+    heatmap: np.ndarray, mask: np.ndarray, tolerance_pixels: float = 0.0, *, resample: str | None = None
+) -> bool:
     """Whether the heatmap's maximum lies in the mask: one hit or miss of the pointing game.
 
     Args:
@@ -181,8 +186,7 @@ def pointing_game(heatmap: np.ndarray, mask: np.ndarray, tolerance_pixels: float
     if not np.isfinite(tolerance_pixels) or tolerance_pixels < 0:
         raise ValueError(f"tolerance_pixels must be a finite distance >= 0; got {tolerance_pixels}")
     if not region.any():
-        raise ValueError("pointing_game needs a non-empty mask: with no region there is "
-                         "nothing to point at")
+        raise ValueError("pointing_game needs a non-empty mask: with no region there is nothing to point at")
     maxima = values == values.max()
     if tolerance_pixels == 0:
         return bool(region[maxima].all())
@@ -231,8 +235,7 @@ def pixel_roc_auc(heatmap: np.ndarray, mask: np.ndarray, *, resample: str | None
     return auroc(region.ravel().astype(np.int64), values.ravel())
 
 
-def organ_iou(heatmap: np.ndarray, allowed_mask: np.ndarray, threshold: float, *,
-              resample: str | None = None) -> float:
+def organ_iou(heatmap: np.ndarray, allowed_mask: np.ndarray, threshold: float, *, resample: str | None = None) -> float:
     """OrganIoU of the HiResCAM work: allowed / (allowed + forbidden) attention above a threshold.
 
     The map is binarised at ``threshold`` (h > t); allowed counts the voxels above it inside

@@ -62,31 +62,32 @@ HeatmapsByMethod = Mapping[str, Sequence[np.ndarray] | np.ndarray]
 # Input checks
 # --------------------------------------------------------------------------------------------
 
+
 def _check_methods(heatmaps_by_method: HeatmapsByMethod, item_count: int, items: str) -> None:
     if not isinstance(heatmaps_by_method, Mapping) or not heatmaps_by_method:
-        raise TypeError("heatmaps_by_method must be a non-empty mapping of method name -> "
-                        f"{items} heatmaps; got {type(heatmaps_by_method).__name__}")
+        raise TypeError(
+            "heatmaps_by_method must be a non-empty mapping of method name -> "
+            f"{items} heatmaps; got {type(heatmaps_by_method).__name__}"
+        )
     for method, heatmaps in heatmaps_by_method.items():
         if len(heatmaps) != item_count:
-            raise ValueError(f"method {method!r} has {len(heatmaps)} heatmaps but there are "
-                             f"{item_count} {items}")
+            raise ValueError(f"method {method!r} has {len(heatmaps)} heatmaps but there are {item_count} {items}")
 
 
 def _check_binary_vector(values: ArrayLike, name: str, item_count: int) -> np.ndarray:
     array = np.asarray(values)
     if array.shape != (item_count,):
-        raise ValueError(f"{name} must have one entry per study, shape ({item_count},); got "
-                         f"shape {array.shape}")
+        raise ValueError(f"{name} must have one entry per study, shape ({item_count},); got shape {array.shape}")
     is_binary = np.isin(array, [0, 1])
     if not is_binary.all():
-        raise ValueError(f"{name} must be 0/1 or bool; found "
-                         f"{np.unique(array[~is_binary])[:5].tolist()}")
+        raise ValueError(f"{name} must be 0/1 or bool; found {np.unique(array[~is_binary])[:5].tolist()}")
     return array.astype(bool)
 
 
 # --------------------------------------------------------------------------------------------
 # Bootstrap of a mean
 # --------------------------------------------------------------------------------------------
+
 
 def _group_index(keys: list[tuple], by: Sequence[str]) -> pd.Index:
     """An index of group keys (tuples) named by ``by``: a MultiIndex for several columns."""
@@ -95,9 +96,15 @@ def _group_index(keys: list[tuple], by: Sequence[str]) -> pd.Index:
     return pd.MultiIndex.from_tuples(keys, names=list(by))
 
 
-def summarise_means(per_item: pd.DataFrame, by: Sequence[str], metrics: Sequence[str], *,
-                    resamples: int = 1000, confidence: float = 0.95,
-                    seed: int = 0) -> pd.DataFrame:
+def summarise_means(
+    per_item: pd.DataFrame,
+    by: Sequence[str],
+    metrics: Sequence[str],
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Mean of each metric per group with a bootstrap interval, counting undefined values.
 
     Args:
@@ -123,8 +130,9 @@ def summarise_means(per_item: pd.DataFrame, by: Sequence[str], metrics: Sequence
     missing = [column for column in [*by, *metrics] if column not in per_item.columns]
     if missing:
         raise ValueError(f"per_item has no column(s) {missing}; it has {list(per_item.columns)}")
-    columns = [f"{metric}{suffix}" for metric in metrics
-               for suffix in ("", "_ci_low", "_ci_high", "_count", "_undefined")]
+    columns = [
+        f"{metric}{suffix}" for metric in metrics for suffix in ("", "_ci_low", "_ci_high", "_count", "_undefined")
+    ]
     keys, rows = [], []
     for key, group in per_item.groupby(list(by), sort=False):
         keys.append(key if isinstance(key, tuple) else (key,))
@@ -133,8 +141,7 @@ def summarise_means(per_item: pd.DataFrame, by: Sequence[str], metrics: Sequence
             values = group[metric].to_numpy(dtype=np.float64)
             defined = values[~np.isnan(values)]
             summary = bootstrap_mean_ci(defined, int(resamples), confidence, seed)
-            row += [summary.estimate, summary.low, summary.high, defined.size,
-                    values.size - defined.size]
+            row += [summary.estimate, summary.low, summary.high, defined.size, values.size - defined.size]
         rows.append(row)
     table = pd.DataFrame(rows, columns=columns, index=_group_index(keys, by))
     counts = [column for column in columns if column.endswith(("_count", "_undefined"))]
@@ -145,9 +152,16 @@ def summarise_means(per_item: pd.DataFrame, by: Sequence[str], metrics: Sequence
 # Overlap of binarised maps with expert masks (Table 3.7 protocol)
 # --------------------------------------------------------------------------------------------
 
-def overlap_per_study(heatmaps_by_method: HeatmapsByMethod, masks: Sequence[np.ndarray],
-                      schemes: Sequence[BinarisationScheme], labels: ArrayLike,
-                      predictions: ArrayLike, *, resample: str | None = None) -> pd.DataFrame:
+
+def overlap_per_study(
+    heatmaps_by_method: HeatmapsByMethod,
+    masks: Sequence[np.ndarray],
+    schemes: Sequence[BinarisationScheme],
+    labels: ArrayLike,
+    predictions: ArrayLike,
+    *,
+    resample: str | None = None,
+) -> pd.DataFrame:
     """IoU, Dice and MSE of every method's binarised map against each study's expert mask.
 
     Args:
@@ -181,19 +195,27 @@ def overlap_per_study(heatmaps_by_method: HeatmapsByMethod, masks: Sequence[np.n
             reference = mask_on_heatmap_grid(mask, values.shape, resample, f"mask {study}")
             for scheme in schemes:
                 predicted = binarise(values, scheme)
-                rows.append({"method": method, "scheme": scheme.label, "study": study,
-                             "label": bool(label_array[study]),
-                             "predicted": bool(prediction_array[study]),
-                             "iou": iou(predicted, reference), "dice": dice(predicted, reference),
-                             "mse": mask_mse(predicted, reference),
-                             "dice_counting_background": dice_counting_background(predicted, reference),
-                             "predicted_voxels": int(np.count_nonzero(predicted)),
-                             "reference_voxels": int(np.count_nonzero(reference))})
+                rows.append(
+                    {
+                        "method": method,
+                        "scheme": scheme.label,
+                        "study": study,
+                        "label": bool(label_array[study]),
+                        "predicted": bool(prediction_array[study]),
+                        "iou": iou(predicted, reference),
+                        "dice": dice(predicted, reference),
+                        "mse": mask_mse(predicted, reference),
+                        "dice_counting_background": dice_counting_background(predicted, reference),
+                        "predicted_voxels": int(np.count_nonzero(predicted)),
+                        "reference_voxels": int(np.count_nonzero(reference)),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def summarise_overlap(per_study: pd.DataFrame, *, resamples: int = 1000,
-                      confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def summarise_overlap(
+    per_study: pd.DataFrame, *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
     """Mean IoU and Dice per method and scheme, over all positives and over true positives.
 
     Subsets: "all_positives" are the studies with label 1; "true_positives" those with label
@@ -217,8 +239,7 @@ def summarise_overlap(per_study: pd.DataFrame, *, resamples: int = 1000,
     Raises:
         ValueError: missing columns, bad resamples or confidence.
     """
-    required = ["method", "scheme", "label", "predicted", "iou", "dice", "predicted_voxels",
-                "reference_voxels"]
+    required = ["method", "scheme", "label", "predicted", "iou", "dice", "predicted_voxels", "reference_voxels"]
     missing = [column for column in required if column not in per_study.columns]
     if missing:
         raise ValueError(f"per_study has no column(s) {missing}; use overlap_per_study")
@@ -227,22 +248,21 @@ def summarise_overlap(per_study: pd.DataFrame, *, resamples: int = 1000,
     by = ["method", "scheme"]
     index = _group_index(list(dict.fromkeys(zip(per_study["method"], per_study["scheme"]))), by)
     positives = per_study["label"].astype(bool)
-    subsets = {"all_positives": positives,
-               "true_positives": positives & per_study["predicted"].astype(bool)}
+    subsets = {"all_positives": positives, "true_positives": positives & per_study["predicted"].astype(bool)}
     table = pd.DataFrame(index=index)
     for subset, chosen in subsets.items():
         rows = per_study[chosen]
         scored = rows[rows["reference_voxels"] > 0]
-        means = summarise_means(scored, by, ["iou", "dice"], resamples=resamples,
-                                confidence=confidence, seed=seed).reindex(index)
+        means = summarise_means(
+            scored, by, ["iou", "dice"], resamples=resamples, confidence=confidence, seed=seed
+        ).reindex(index)
         for metric in ("iou", "dice"):
             for suffix in ("", "_ci_low", "_ci_high"):
                 table[f"{metric}_{subset}{suffix}"] = means[f"{metric}{suffix}"]
         counts = {
             "studies": scored.groupby(by, sort=False).size(),
             "empty_reference": rows[rows["reference_voxels"] == 0].groupby(by, sort=False).size(),
-            "empty_prediction": scored[scored["predicted_voxels"] == 0].groupby(
-                by, sort=False).size(),
+            "empty_prediction": scored[scored["predicted_voxels"] == 0].groupby(by, sort=False).size(),
         }
         for name, count in counts.items():
             table[f"{name}_{subset}"] = count.reindex(index, fill_value=0).astype(np.int64)
@@ -253,10 +273,15 @@ def summarise_overlap(per_study: pd.DataFrame, *, resamples: int = 1000,
 # Boxes around the top-p% of X-ray maps (Table 6 / Figure 30 protocol)
 # --------------------------------------------------------------------------------------------
 
-def box_iou_per_image(heatmaps_by_method: HeatmapsByMethod,
-                      reader_boxes: Sequence[Mapping[str, ArrayLike]],
-                      class_names: Sequence[str], top_fractions: Sequence[float], *,
-                      evaluated: ArrayLike | None = None) -> pd.DataFrame:
+
+def box_iou_per_image(
+    heatmaps_by_method: HeatmapsByMethod,
+    reader_boxes: Sequence[Mapping[str, ArrayLike]],
+    class_names: Sequence[str],
+    top_fractions: Sequence[float],
+    *,
+    evaluated: ArrayLike | None = None,
+) -> pd.DataFrame:
     """Box IoU of the top-p% boxes of each class map against the readers' boxes, per image.
 
     For every method, image, class and fraction p: the boxes of the connected components of
@@ -291,22 +316,27 @@ def box_iou_per_image(heatmaps_by_method: HeatmapsByMethod,
     _check_methods(heatmaps_by_method, image_count, "images")
     class_count = len(class_names)
     if evaluated is None:
-        scored = np.array([[len(np.atleast_1d(boxes.get(name, []))) > 0 for name in class_names]
-                           for boxes in reader_boxes], dtype=bool).reshape(image_count,
-                                                                             class_count)
+        scored = np.array(
+            [[len(np.atleast_1d(boxes.get(name, []))) > 0 for name in class_names] for boxes in reader_boxes],
+            dtype=bool,
+        ).reshape(image_count, class_count)
     else:
         scored = np.asarray(evaluated)
         if scored.shape != (image_count, class_count) or not np.isin(scored, [0, 1]).all():
-            raise ValueError(f"evaluated must be 0/1 or bool of shape ({image_count}, "
-                             f"{class_count}) (images, classes); got shape {scored.shape}")
+            raise ValueError(
+                f"evaluated must be 0/1 or bool of shape ({image_count}, "
+                f"{class_count}) (images, classes); got shape {scored.shape}"
+            )
         scored = scored.astype(bool)
     rows = []
     for method, heatmaps in heatmaps_by_method.items():
         for image, (class_maps, boxes_by_class) in enumerate(zip(heatmaps, reader_boxes)):
             maps = np.asarray(class_maps)
             if maps.ndim != 3 or maps.shape[0] != class_count:
-                raise ValueError(f"method {method!r} image {image}: maps must be (K, H, W) with "
-                                 f"K = {class_count} classes; got shape {maps.shape}")
+                raise ValueError(
+                    f"method {method!r} image {image}: maps must be (K, H, W) with "
+                    f"K = {class_count} classes; got shape {maps.shape}"
+                )
             for class_index, name in enumerate(class_names):
                 if not scored[image, class_index]:
                     continue
@@ -314,14 +344,28 @@ def box_iou_per_image(heatmaps_by_method: HeatmapsByMethod,
                 reader_count = readers.shape[0] if readers.ndim == 2 else int(readers.size > 0)
                 for fraction in top_fractions:
                     predicted = boxes_from_heatmap(maps[class_index], fraction)
-                    rows.append({"method": method, "class": name, "top_fraction": float(fraction),
-                                 "image": image,
-                                 "box_iou": reader_box_iou(predicted, readers),
-                                 "box_iou_as_published": reader_box_iou_as_published(predicted, readers),
-                                 "predicted_boxes": int(predicted.shape[0]),
-                                 "reader_boxes": reader_count})
-    columns = ["method", "class", "top_fraction", "image", "box_iou", "box_iou_as_published",
-               "predicted_boxes", "reader_boxes"]
+                    rows.append(
+                        {
+                            "method": method,
+                            "class": name,
+                            "top_fraction": float(fraction),
+                            "image": image,
+                            "box_iou": reader_box_iou(predicted, readers),
+                            "box_iou_as_published": reader_box_iou_as_published(predicted, readers),
+                            "predicted_boxes": int(predicted.shape[0]),
+                            "reader_boxes": reader_count,
+                        }
+                    )
+    columns = [
+        "method",
+        "class",
+        "top_fraction",
+        "image",
+        "box_iou",
+        "box_iou_as_published",
+        "predicted_boxes",
+        "reader_boxes",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -329,9 +373,14 @@ def box_iou_per_image(heatmaps_by_method: HeatmapsByMethod,
 # Pointing game, mass accuracy, pixel ROC-AUC; OrganIoU
 # --------------------------------------------------------------------------------------------
 
-def region_scores_per_study(heatmaps_by_method: HeatmapsByMethod, masks: Sequence[np.ndarray],
-                            *, tolerance_pixels: float = 0.0,
-                            resample: str | None = None) -> pd.DataFrame:
+
+def region_scores_per_study(
+    heatmaps_by_method: HeatmapsByMethod,
+    masks: Sequence[np.ndarray],
+    *,
+    tolerance_pixels: float = 0.0,
+    resample: str | None = None,
+) -> pd.DataFrame:
     """Pointing game, mass accuracy and pixel ROC-AUC of every method's map per study.
 
     Args:
@@ -356,20 +405,31 @@ def region_scores_per_study(heatmaps_by_method: HeatmapsByMethod, masks: Sequenc
         for study, (heatmap, mask) in enumerate(zip(heatmaps, masks)):
             values = check_heatmap(heatmap, f"{method} heatmap {study}")
             reference = mask_on_heatmap_grid(mask, values.shape, resample, f"mask {study}")
-            row = {"method": method, "study": study, "pointing_hit": float("nan"),
-                   "mass_accuracy": float("nan"), "pixel_roc_auc": float("nan"),
-                   "reference_voxels": int(np.count_nonzero(reference))}
+            row = {
+                "method": method,
+                "study": study,
+                "pointing_hit": float("nan"),
+                "mass_accuracy": float("nan"),
+                "pixel_roc_auc": float("nan"),
+                "reference_voxels": int(np.count_nonzero(reference)),
+            }
             if row["reference_voxels"]:
-                row.update(pointing_hit=float(pointing_game(values, reference, tolerance_pixels)),
-                           mass_accuracy=mass_accuracy(values, reference),
-                           pixel_roc_auc=pixel_roc_auc(values, reference))
+                row.update(
+                    pointing_hit=float(pointing_game(values, reference, tolerance_pixels)),
+                    mass_accuracy=mass_accuracy(values, reference),
+                    pixel_roc_auc=pixel_roc_auc(values, reference),
+                )
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def organ_iou_per_study(heatmaps_by_method: HeatmapsByMethod,
-                        allowed_masks: Sequence[np.ndarray], thresholds: Sequence[float], *,
-                        resample: str | None = None) -> pd.DataFrame:
+def organ_iou_per_study(
+    heatmaps_by_method: HeatmapsByMethod,
+    allowed_masks: Sequence[np.ndarray],
+    thresholds: Sequence[float],
+    *,
+    resample: str | None = None,
+) -> pd.DataFrame:
     """OrganIoU of every method's map per study at each threshold.
 
     Args:
@@ -393,8 +453,14 @@ def organ_iou_per_study(heatmaps_by_method: HeatmapsByMethod,
             values = check_heatmap(heatmap, f"{method} heatmap {study}")
             region = mask_on_heatmap_grid(allowed, values.shape, resample, f"allowed mask {study}")
             for threshold in thresholds:
-                rows.append({"method": method, "threshold": float(threshold), "study": study,
-                             "organ_iou": organ_iou(values, region, threshold)})
+                rows.append(
+                    {
+                        "method": method,
+                        "threshold": float(threshold),
+                        "study": study,
+                        "organ_iou": organ_iou(values, region, threshold),
+                    }
+                )
     return pd.DataFrame(rows)
 
 

@@ -104,8 +104,7 @@ class OrganMasks:
             organs = (organs,)
         unknown = [name for name in organs if name not in ORGAN_NAMES]
         if unknown or not organs:
-            raise ValueError(f"organs must be a non-empty list from {list(ORGAN_NAMES)}; "
-                             f"got {list(organs)}")
+            raise ValueError(f"organs must be a non-empty list from {list(ORGAN_NAMES)}; got {list(organs)}")
         region = np.zeros(self.body.shape, dtype=bool)
         for name in organs:
             region |= getattr(self, name)
@@ -131,16 +130,19 @@ def axial_orientation(affine: np.ndarray) -> tuple[bool, bool]:
     column_step = matrix[:3, 0] / np.linalg.norm(matrix[:3, 0])
     row_step = matrix[:3, 1] / np.linalg.norm(matrix[:3, 1])
     if abs(column_step[0]) < _AXIS_ALIGNMENT or abs(row_step[1]) < _AXIS_ALIGNMENT:
-        raise ValueError("partition_organs needs axial slices with columns running left-right "
-                         "and rows anterior-posterior; the affine's column step "
-                         f"{column_step.round(3).tolist()} and row step "
-                         f"{row_step.round(3).tolist()} (RAS+) do not: reorient the volume first")
+        raise ValueError(
+            "partition_organs needs axial slices with columns running left-right "
+            "and rows anterior-posterior; the affine's column step "
+            f"{column_step.round(3).tolist()} and row step "
+            f"{row_step.round(3).tolist()} (RAS+) do not: reorient the volume first"
+        )
     return bool(column_step[0] < 0), bool(row_step[1] < 0)
 
 
 # --------------------------------------------------------------------------------------------
 # Steps
 # --------------------------------------------------------------------------------------------
+
 
 def _body_mask(hu: np.ndarray, threshold_hu: float) -> np.ndarray:
     """The largest 3D object at or above ``threshold_hu``, each slice's holes filled."""
@@ -180,8 +182,9 @@ def _remove_small_objects(mask: np.ndarray, min_voxels: float) -> np.ndarray:
     return sizes[labels] >= min_voxels
 
 
-def _lung_candidates(hu: np.ndarray, body: np.ndarray, lung_threshold_hu: float,
-                     min_object_fraction: float) -> np.ndarray:
+def _lung_candidates(
+    hu: np.ndarray, body: np.ndarray, lung_threshold_hu: float, min_object_fraction: float
+) -> np.ndarray:
     air = hu < lung_threshold_hu
     lungs = np.zeros(hu.shape, dtype=bool)
     for index, plane in enumerate(air):
@@ -190,8 +193,7 @@ def _lung_candidates(hu: np.ndarray, body: np.ndarray, lung_threshold_hu: float,
     return _remove_small_objects(lungs, min_object_fraction * hu.size)
 
 
-def _mediastinum(hu: np.ndarray, right: np.ndarray, left: np.ndarray,
-                 bone_threshold_hu: float) -> np.ndarray:
+def _mediastinum(hu: np.ndarray, right: np.ndarray, left: np.ndarray, bone_threshold_hu: float) -> np.ndarray:
     """Canonical orientation (right at low columns, anterior at low rows); see module docs."""
     width = hu.shape[2]
     columns = np.arange(width)
@@ -199,8 +201,11 @@ def _mediastinum(hu: np.ndarray, right: np.ndarray, left: np.ndarray,
     left_on_row = left.any(axis=2)
     right_medial_edge = width - 1 - np.argmax(right[:, :, ::-1], axis=2)
     left_medial_edge = np.argmax(left, axis=2)
-    between = ((columns > right_medial_edge[..., None]) & (columns < left_medial_edge[..., None])
-               & (right_on_row & left_on_row)[..., None])
+    between = (
+        (columns > right_medial_edge[..., None])
+        & (columns < left_medial_edge[..., None])
+        & (right_on_row & left_on_row)[..., None]
+    )
     bone = hu >= bone_threshold_hu
     region = between & ~(right | left) & ~bone
     # The spine lies in the back half of the chest and the sternum in the front: only bone
@@ -215,9 +220,10 @@ def _mediastinum(hu: np.ndarray, right: np.ndarray, left: np.ndarray,
     return region & ~at_or_behind_spine
 
 
-def _quality_problem(right: np.ndarray, left: np.ndarray, body: np.ndarray,
-                     min_width_share: float, min_side_share: float) -> str:
-    """"" when the lungs look like two lungs, else the reason they do not."""
+def _quality_problem(
+    right: np.ndarray, left: np.ndarray, body: np.ndarray, min_width_share: float, min_side_share: float
+) -> str:
+    """ "" when the lungs look like two lungs, else the reason they do not."""
     lungs = right | left
     if not lungs.any():
         return "no lung found (no air-filled region survived the cleaning steps)"
@@ -227,12 +233,16 @@ def _quality_problem(right: np.ndarray, left: np.ndarray, body: np.ndarray,
     lung_width = lung_columns[-1] - lung_columns[0] + 1
     body_width = body_columns[-1] - body_columns[0] + 1
     if lung_width < min_width_share * body_width:
-        return (f"the lungs span {lung_width} of the body's {body_width} columns "
-                f"(< {min_width_share:g}): one lung is probably missing")
+        return (
+            f"the lungs span {lung_width} of the body's {body_width} columns "
+            f"(< {min_width_share:g}): one lung is probably missing"
+        )
     right_voxels, left_voxels = int(right.sum()), int(left.sum())
     if min(right_voxels, left_voxels) < min_side_share * max(right_voxels, left_voxels):
-        return (f"one lung is much smaller than the other (right {right_voxels}, left "
-                f"{left_voxels} voxels; need a ratio >= {min_side_share:g})")
+        return (
+            f"one lung is much smaller than the other (right {right_voxels}, left "
+            f"{left_voxels} voxels; need a ratio >= {min_side_share:g})"
+        )
     return ""
 
 
@@ -249,11 +259,18 @@ def _fallback_masks(shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray
 # Front door
 # --------------------------------------------------------------------------------------------
 
-def partition_organs(ct: np.ndarray | Volume, *, lung_threshold_hu: float = -300.0,
-                     min_object_fraction: float = 0.01, bone_threshold_hu: float = 150.0,
-                     min_width_share: float = 0.5, min_side_share: float = 0.25,
-                     right_at_low_columns: bool | None = None,
-                     anterior_at_low_rows: bool | None = None) -> OrganMasks:
+
+def partition_organs(
+    ct: np.ndarray | Volume,
+    *,
+    lung_threshold_hu: float = -300.0,
+    min_object_fraction: float = 0.01,
+    bone_threshold_hu: float = 150.0,
+    min_width_share: float = 0.5,
+    min_side_share: float = 0.25,
+    right_at_low_columns: bool | None = None,
+    anterior_at_low_rows: bool | None = None,
+) -> OrganMasks:
     """Right lung, left lung and mediastinum of a chest CT by PARTITION-style morphology.
 
     Args:
@@ -289,12 +306,14 @@ def partition_organs(ct: np.ndarray | Volume, *, lung_threshold_hu: float = -300
     if hu.dtype.kind not in "biuf":
         raise TypeError(f"ct must hold HU numbers; got dtype {hu.dtype}")
     if hu.ndim != 3 or min(hu.shape) < 3:
-        raise ValueError(f"ct must be a 3D volume (D, H, W) with at least 3 voxels per axis; "
-                         f"got shape {hu.shape}")
+        raise ValueError(f"ct must be a 3D volume (D, H, W) with at least 3 voxels per axis; got shape {hu.shape}")
     if not np.isfinite(hu).all():
         raise ValueError(f"ct has {int((~np.isfinite(hu)).sum())} NaN or infinite voxel(s)")
-    for name, share in (("min_object_fraction", min_object_fraction),
-                        ("min_width_share", min_width_share), ("min_side_share", min_side_share)):
+    for name, share in (
+        ("min_object_fraction", min_object_fraction),
+        ("min_width_share", min_width_share),
+        ("min_side_share", min_side_share),
+    ):
         if not 0.0 < share < 1.0:
             raise ValueError(f"{name} must lie strictly between 0 and 1; got {share}")
     right_low = volume_right if right_at_low_columns is None else right_at_low_columns
@@ -320,6 +339,11 @@ def partition_organs(ct: np.ndarray | Volume, *, lung_threshold_hu: float = -300
         right, left, mediastinum = _fallback_masks(hu.shape)
     else:
         mediastinum = _mediastinum(hu, right, left, bone_threshold_hu)
-    return OrganMasks(right_lung=canonical(right).copy(), left_lung=canonical(left).copy(),
-                      mediastinum=canonical(mediastinum).copy(), body=canonical(body).copy(),
-                      quality_passed=not problem, quality_message=problem)
+    return OrganMasks(
+        right_lung=canonical(right).copy(),
+        left_lung=canonical(left).copy(),
+        mediastinum=canonical(mediastinum).copy(),
+        body=canonical(body).copy(),
+        quality_passed=not problem,
+        quality_message=problem,
+    )

@@ -24,8 +24,10 @@ def _check_pair(inputs: np.ndarray, lesion_free_inputs: np.ndarray) -> tuple[np.
     with_lesion = np.asarray(inputs)
     without_lesion = np.asarray(lesion_free_inputs)
     if with_lesion.shape != without_lesion.shape:
-        raise ValueError(f"inputs {with_lesion.shape} and their lesion-free twins "
-                         f"{without_lesion.shape} must have the same shape (N, C, *spatial)")
+        raise ValueError(
+            f"inputs {with_lesion.shape} and their lesion-free twins "
+            f"{without_lesion.shape} must have the same shape (N, C, *spatial)"
+        )
     if with_lesion.ndim not in (4, 5):
         raise ValueError(f"inputs must be (N, C, H, W) or (N, C, D, H, W); got shape {with_lesion.shape}")
     if not (np.isfinite(with_lesion).all() and np.isfinite(without_lesion).all()):
@@ -45,8 +47,10 @@ def evidence_mask(inputs: np.ndarray, lesion_free_inputs: np.ndarray) -> np.ndar
     mask = (with_lesion != without_lesion).any(axis=1)
     identical = np.flatnonzero(~mask.reshape(len(mask), -1).any(axis=1))
     if identical.size:
-        raise ValueError(f"samples {identical.tolist()} equal their lesion-free twins: no evidence "
-                         "to localise (a negative study has no twin)")
+        raise ValueError(
+            f"samples {identical.tolist()} equal their lesion-free twins: no evidence "
+            "to localise (a negative study has no twin)"
+        )
     return mask
 
 

@@ -217,9 +217,7 @@ def model_randomisation_check(
         explanations[(label, ORIGINAL_STEP)] = explain(model, inputs, method, target, **options)
     for randomised in randomisation(model, names, seed):
         for label, (method, options) in plans.items():
-            explanations[(label, randomised.step)] = explain(
-                randomised.model, inputs, method, target, **options
-            )
+            explanations[(label, randomised.step)] = explain(randomised.model, inputs, method, target, **options)
 
     frames = []
     for label in plans:
@@ -301,8 +299,9 @@ class ShuffledLabels:
         return image, label
 
 
-def fails_randomisation(similarity: pd.DataFrame | pd.Series, *,
-                        limits: Mapping[str, float] = SIMILARITY_LIMITS) -> pd.Series | bool:
+def fails_randomisation(
+    similarity: pd.DataFrame | pd.Series, *, limits: Mapping[str, float] = SIMILARITY_LIMITS
+) -> pd.Series | bool:
     """Whether explanations stay too similar after randomisation: any mean similarity above
     its limit.
 

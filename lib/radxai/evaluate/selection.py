@@ -27,8 +27,9 @@ DETECTION_PROBABILITY = 0.7
 NO_FINDING_CLASS: str = NO_FINDING[0]
 
 
-def _check_probabilities(probabilities: ArrayLike, labels: ArrayLike,
-                         class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def _check_probabilities(
+    probabilities: ArrayLike, labels: ArrayLike, class_names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     scores = np.asarray(probabilities, dtype=np.float64)
     truth = np.asarray(labels, dtype=np.float64)
     if scores.ndim != 2 or scores.shape != truth.shape:
@@ -38,14 +39,21 @@ def _check_probabilities(probabilities: ArrayLike, labels: ArrayLike,
     if np.isnan(scores).any():
         raise ValueError("probabilities hold NaN")
     if scores.size and (scores.min() < 0.0 or scores.max() > 1.0):
-        raise ValueError(f"probabilities must lie in [0, 1]; got values from {scores.min():.3g} to "
-                         f"{scores.max():.3g} (logits? use radxai.train.predict_probabilities)")
+        raise ValueError(
+            f"probabilities must lie in [0, 1]; got values from {scores.min():.3g} to "
+            f"{scores.max():.3g} (logits? use radxai.train.predict_probabilities)"
+        )
     return scores, truth
 
 
-def detected_findings(probabilities: ArrayLike, labels: ArrayLike, class_names: Sequence[str], *,
-                      probability_threshold: float = DETECTION_PROBABILITY,
-                      excluded_classes: Sequence[str] = (NO_FINDING_CLASS,)) -> np.ndarray:
+def detected_findings(
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    class_names: Sequence[str],
+    *,
+    probability_threshold: float = DETECTION_PROBABILITY,
+    excluded_classes: Sequence[str] = (NO_FINDING_CLASS,),
+) -> np.ndarray:
     """Boolean (N, K): finding k is present in image n and the model detects it.
 
     Args:
@@ -75,19 +83,26 @@ def detected_findings(probabilities: ArrayLike, labels: ArrayLike, class_names: 
     return selected
 
 
-def most_probable_detected_finding(probabilities: ArrayLike, labels: ArrayLike,
-                                   class_names: Sequence[str], *,
-                                   probability_threshold: float = DETECTION_PROBABILITY,
-                                   excluded_classes: Sequence[str] = (NO_FINDING_CLASS,),
-                                   ) -> tuple[np.ndarray, np.ndarray]:
+def most_probable_detected_finding(
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    class_names: Sequence[str],
+    *,
+    probability_threshold: float = DETECTION_PROBABILITY,
+    excluded_classes: Sequence[str] = (NO_FINDING_CLASS,),
+) -> tuple[np.ndarray, np.ndarray]:
     """For each image with at least one detected finding, its most probable detected finding.
 
     Same arguments as :func:`detected_findings`. Returns ``(images, classes)``: int arrays (M,)
     of the selected image indices (increasing) and the class explained for each.
     """
-    selected = detected_findings(probabilities, labels, class_names,
-                                 probability_threshold=probability_threshold,
-                                 excluded_classes=excluded_classes)
+    selected = detected_findings(
+        probabilities,
+        labels,
+        class_names,
+        probability_threshold=probability_threshold,
+        excluded_classes=excluded_classes,
+    )
     scores = np.where(selected, np.asarray(probabilities, dtype=np.float64), -np.inf)
     images = np.flatnonzero(selected.any(axis=1))
     return images, scores[images].argmax(axis=1)

@@ -51,9 +51,7 @@ def spearman_similarity(first: np.ndarray, second: np.ndarray, absolute: bool = 
     return float(stats.spearmanr(a.reshape(-1), b.reshape(-1)).statistic)
 
 
-def ssim_similarity(
-    first: np.ndarray, second: np.ndarray, data_range: float | None = None
-) -> float:
+def ssim_similarity(first: np.ndarray, second: np.ndarray, data_range: float | None = None) -> float:
     """Structural similarity (SSIM) of two maps (H, W) or (D, H, W), at most 1.
 
     data_range: the range of values the maps can take (1.0 for maps in [0, 1], such as
@@ -66,9 +64,7 @@ def ssim_similarity(
     """
     a, b = _pair(first, second)
     if min(a.shape) < 3:
-        raise ValueError(
-            f"SSIM needs at least 3 voxels along every axis; got maps of shape {a.shape}"
-        )
+        raise ValueError(f"SSIM needs at least 3 voxels along every axis; got maps of shape {a.shape}")
     if data_range is not None and not data_range > 0:
         raise ValueError(f"data_range must be positive; got {data_range}")
     if np.array_equal(a, b):
@@ -158,9 +154,7 @@ def map_similarities(
     }
 
 
-def _pair(
-    first: np.ndarray, second: np.ndarray, spatial: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
+def _pair(first: np.ndarray, second: np.ndarray, spatial: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Two maps as finite float64 arrays of one shape, 2D or 3D if `spatial`, or ValueError."""
     a = np.asarray(first, dtype=np.float64)
     b = np.asarray(second, dtype=np.float64)

@@ -80,9 +80,7 @@ def check_settings(
     if name == "blur":
         blur_sigma(blur_kernel)
     if (region is not None or healthy_ceiling is not None) and name != "healthy_fill":
-        raise ValueError(
-            f"region and healthy_ceiling are settings of the healthy_fill baseline, not of {name!r}"
-        )
+        raise ValueError(f"region and healthy_ceiling are settings of the healthy_fill baseline, not of {name!r}")
     if reference is not None and name != "reference":
         raise ValueError(f"reference is a setting of the reference baseline, not of {name!r}")
     if name == "healthy_fill":
@@ -120,8 +118,12 @@ def baseline(
     """
     values = _as_batch(x)
     check_settings(
-        name, constant=constant, blur_kernel=blur_kernel, region=region,
-        healthy_ceiling=healthy_ceiling, reference=reference,
+        name,
+        constant=constant,
+        blur_kernel=blur_kernel,
+        region=region,
+        healthy_ceiling=healthy_ceiling,
+        reference=reference,
     )
     _, _, *spatial = values.shape
     if name == "zero":
@@ -136,17 +138,13 @@ def baseline(
         radius = (blur_kernel - 1) // 2
         # Zero sigma on the batch and channel axes: blur within each image only.
         sigmas = (0.0, 0.0) + (sigma,) * len(spatial)
-        return ndimage.gaussian_filter(
-            values, sigma=sigmas, mode="mirror", truncate=radius / sigma
-        ).astype(np.float32)
+        return ndimage.gaussian_filter(values, sigma=sigmas, mode="mirror", truncate=radius / sigma).astype(np.float32)
     if name == "healthy_fill":
         return healthy_fill(values, region, healthy_ceiling=healthy_ceiling, seed=seed)
     return reference_baseline(values, reference)
 
 
-def healthy_fill(
-    x: np.ndarray, region: np.ndarray, *, healthy_ceiling: float, seed: int = 0
-) -> np.ndarray:
+def healthy_fill(x: np.ndarray, region: np.ndarray, *, healthy_ceiling: float, seed: int = 0) -> np.ndarray:
     """x (N, C, *spatial) with its `region` filled by the healthy tissue of the same sample;
     float32, same shape as x.
 
@@ -224,7 +222,6 @@ def _as_batch(x: np.ndarray) -> np.ndarray:
     values = np.asarray(x, dtype=np.float32)
     if values.ndim not in (3, 4, 5):
         raise ValueError(
-            f"a baseline needs a batch (N, C, *spatial) with 1 to 3 spatial axes; got shape "
-            f"{values.shape}"
+            f"a baseline needs a batch (N, C, *spatial) with 1 to 3 spatial axes; got shape {values.shape}"
         )
     return values

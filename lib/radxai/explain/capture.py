@@ -118,8 +118,10 @@ def relu_backward_rule(model: nn.Module, rule: ReluRule) -> Iterator[int]:
     in_place = [name for name, module in model.named_modules() if isinstance(module, nn.ReLU) and module.inplace]
     if rule != "plain" and in_place:
         # A backward hook cannot see an in-place ReLU's input (the output overwrote it).
-        raise ValueError(f"the {rule} rule needs ReLUs that are not in-place; {type(model).__name__} has "
-                         f"in-place ReLU module(s) {in_place}: build them with nn.ReLU(inplace=False)")
+        raise ValueError(
+            f"the {rule} rule needs ReLUs that are not in-place; {type(model).__name__} has "
+            f"in-place ReLU module(s) {in_place}: build them with nn.ReLU(inplace=False)"
+        )
     if rule == "plain":
         yield len(relus)
         return

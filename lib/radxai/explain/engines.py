@@ -44,8 +44,17 @@ if TYPE_CHECKING:
 
 # torch is imported where a torch model is run, never at import: Keras users do not pay for it.
 
-__all__ = ["AUTO_AFTER_CALLS", "ENGINES", "RELATIVE_TOLERANCE", "EngineFallbackWarning", "ForwardEngine",
-           "KerasForwardEngine", "check_engine", "default_engine", "use_engine"]
+__all__ = [
+    "AUTO_AFTER_CALLS",
+    "ENGINES",
+    "RELATIVE_TOLERANCE",
+    "EngineFallbackWarning",
+    "ForwardEngine",
+    "KerasForwardEngine",
+    "check_engine",
+    "default_engine",
+    "use_engine",
+]
 
 ENGINES = ("auto", "torch", "onnxruntime")
 RELATIVE_TOLERANCE = 1e-5
@@ -123,8 +132,14 @@ class _SessionEngine:
     def _run(self, state: _Session, inputs: np.ndarray) -> np.ndarray:
         return _run_session(state.session, state.input_name, inputs)
 
-    def _start_session(self, state: _Session, inputs: np.ndarray, reference: np.ndarray | str,
-                       export: Callable[[], Any], missing_package: str) -> None:
+    def _start_session(
+        self,
+        state: _Session,
+        inputs: np.ndarray,
+        reference: np.ndarray | str,
+        export: Callable[[], Any],
+        missing_package: str,
+    ) -> None:
         """Export, run ``inputs`` and compare with ``reference`` (the framework's output, or why
         it cannot be compared); keep the session or record the failure and warn once."""
         if isinstance(reference, str):
@@ -138,22 +153,30 @@ class _SessionEngine:
         except ImportError as error:
             return self._fail(state, f"{error.name or missing_package} is not installed")
         except Exception as error:  # noqa: BLE001 - any export or session error means the framework runs
-            return self._fail(state, f"it does not export to ONNX ({type(error).__name__}: "
-                                     f"{str(error).splitlines()[0] if str(error) else ''})")
+            return self._fail(
+                state,
+                f"it does not export to ONNX ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''})",
+            )
         if output.shape != reference.shape:
             return self._fail(state, f"ONNX Runtime gave shape {output.shape}, {self.framework} {reference.shape}")
         scale = max(float(np.abs(reference).max(initial=0.0)), np.finfo(np.float32).tiny)
         difference = float(np.abs(output - reference).max(initial=0.0)) / scale
         if not difference <= RELATIVE_TOLERANCE:
-            return self._fail(state, f"ONNX Runtime differs from {self.framework} by {difference:.2e} "
-                                     f"(relative; allowed {RELATIVE_TOLERANCE:g})")
+            return self._fail(
+                state,
+                f"ONNX Runtime differs from {self.framework} by {difference:.2e} "
+                f"(relative; allowed {RELATIVE_TOLERANCE:g})",
+            )
         state.session, state.input_name = session, input_name
         return None
 
     def _fail(self, state: _Session, reason: str) -> None:
         state.failure = reason
-        message = (f"{type(self.model).__name__} runs in {self.framework}, not ONNX Runtime (engine "
-                   f"{self.engine!r}): {reason}.")
+        message = (
+            f"{type(self.model).__name__} runs in {self.framework}, not ONNX Runtime (engine "
+            f"{self.engine!r}): {reason}."
+        )
         if message not in _WARNED:
             _WARNED.add(message)
             warnings.warn(message, EngineFallbackWarning, stacklevel=5)
@@ -180,17 +203,20 @@ class ForwardEngine(_SessionEngine):
 
         if self.engine == "torch" or inputs.device.type != "cpu" or inputs.dtype != torch.float32:
             return torch_forward(inputs)
-        weights = tuple((tensor.data_ptr(), tensor._version)
-                        for tensor in (*self.model.parameters(), *self.model.buffers()))
+        weights = tuple(
+            (tensor.data_ptr(), tensor._version) for tensor in (*self.model.parameters(), *self.model.buffers())
+        )
         state = self._state(tuple(inputs.shape[1:]), weights)
         if self._waits(state):
             return torch_forward(inputs)
         if state.session is None:
             expected = torch_forward(inputs)
-            reference = (expected.detach().numpy() if isinstance(expected, torch.Tensor) else
-                         f"its output is a {type(expected).__name__}, not one tensor")
-            self._start_session(state, inputs.numpy(), reference, lambda: _export(self.model, inputs),
-                                "onnxruntime")
+            reference = (
+                expected.detach().numpy()
+                if isinstance(expected, torch.Tensor)
+                else f"its output is a {type(expected).__name__}, not one tensor"
+            )
+            self._start_session(state, inputs.numpy(), reference, lambda: _export(self.model, inputs), "onnxruntime")
             return expected
         return torch.from_numpy(self._run(state, inputs.numpy()))
 
@@ -213,8 +239,11 @@ class KerasForwardEngine(_SessionEngine):
             return keras_forward(inputs)
         if state.session is None:
             expected = keras_forward(inputs)
-            reference = (np.asarray(expected) if hasattr(expected, "shape") and hasattr(expected, "dtype") else
-                         f"its output is a {type(expected).__name__}, not one tensor")
+            reference = (
+                np.asarray(expected)
+                if hasattr(expected, "shape") and hasattr(expected, "dtype")
+                else f"its output is a {type(expected).__name__}, not one tensor"
+            )
             self._start_session(state, inputs, reference, lambda: _export_keras(self.model), "tf2onnx")
             return expected
         return self._run(state, inputs)
@@ -261,9 +290,16 @@ def _export(model: nn.Module, inputs: torch.Tensor) -> Any:
         # The TorchScript-based exporter announces its deprecation; the graph it writes is checked
         # against PyTorch before use, so the warning says nothing about this export.
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (inputs[:1],), buffer, dynamo=False, input_names=["input"],
-                          output_names=["output"], opset_version=_OPSET,
-                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+        torch.onnx.export(
+            model,
+            (inputs[:1],),
+            buffer,
+            dynamo=False,
+            input_names=["input"],
+            output_names=["output"],
+            opset_version=_OPSET,
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1

@@ -65,8 +65,10 @@ class Explanation:
         not logits.
         """
         if isinstance(self.target, str):
-            raise ValueError(f"the explanation's target is the callable {self.target!r}; its "
-                             "scores are not logits, so they have no probability")
+            raise ValueError(
+                f"the explanation's target is the callable {self.target!r}; its "
+                "scores are not logits, so they have no probability"
+            )
         return expit(np.asarray(self.scores, dtype=np.float64))
 
 

@@ -15,9 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["save_heatmap_nifti"]
 
 
-def save_heatmap_nifti(
-    explanation: Explanation, like: Volume, path: str | os.PathLike[str], index: int = 0
-) -> None:
+def save_heatmap_nifti(explanation: Explanation, like: Volume, path: str | os.PathLike[str], index: int = 0) -> None:
     """Write map `index` of a 3D explanation, (D, H, W) float32 in [0, 1], as a NIfTI file
     with the affine of the scan it explains.
 
@@ -38,8 +36,7 @@ def save_heatmap_nifti(
     maps = explanation.maps
     if maps.ndim != 4:
         raise ValueError(
-            f"save_heatmap_nifti needs a 3D explanation, maps (N, D, H, W); got maps of shape "
-            f"{maps.shape}"
+            f"save_heatmap_nifti needs a 3D explanation, maps (N, D, H, W); got maps of shape {maps.shape}"
         )
     if not 0 <= index < len(maps):
         raise ValueError(f"index {index} is out of range for {len(maps)} maps")

@@ -61,9 +61,16 @@ def explain(
 
 
 def _explanation(result: Attribution, method: str, model_evaluations: int, seconds: float) -> Explanation:
-    return Explanation(maps=result.maps, raw=result.raw, method=method, target=result.targets.label,
-                       layer=result.layer, scores=np.asarray(result.scores, dtype=np.float32),
-                       model_evaluations=model_evaluations, seconds=seconds)
+    return Explanation(
+        maps=result.maps,
+        raw=result.raw,
+        method=method,
+        target=result.targets.label,
+        layer=result.layer,
+        scores=np.asarray(result.scores, dtype=np.float32),
+        model_evaluations=model_evaluations,
+        seconds=seconds,
+    )
 
 
 def explain_methods(
@@ -116,8 +123,9 @@ def explain_methods(
         for name in shared:
             method_started = time.perf_counter()
             result = method_named(name)(**options.get(name, {})).from_capture(captured, backend, inputs)
-            results[name] = _explanation(result, name, backend.evaluations,
-                                         capture_seconds + time.perf_counter() - method_started)
+            results[name] = _explanation(
+                result, name, backend.evaluations, capture_seconds + time.perf_counter() - method_started
+            )
     for name in methods:
         if name not in results:
             results[name] = explain(model, inputs, name, target, layer, **options.get(name, {}))
@@ -142,9 +150,7 @@ def as_batch(x: np.ndarray | torch.Tensor) -> np.ndarray:
     batch = np.asarray(x, dtype=np.float32)
     if batch.ndim not in (4, 5):
         hint = "; add the batch axis, e.g. x[None]" if batch.ndim in (3,) else ""
-        raise ValueError(
-            f"x must be a batch (N, C, H, W) or (N, C, D, H, W); got shape {batch.shape}{hint}"
-        )
+        raise ValueError(f"x must be a batch (N, C, H, W) or (N, C, D, H, W); got shape {batch.shape}{hint}")
     if batch.shape[0] == 0:
         raise ValueError(f"x is an empty batch, shape {batch.shape}")
     nan_count = int(np.count_nonzero(np.isnan(batch)))

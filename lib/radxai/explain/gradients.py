@@ -40,9 +40,7 @@ def saliency(backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | N
 
 
 @register_method("gradient_x_input")
-def gradient_x_input(
-    backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None
-) -> Attribution:
+def gradient_x_input(backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None) -> Attribution:
     """sum over channels of x * dS/dx (Shrikumar et al. 2016). One forward and one backward."""
     _reject_layer("gradient_x_input", layer)
     result = backend.input_gradients(x, target)
@@ -78,9 +76,7 @@ def integrated_gradients(
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"integrated_gradients steps must be a positive int, got {steps!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"integrated_gradients batch_size must be a positive int, got {batch_size!r}"
-        )
+        raise ValueError(f"integrated_gradients batch_size must be a positive int, got {batch_size!r}")
     reference = _baseline(baseline, x)
     scored = backend.scores(x, target)
     n = len(x)
@@ -101,9 +97,7 @@ def integrated_gradients(
 
 
 @register_method("guided_backprop")
-def guided_backprop(
-    backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None
-) -> Attribution:
+def guided_backprop(backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None) -> Attribution:
     """Guided backpropagation (Springenberg et al. 2015): dS/dx with only positive gradients
     passed back through each nn.ReLU, and only where its input was positive."""
     _reject_layer("guided_backprop", layer)
@@ -112,9 +106,7 @@ def guided_backprop(
 
 
 @register_method("deconvnet")
-def deconvnet(
-    backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None
-) -> Attribution:
+def deconvnet(backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None) -> Attribution:
     """DeconvNet (Zeiler & Fergus 2014): dS/dx with each nn.ReLU passing back the positive
     part of the incoming gradient, whatever its forward input."""
     _reject_layer("deconvnet", layer)
@@ -123,17 +115,13 @@ def deconvnet(
 
 
 @register_method("guided_gradcam")
-def guided_gradcam(
-    backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None
-) -> Attribution:
+def guided_gradcam(backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None) -> Attribution:
     """Guided Grad-CAM (Selvaraju et al. 2017): guided backpropagation times the Grad-CAM map
     of `layer` interpolated to the input and normalised to [0, 1]. Two forward passes."""
     guided = backend.input_gradients(x, target, relu_rule="guided")
     cam = GradCAM()(backend, x, guided.targets, layer)
     raw = _strongest_channel(guided.gradients) * cam.maps
-    return Attribution(
-        minmax(np.abs(raw)), raw.astype(np.float32), guided.targets, cam.layer, guided.scores
-    )
+    return Attribution(minmax(np.abs(raw)), raw.astype(np.float32), guided.targets, cam.layer, guided.scores)
 
 
 def _reject_layer(method: str, layer: str | None) -> None:
@@ -147,9 +135,7 @@ def _strongest_channel(gradients: np.ndarray) -> np.ndarray:
     return np.take_along_axis(gradients, strongest, axis=1)[:, 0]
 
 
-def _attribution(
-    raw: np.ndarray, scored: Scored | InputGradients, layer: str | None
-) -> Attribution:
+def _attribution(raw: np.ndarray, scored: Scored | InputGradients, layer: str | None) -> Attribution:
     """maps = min-max of |raw|; targets and scores from the backend result."""
     return Attribution(
         maps=minmax(np.abs(raw)),
@@ -167,17 +153,12 @@ def _baseline(baseline: str | float | np.ndarray, x: np.ndarray) -> np.ndarray:
             return np.zeros_like(x)
         if baseline == "mean":
             spatial_axes = tuple(range(2, x.ndim))
-            return np.broadcast_to(x.mean(axis=spatial_axes, keepdims=True), x.shape).astype(
-                np.float32
-            )
-        raise ValueError(
-            f"integrated_gradients baseline must be 'zero', 'mean' or an array; got {baseline!r}"
-        )
+            return np.broadcast_to(x.mean(axis=spatial_axes, keepdims=True), x.shape).astype(np.float32)
+        raise ValueError(f"integrated_gradients baseline must be 'zero', 'mean' or an array; got {baseline!r}")
     values = np.asarray(baseline, dtype=np.float32)
     try:
         return np.broadcast_to(values, x.shape).astype(np.float32)
     except ValueError:
         raise ValueError(
-            f"integrated_gradients baseline of shape {values.shape} does not broadcast to the "
-            f"input shape {x.shape}"
+            f"integrated_gradients baseline of shape {values.shape} does not broadcast to the input shape {x.shape}"
         ) from None

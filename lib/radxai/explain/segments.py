@@ -60,9 +60,7 @@ def segment(x: np.ndarray, method: str = "slic", **options: Any) -> np.ndarray:
         "felzenszwalb": felzenszwalb_segments,
     }
     if method not in functions:
-        raise ValueError(
-            f"unknown segmentation {method!r}; segmentations: {', '.join(SEGMENTATIONS)}"
-        )
+        raise ValueError(f"unknown segmentation {method!r}; segmentations: {', '.join(SEGMENTATIONS)}")
     return functions[method](x, **options)
 
 
@@ -95,8 +93,7 @@ def slic_segments(
         spacing = np.asarray(spacing, dtype=np.float64)
         if spacing.shape != (spatial_dims,) or not np.all(spacing > 0):
             raise ValueError(
-                f"slic spacing must give {spatial_dims} positive values (one per spatial axis); "
-                f"got {spacing.tolist()}"
+                f"slic spacing must give {spatial_dims} positive values (one per spatial axis); got {spacing.tolist()}"
             )
     labels = [
         skimage_segmentation.slic(
@@ -156,9 +153,7 @@ def quickshift_segments(
     return _contiguous_batch(labels)
 
 
-def felzenszwalb_segments(
-    x: np.ndarray, *, scale: float = 1.0, sigma: float = 0.8, min_size: int = 20
-) -> np.ndarray:
+def felzenszwalb_segments(x: np.ndarray, *, scale: float = 1.0, sigma: float = 0.8, min_size: int = 20) -> np.ndarray:
     """Felzenszwalb-Huttenlocher graph segments (2D only) of each image of x (N, C, H, W).
 
     scale: larger gives larger segments. sigma: pre-smoothing (pixels). min_size: the smallest
@@ -169,9 +164,7 @@ def felzenszwalb_segments(
     _check_number("sigma", sigma, minimum=0.0, inclusive=True)
     _check_positive_int("min_size", min_size)
     labels = [
-        skimage_segmentation.felzenszwalb(
-            image, scale=scale, sigma=sigma, min_size=min_size, channel_axis=channel_axis
-        )
+        skimage_segmentation.felzenszwalb(image, scale=scale, sigma=sigma, min_size=min_size, channel_axis=channel_axis)
         for image, channel_axis in images
     ]
     return _contiguous_batch(labels)
@@ -225,8 +218,7 @@ def paint_segments(values: np.ndarray, segments: np.ndarray) -> np.ndarray:
         )
     if labels.max() >= table.shape[1]:
         raise ValueError(
-            f"segments have label {labels.max()} but values have only {table.shape[1]} "
-            "segments per sample"
+            f"segments have label {labels.max()} but values have only {table.shape[1]} segments per sample"
         )
     flat = labels.reshape(len(labels), -1)
     return np.take_along_axis(table, flat, axis=1).reshape(labels.shape).astype(np.float32)
@@ -241,10 +233,7 @@ def segment_means(maps: np.ndarray, segments: np.ndarray) -> np.ndarray:
     values = np.asarray(maps, dtype=np.float64)
     labels = np.asarray(segments)
     if values.shape != labels.shape or values.ndim < 2:
-        raise ValueError(
-            f"maps and segments must both be (N, *spatial); got {values.shape} and "
-            f"{labels.shape}"
-        )
+        raise ValueError(f"maps and segments must both be (N, *spatial); got {values.shape} and {labels.shape}")
     flat_labels = labels.reshape(len(labels), -1)
     flat_values = values.reshape(len(values), -1)
     width = int(flat_labels.max()) + 1
@@ -280,8 +269,10 @@ def restrict_to_region(segments: np.ndarray, region: np.ndarray) -> np.ndarray:
     if inside.dtype != bool:
         raise TypeError(f"region must be a boolean mask; got dtype {inside.dtype}")
     if labels.ndim < 2 or inside.shape not in (labels.shape[1:], labels.shape):
-        raise ValueError(f"region must have the segments' spatial shape {labels.shape[1:]} or "
-                         f"their shape {labels.shape}; got {inside.shape}")
+        raise ValueError(
+            f"region must have the segments' spatial shape {labels.shape[1:]} or "
+            f"their shape {labels.shape}; got {inside.shape}"
+        )
     inside = np.broadcast_to(inside, labels.shape)
     empty = [index for index, sample in enumerate(inside) if not sample.any()]
     if empty:
@@ -298,10 +289,7 @@ def _images_for_segmentation(
     values = np.asarray(x)
     if values.ndim - 2 not in dimensions or values.ndim < 4:
         accepted = " or ".join(f"{d}D" for d in dimensions)
-        raise ValueError(
-            f"{method} segments batches (N, C, *spatial) of {accepted} images; got shape "
-            f"{values.shape}"
-        )
+        raise ValueError(f"{method} segments batches (N, C, *spatial) of {accepted} images; got shape {values.shape}")
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{method} needs finite image values; x has NaN or infinite values")
     images = []

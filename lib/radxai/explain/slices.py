@@ -22,10 +22,7 @@ from radxai.slicing import view_axis
 __all__ = ["slice_activation", "informative_slices", "select_slice"]
 
 
-
-def slice_activation(
-    heatmap: np.ndarray, view: str = "coronal", mask: np.ndarray | None = None
-) -> np.ndarray:
+def slice_activation(heatmap: np.ndarray, view: str = "coronal", mask: np.ndarray | None = None) -> np.ndarray:
     """The mean heatmap value of every slice of `view`, inside `mask`.
 
     heatmap: (D, H, W) finite values (e.g. `Explanation.maps[n]`, in [0, 1]). mask: (D, H, W),
@@ -64,9 +61,7 @@ def informative_slices(
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
         raise ValueError(f"count must be a positive int; got {count!r}")
     if count > available:
-        raise ValueError(
-            f"asked for {count} {view} slices but only {available} hold mask voxels"
-        )
+        raise ValueError(f"asked for {count} {view} slices but only {available} hold mask voxels")
     # A stable sort of the negated activation keeps the lower index first among ties.
     order = np.argsort(-np.nan_to_num(activation, nan=-np.inf), kind="stable")
     return order[:count].astype(np.int64)
@@ -112,7 +107,4 @@ def _check_index(index: int, view: str, extent: int, shape: tuple[int, ...]) -> 
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
         raise TypeError(f"the slice index must be an int; got {index!r}")
     if not 0 <= index < extent:
-        raise ValueError(
-            f"{view} slice {index} is outside the volume: shape {shape} has {extent} {view} "
-            "slices"
-        )
+        raise ValueError(f"{view} slice {index} is outside the volume: shape {shape} has {extent} {view} slices")

@@ -147,7 +147,4 @@ def _check_range(classes: np.ndarray, outputs: int) -> None:
                 meaning = "valid targets: 0 (negative class, logit negated) and 1"
             else:
                 meaning = f"valid targets: 0..{outputs - 1}"
-            raise ValueError(
-                f"target {int(value)} is out of range for a model with {outputs} output(s); "
-                f"{meaning}"
-            )
+            raise ValueError(f"target {int(value)} is out of range for a model with {outputs} output(s); {meaning}")

@@ -46,9 +46,7 @@ def resize(maps: np.ndarray, size: Sequence[int]) -> np.ndarray:
         return values
     # interpolate wants a channel axis: (N, 1, *s).
     tensor = torch.from_numpy(np.ascontiguousarray(values))[:, None]
-    resized = F.interpolate(
-        tensor, size=target, mode=_INTERPOLATION_MODES[len(target)], align_corners=False
-    )
+    resized = F.interpolate(tensor, size=target, mode=_INTERPOLATION_MODES[len(target)], align_corners=False)
     return resized[:, 0].numpy()
 
 

@@ -41,8 +41,9 @@ __all__ = [
 COVID_LUNG_ORGANS: tuple[tuple[str, ...], ...] = (("right_lung", "left_lung"),)
 
 
-def allowed_regions(organ_labels: np.ndarray, labels: np.ndarray | Sequence[float],
-                    class_organs: Sequence[Sequence[str]]) -> np.ndarray:
+def allowed_regions(
+    organ_labels: np.ndarray, labels: np.ndarray | Sequence[float], class_organs: Sequence[Sequence[str]]
+) -> np.ndarray:
     """Allowed region of every class in one volume: bool (K, D, H, W).
 
     organ_labels: (D, H, W) integer organ labels (`ORGAN_LABELS` values, 0 elsewhere).
@@ -99,8 +100,7 @@ class AllowedRegionDataset:
     on construction. Raises ValueError when a study has no organ mask.
     """
 
-    def __init__(self, volumes: CTVolumeDataset,
-                 class_organs: Sequence[Sequence[str]] = COVID_LUNG_ORGANS) -> None:
+    def __init__(self, volumes: CTVolumeDataset, class_organs: Sequence[Sequence[str]] = COVID_LUNG_ORGANS) -> None:
         self.volumes = volumes
         self.class_organs = tuple(tuple(names) for names in class_organs)
         self.organ_labels: list[np.ndarray] = []
@@ -135,8 +135,9 @@ class JointAugmentation:
     outside the rotated field both are zero (a mask forbids what came from outside).
     """
 
-    def __init__(self, flip_axes: Sequence[int] = (-1,), max_degrees: float = 20.0,
-                 flip_probability: float = 0.5) -> None:
+    def __init__(
+        self, flip_axes: Sequence[int] = (-1,), max_degrees: float = 20.0, flip_probability: float = 0.5
+    ) -> None:
         if not 0.0 <= flip_probability <= 1.0:
             raise ValueError(f"flip_probability must lie in [0, 1], got {flip_probability}")
         if not (math.isfinite(max_degrees) and max_degrees >= 0):
@@ -145,8 +146,9 @@ class JointAugmentation:
         self.max_degrees = float(max_degrees)
         self.flip_probability = float(flip_probability)
 
-    def __call__(self, inputs: torch.Tensor, companion: torch.Tensor,
-                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, inputs: torch.Tensor, companion: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, C, *spatial), (N, K, *spatial) -> both transformed by the same random draws."""
         if inputs.shape[0] != companion.shape[0] or inputs.shape[2:] != companion.shape[2:]:
             raise ValueError(
@@ -160,7 +162,7 @@ class JointAugmentation:
         for axis in self.flip_axes:
             if not -spatial_dims <= axis < spatial_dims:
                 raise ValueError(f"flip axis {axis} is not a spatial axis of {spatial_dims}D inputs")
-            flipped = (torch.rand(count, generator=generator) < self.flip_probability)
+            flipped = torch.rand(count, generator=generator) < self.flip_probability
             selector = flipped.reshape(count, *([1] * (inputs.ndim - 1)))
             dim = 2 + axis % spatial_dims
             inputs = torch.where(selector, inputs.flip(dim), inputs)
@@ -168,15 +170,21 @@ class JointAugmentation:
         if self.max_degrees == 0:
             return inputs, companion
         angles = (torch.rand(count, generator=generator) * 2 - 1) * math.radians(self.max_degrees)
-        grid = functional.affine_grid(_rotations(angles.to(inputs.dtype), spatial_dims), list(inputs.shape),
-                                      align_corners=False)
+        grid = functional.affine_grid(
+            _rotations(angles.to(inputs.dtype), spatial_dims), list(inputs.shape), align_corners=False
+        )
         inputs = functional.grid_sample(inputs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         if companion.dtype == torch.bool:
-            companion = functional.grid_sample(companion.to(inputs.dtype), grid, mode="nearest",
-                                               padding_mode="zeros", align_corners=False) > 0.5
+            companion = (
+                functional.grid_sample(
+                    companion.to(inputs.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=False
+                )
+                > 0.5
+            )
         else:
-            companion = functional.grid_sample(companion.to(inputs.dtype), grid, mode="bilinear",
-                                               padding_mode="zeros", align_corners=False)
+            companion = functional.grid_sample(
+                companion.to(inputs.dtype), grid, mode="bilinear", padding_mode="zeros", align_corners=False
+            )
         return inputs, companion
 
 

@@ -39,8 +39,7 @@ from radxai.train import (
     targets_of,
 )
 
-__all__ = ["BatchLosses", "BatchLossFunction", "JointAugmenter", "positive_weight_for", "fit_guided",
-           "fit_mask_loss"]
+__all__ = ["BatchLosses", "BatchLossFunction", "JointAugmenter", "positive_weight_for", "fit_guided", "fit_mask_loss"]
 
 JointAugmenter = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
@@ -84,9 +83,14 @@ class _ImagesAndLabels:
         return image, label
 
 
-def _run_epoch(model: nn.Module, loader: Any, batch_losses: BatchLossFunction,
-               optimiser: torch.optim.Optimizer | None, augmentation: JointAugmenter | None,
-               generator: torch.Generator) -> tuple[dict[str, float], int]:
+def _run_epoch(
+    model: nn.Module,
+    loader: Any,
+    batch_losses: BatchLossFunction,
+    optimiser: torch.optim.Optimizer | None,
+    augmentation: JointAugmenter | None,
+    generator: torch.Generator,
+) -> tuple[dict[str, float], int]:
     """One pass over ``loader``; returns sample-weighted mean losses, accuracy, and the count."""
     training = optimiser is not None
     model.train(training)
@@ -115,10 +119,16 @@ def _run_epoch(model: nn.Module, loader: Any, batch_losses: BatchLossFunction,
     return means, seen
 
 
-def fit_guided(model: nn.Module, train_dataset: Any, validation_dataset: Any, batch_losses: BatchLossFunction,
-               config: FitConfig | None = None, augmentation: JointAugmenter | None = None,
-               checkpoint: str | os.PathLike[str] | None = None,
-               checkpoint_extra: dict[str, Any] | None = None) -> History:
+def fit_guided(
+    model: nn.Module,
+    train_dataset: Any,
+    validation_dataset: Any,
+    batch_losses: BatchLossFunction,
+    config: FitConfig | None = None,
+    augmentation: JointAugmenter | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_extra: dict[str, Any] | None = None,
+) -> History:
     """Train ``model`` with Adam on ``batch_losses``; return a `radxai.train.History`.
 
     Datasets: ``dataset[i] -> (x, y, companion)`` numpy arrays (x (C, *spatial), y (K,),
@@ -135,8 +145,10 @@ def fit_guided(model: nn.Module, train_dataset: Any, validation_dataset: Any, ba
     """
     config = config or FitConfig()
     if len(train_dataset) == 0 or len(validation_dataset) == 0:
-        raise ValueError(f"fit needs non-empty datasets; got {len(train_dataset)} training and "
-                         f"{len(validation_dataset)} validation samples")
+        raise ValueError(
+            f"fit needs non-empty datasets; got {len(train_dataset)} training and "
+            f"{len(validation_dataset)} validation samples"
+        )
     set_threads(config.threads)
     seed_everything(config.seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -152,23 +164,36 @@ def fit_guided(model: nn.Module, train_dataset: Any, validation_dataset: Any, ba
     for epoch in epochs:
         started = time.perf_counter()
         train_loader = loader(train_dataset, config.batch_size, True, config.seed + epoch)
-        train, seen = _run_epoch(model, train_loader, batch_losses, optimiser, augmentation,
-                                 augmentation_generator)
+        train, seen = _run_epoch(model, train_loader, batch_losses, optimiser, augmentation, augmentation_generator)
         train_seconds = time.perf_counter() - started
         if config.recalibrate_batch_norm:
             recalibrate_batch_norm(model, loader(_ImagesAndLabels(train_dataset), config.batch_size, False, 0))
-        validation, _ = _run_epoch(model, loader(validation_dataset, config.batch_size, False, 0),
-                                   batch_losses, None, None, augmentation_generator)
-        record: dict[str, float] = {"epoch": epoch, "train_loss": train["loss"],
-                                    "validation_loss": validation["loss"],
-                                    "train_accuracy": train["accuracy"],
-                                    "validation_accuracy": validation["accuracy"]}
+        validation, _ = _run_epoch(
+            model,
+            loader(validation_dataset, config.batch_size, False, 0),
+            batch_losses,
+            None,
+            None,
+            augmentation_generator,
+        )
+        record: dict[str, float] = {
+            "epoch": epoch,
+            "train_loss": train["loss"],
+            "validation_loss": validation["loss"],
+            "train_accuracy": train["accuracy"],
+            "validation_accuracy": validation["accuracy"],
+        }
         for name in sorted(set(train) - {"loss", "accuracy"}):
             record[f"train_{name}"] = train[name]
             record[f"validation_{name}"] = validation[name]
         history.epochs.append(record)
-        history.timings.append({"epoch": epoch, "seconds": time.perf_counter() - started,
-                                "train_samples_per_second": seen / max(train_seconds, 1e-9)})
+        history.timings.append(
+            {
+                "epoch": epoch,
+                "seconds": time.perf_counter() - started,
+                "train_samples_per_second": seen / max(train_seconds, 1e-9),
+            }
+        )
         progress.epoch_done(epoch, train_loss=train["loss"], validation_loss=validation["loss"])
         if validation["loss"] < history.best_validation_loss:
             history.best_validation_loss = validation["loss"]
@@ -182,15 +207,23 @@ def fit_guided(model: nn.Module, train_dataset: Any, validation_dataset: Any, ba
     if checkpoint is not None:
         from radxai import models
 
-        models.save(model, Path(checkpoint), history=history.as_dict(), fit_config=asdict(config),
-                    **(checkpoint_extra or {}))
+        models.save(
+            model, Path(checkpoint), history=history.as_dict(), fit_config=asdict(config), **(checkpoint_extra or {})
+        )
     return history
 
 
-def fit_mask_loss(model: nn.Module, train_dataset: Any, validation_dataset: Any, config: FitConfig | None = None,
-                  mask_weight: float = DEFAULT_MASK_WEIGHT, form: str = "paper", layer: str | None = None,
-                  augmentation: JointAugmenter | None = None,
-                  checkpoint: str | os.PathLike[str] | None = None) -> History:
+def fit_mask_loss(
+    model: nn.Module,
+    train_dataset: Any,
+    validation_dataset: Any,
+    config: FitConfig | None = None,
+    mask_weight: float = DEFAULT_MASK_WEIGHT,
+    form: str = "paper",
+    layer: str | None = None,
+    augmentation: JointAugmenter | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> History:
     """Train with L = BCE-with-logits + lambda * L_mask (HiResCAM attention outside allowed regions).
 
     Datasets give ``(x, y, allowed)``: x float32 (1, D, H, W), y (K,), allowed bool
@@ -209,9 +242,18 @@ def fit_mask_loss(model: nn.Module, train_dataset: Any, validation_dataset: Any,
 
     def batch_losses(model: nn.Module, batch: Sequence[torch.Tensor], training: bool) -> BatchLosses:
         inputs, targets, allowed = batch
-        terms = guided_mask_loss(model, inputs, targets, allowed, mask_weight, form, layer, positive_weight,
-                                 create_graph=training)
+        terms = guided_mask_loss(
+            model, inputs, targets, allowed, mask_weight, form, layer, positive_weight, create_graph=training
+        )
         return BatchLosses(terms.total, terms.logits, {"classification": terms.classification, "mask": terms.mask})
 
-    return fit_guided(model, train_dataset, validation_dataset, batch_losses, config, augmentation, checkpoint,
-                      {"mask_loss": {"mask_weight": mask_weight, "form": form, "layer": layer}})
+    return fit_guided(
+        model,
+        train_dataset,
+        validation_dataset,
+        batch_losses,
+        config,
+        augmentation,
+        checkpoint,
+        {"mask_loss": {"mask_weight": mask_weight, "form": form, "layer": layer}},
+    )

@@ -63,8 +63,7 @@ __all__ = [
     "fit_gaze",
 ]
 
-GAZE_EXPERIMENTS: tuple[str, ...] = ("baseline", "generator_vs_gaze", "mask_vs_generator",
-                                     "mask_and_generator_vs_gaze")
+GAZE_EXPERIMENTS: tuple[str, ...] = ("baseline", "generator_vs_gaze", "mask_vs_generator", "mask_and_generator_vs_gaze")
 # The work's numbering: 0 = the baseline, 1-3 = the proposed model sets.
 EXPERIMENT_SETS: dict[int, str] = dict(enumerate(GAZE_EXPERIMENTS))
 HEATMAP_TARGETS: tuple[str, ...] = ("labels", "predicted")
@@ -94,8 +93,11 @@ class GazeLossConfig:
             raise ValueError(f"unknown gaze experiment {self.experiment!r}; experiments: {', '.join(GAZE_EXPERIMENTS)}")
         check_generator(self.generator)
         for name, value, upper in (("gamma", self.gamma, math.inf), ("mask_share", self.mask_share, 1.0)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-                    math.isfinite(value) and 0.0 <= value <= upper):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not (math.isfinite(value) and 0.0 <= value <= upper)
+            ):
                 bound = "a finite number >= 0" if upper == math.inf else f"in [0, {upper}]"
                 raise ValueError(f"{name} must be {bound}, got {value!r}")
         if self.heatmap_target not in HEATMAP_TARGETS:
@@ -145,13 +147,20 @@ def _heatmap_targets(logits: torch.Tensor, labels: torch.Tensor, heatmap_target:
     predicted = resolve_targets(None, logits.detach().cpu().numpy(), len(logits))
     weights = torch.zeros_like(logits.detach())
     weights[torch.arange(len(logits)), torch.from_numpy(predicted.columns)] = torch.from_numpy(predicted.signs).to(
-        logits.dtype)
+        logits.dtype
+    )
     return weights
 
 
-def gaze_losses(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, gaze: torch.Tensor,
-                config: GazeLossConfig, positive_weight: torch.Tensor | None = None,
-                training: bool = True) -> BatchLosses:
+def gaze_losses(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    gaze: torch.Tensor,
+    config: GazeLossConfig,
+    positive_weight: torch.Tensor | None = None,
+    training: bool = True,
+) -> BatchLosses:
     """The loss of one batch for ``config.experiment``; `BatchLosses` with parts.
 
     inputs (N, C, H, W); targets (N, K) labels; gaze (N, 1, H, W) (or (N, H, W)) in [0, 1];
@@ -163,8 +172,10 @@ def gaze_losses(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, g
     if gaze.ndim == inputs.ndim - 1:
         gaze = gaze[:, None]
     if tuple(gaze.shape) != (inputs.shape[0], 1, *inputs.shape[2:]):
-        raise ValueError(f"gaze heatmaps of shape {tuple(gaze.shape)} do not match the inputs of shape "
-                         f"{tuple(inputs.shape)}: expected (N, 1, *spatial)")
+        raise ValueError(
+            f"gaze heatmaps of shape {tuple(gaze.shape)} do not match the inputs of shape "
+            f"{tuple(inputs.shape)}: expected (N, 1, *spatial)"
+        )
     gaze = gaze.to(inputs.dtype)
     output = model(inputs)
     logits = logits_of(output)
@@ -175,25 +186,40 @@ def gaze_losses(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, g
         parts["mask_vs_gaze"] = functional.binary_cross_entropy_with_logits(output.mask_logits, gaze)
     if config.experiment in _USES_GENERATOR:
         differentiable = training and config.experiment != "mask_vs_generator"
-        heatmap = generator_heatmap(model, inputs, _heatmap_targets(logits, targets, config.heatmap_target),
-                                    config.generator, create_graph=differentiable)[:, None]
+        heatmap = generator_heatmap(
+            model,
+            inputs,
+            _heatmap_targets(logits, targets, config.heatmap_target),
+            config.generator,
+            create_graph=differentiable,
+        )[:, None]
         squeezed = HEATMAP_EPSILON + (1 - 2 * HEATMAP_EPSILON) * heatmap
         if config.experiment == "mask_vs_generator":
-            parts["mask_vs_generator"] = functional.binary_cross_entropy_with_logits(output.mask_logits,
-                                                                                      squeezed.detach())
+            parts["mask_vs_generator"] = functional.binary_cross_entropy_with_logits(
+                output.mask_logits, squeezed.detach()
+            )
         else:
             parts["generator_vs_gaze"] = functional.binary_cross_entropy(squeezed, gaze)
     if config.experiment == "mask_and_generator_vs_gaze":
         guidance = config.mask_share * parts["mask_vs_gaze"] + (1 - config.mask_share) * parts["generator_vs_gaze"]
     else:
         (guidance,) = parts.values()
-    return BatchLosses(classification + config.gamma * guidance, logits,
-                       {"classification": classification, "guidance": guidance, **parts})
+    return BatchLosses(
+        classification + config.gamma * guidance,
+        logits,
+        {"classification": classification, "guidance": guidance, **parts},
+    )
 
 
-def fit_gaze(model: nn.Module, train_dataset: Any, validation_dataset: Any, loss_config: GazeLossConfig,
-             config: FitConfig | None = None, augmentation: JointAugmenter | None = None,
-             checkpoint: str | os.PathLike[str] | None = None) -> History:
+def fit_gaze(
+    model: nn.Module,
+    train_dataset: Any,
+    validation_dataset: Any,
+    loss_config: GazeLossConfig,
+    config: FitConfig | None = None,
+    augmentation: JointAugmenter | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> History:
     """Train a `UNetClassifier` with ``loss_config``'s guidance loss; return a `radxai.train.History`.
 
     Datasets give ``(x, y, gaze)`` (`GazeHeatmapDataset`). The loop is `radxai.guided.fit.fit_guided`
@@ -209,5 +235,13 @@ def fit_gaze(model: nn.Module, train_dataset: Any, validation_dataset: Any, loss
         inputs, targets, gaze = batch
         return gaze_losses(model, inputs, targets, gaze, loss_config, positive_weight, training)
 
-    return fit_guided(model, train_dataset, validation_dataset, batch_losses, config, augmentation, checkpoint,
-                      {"gaze_loss": asdict(loss_config)})
+    return fit_guided(
+        model,
+        train_dataset,
+        validation_dataset,
+        batch_losses,
+        config,
+        augmentation,
+        checkpoint,
+        {"gaze_loss": asdict(loss_config)},
+    )

@@ -84,9 +84,7 @@ def relu_rule(model: nn.Module, generator: str) -> Iterator[int]:
     rule = _RULES[check_generator(generator)]
     relus = [module for module in model.modules() if isinstance(module, nn.ReLU)]
     if not relus:
-        raise ValueError(
-            f"the {generator} generator acts on nn.ReLU modules, and {type(model).__name__} has none"
-        )
+        raise ValueError(f"the {generator} generator acts on nn.ReLU modules, and {type(model).__name__} has none")
     in_place = [name for name, module in model.named_modules() if isinstance(module, nn.ReLU) and module.inplace]
     if in_place:
         raise ValueError(f"the {generator} generator needs ReLUs that are not in-place; in-place: {in_place}")
@@ -135,8 +133,13 @@ def _class_weights(targets: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return targets.to(logits.dtype)
 
 
-def generator_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-                        generator: str = "guided_backprop", create_graph: bool = True) -> torch.Tensor:
+def generator_gradients(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    generator: str = "guided_backprop",
+    create_graph: bool = True,
+) -> torch.Tensor:
     """The generator's input gradient dS/dx, (N, C, *spatial), by one extra forward pass.
 
     inputs: (N, C, *spatial). targets: (N,) integer classes, or (N, K) weights w with
@@ -163,8 +166,13 @@ def generator_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.T
     return gradient
 
 
-def generator_heatmap(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-                      generator: str = "guided_backprop", create_graph: bool = True) -> torch.Tensor:
+def generator_heatmap(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    generator: str = "guided_backprop",
+    create_graph: bool = True,
+) -> torch.Tensor:
     """The generator heatmap (N, *spatial) in [0, 1], differentiable w.r.t. the weights.
 
     Per pixel, the gradient magnitude of the strongest channel (max over channels of

@@ -85,10 +85,12 @@ def _captured_output(model: nn.Module, layer: str) -> Iterator[list[torch.Tensor
     """Collects the output of ``layer`` during the block's forward pass; the hook is removed on exit."""
     modules = dict(model.named_modules())
     if layer not in modules or layer == "":
-        convolutions = [name for name, module in model.named_modules()
-                        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))]
-        raise ValueError(f"{type(model).__name__} has no layer {layer!r}; "
-                         f"convolution layers: {', '.join(convolutions)}")
+        convolutions = [
+            name for name, module in model.named_modules() if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
+        ]
+        raise ValueError(
+            f"{type(model).__name__} has no layer {layer!r}; convolution layers: {', '.join(convolutions)}"
+        )
     outputs: list[torch.Tensor] = []
     handle = modules[layer].register_forward_hook(lambda module, args, output: outputs.append(output))
     try:
@@ -97,8 +99,9 @@ def _captured_output(model: nn.Module, layer: str) -> Iterator[list[torch.Tensor
         handle.remove()
 
 
-def hirescam_attention(model: nn.Module, inputs: torch.Tensor, layer: str | None = None,
-                       create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def hirescam_attention(
+    model: nn.Module, inputs: torch.Tensor, layer: str | None = None, create_graph: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One forward pass: logits (N, K) and HiResCAM attention (N, K, *grid) at ``layer``.
 
     inputs: (N, C, *spatial). layer: a module name, or None for the model's ``cam_layer``;
@@ -122,22 +125,25 @@ def hirescam_attention(model: nn.Module, inputs: torch.Tensor, layer: str | None
         activations = outputs[0]
         if closed_form:
             groups = activations.shape[2]
-            weights = model.classifier.weight.reshape(logits.shape[1], activations.shape[1],
-                                                      *activations.shape[3:])
+            weights = model.classifier.weight.reshape(logits.shape[1], activations.shape[1], *activations.shape[3:])
             attention = torch.einsum("nfghw,kfhw->nkghw", activations, weights) / groups
         else:
             maps = []
             for index in range(logits.shape[1]):
-                (gradient,) = torch.autograd.grad(logits[:, index].sum(), activations,
-                                                  create_graph=create_graph, retain_graph=True)
+                (gradient,) = torch.autograd.grad(
+                    logits[:, index].sum(), activations, create_graph=create_graph, retain_graph=True
+                )
                 maps.append((gradient * activations).sum(dim=1))
             attention = torch.stack(maps, dim=1)
     return logits, attention
 
 
 def _check_mask_weight(mask_weight: float) -> float:
-    if isinstance(mask_weight, bool) or not isinstance(mask_weight, numbers.Real) or not (
-            math.isfinite(mask_weight) and mask_weight >= 0):
+    if (
+        isinstance(mask_weight, bool)
+        or not isinstance(mask_weight, numbers.Real)
+        or not (math.isfinite(mask_weight) and mask_weight >= 0)
+    ):
         raise ValueError(f"the mask-loss weight lambda must be a finite number >= 0, got {mask_weight!r}")
     return float(mask_weight)
 
@@ -173,10 +179,15 @@ def mask_loss(attention: torch.Tensor, allowed: torch.Tensor, form: str = "paper
     return (functional.softplus(attention) * forbidden).sum() / count
 
 
-def classification_and_mask_loss(logits: torch.Tensor, targets: torch.Tensor, attention: torch.Tensor,
-                                 allowed: torch.Tensor, mask_weight: float = DEFAULT_MASK_WEIGHT,
-                                 form: str = "paper",
-                                 positive_weight: torch.Tensor | None = None) -> MaskLossTerms:
+def classification_and_mask_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    attention: torch.Tensor,
+    allowed: torch.Tensor,
+    mask_weight: float = DEFAULT_MASK_WEIGHT,
+    form: str = "paper",
+    positive_weight: torch.Tensor | None = None,
+) -> MaskLossTerms:
     """L = BCE-with-logits(logits, targets) + lambda * L_mask(attention, allowed).
 
     logits and targets (N, K); attention and allowed (N, K, *grid); positive_weight (K,) as
@@ -190,10 +201,17 @@ def classification_and_mask_loss(logits: torch.Tensor, targets: torch.Tensor, at
     return MaskLossTerms(classification + mask_weight * mask, classification, mask, logits)
 
 
-def guided_mask_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, allowed: torch.Tensor,
-                     mask_weight: float = DEFAULT_MASK_WEIGHT, form: str = "paper", layer: str | None = None,
-                     positive_weight: torch.Tensor | None = None,
-                     create_graph: bool = True) -> MaskLossTerms:
+def guided_mask_loss(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    allowed: torch.Tensor,
+    mask_weight: float = DEFAULT_MASK_WEIGHT,
+    form: str = "paper",
+    layer: str | None = None,
+    positive_weight: torch.Tensor | None = None,
+    create_graph: bool = True,
+) -> MaskLossTerms:
     """The mask loss of one batch, from the volumes up: forward pass, attention, regions, losses.
 
     inputs: (N, C, *spatial) volumes. targets: (N, K) (or (N,) for K = 1). allowed: bool

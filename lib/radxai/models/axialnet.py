@@ -58,9 +58,7 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(
-            in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False
-        )
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
         self.norm1 = nn.BatchNorm2d(out_channels)
         self.activation1 = nn.ReLU(inplace=False)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
@@ -68,9 +66,7 @@ class ResidualBlock(nn.Module):
         if stride != 1 or in_channels != out_channels:
             self.shortcut: nn.Module = nn.Sequential(
                 OrderedDict(
-                    conv=nn.Conv2d(
-                        in_channels, out_channels, kernel_size=1, stride=stride, bias=False
-                    ),
+                    conv=nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
                     norm=nn.BatchNorm2d(out_channels),
                 )
             )
@@ -94,21 +90,16 @@ class ResNetBackbone(nn.Module):
     `out_channels` = F and `downsampling` = 2**(stages + 1) describe the output.
     """
 
-    def __init__(
-        self, in_channels: int, blocks_per_stage: Sequence[int], width: float = 1.0
-    ) -> None:
+    def __init__(self, in_channels: int, blocks_per_stage: Sequence[int], width: float = 1.0) -> None:
         super().__init__()
         if not blocks_per_stage or any(count < 1 for count in blocks_per_stage):
             raise ValueError(
-                f"blocks_per_stage needs at least one stage of at least one block, "
-                f"got {tuple(blocks_per_stage)}"
+                f"blocks_per_stage needs at least one stage of at least one block, got {tuple(blocks_per_stage)}"
             )
         channels = scaled(BASE_STAGE_CHANNELS, width)
         self.stem = nn.Sequential(
             OrderedDict(
-                conv=nn.Conv2d(
-                    in_channels, channels, kernel_size=7, stride=2, padding=3, bias=False
-                ),
+                conv=nn.Conv2d(in_channels, channels, kernel_size=7, stride=2, padding=3, bias=False),
                 norm=nn.BatchNorm2d(channels),
                 activation=nn.ReLU(inplace=False),
                 pool=nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
@@ -167,9 +158,7 @@ class _SliceEncoder(nn.Module):
     ) -> None:
         super().__init__()
         if slices_per_group not in SLICE_GROUP_SIZES:
-            raise ValueError(
-                f"slices_per_group must be one of {SLICE_GROUP_SIZES}, got {slices_per_group}"
-            )
+            raise ValueError(f"slices_per_group must be one of {SLICE_GROUP_SIZES}, got {slices_per_group}")
         self.model_name = model_name
         self.slices_per_group = slices_per_group
         self.backbone = ResNetBackbone(slices_per_group, blocks_per_stage, width)
@@ -178,9 +167,7 @@ class _SliceEncoder(nn.Module):
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         for index, base in enumerate(BASE_REDUCE_CHANNELS, start=1):
             filters = scaled(base, width)
-            layers[f"conv{index}"] = nn.Conv3d(
-                channels, filters, kernel_size=(1, 3, 3), padding=(0, 1, 1)
-            )
+            layers[f"conv{index}"] = nn.Conv3d(channels, filters, kernel_size=(1, 3, 3), padding=(0, 1, 1))
             if index < len(BASE_REDUCE_CHANNELS):
                 layers[f"activation{index}"] = nn.ReLU(inplace=False)
             channels = filters
@@ -188,10 +175,7 @@ class _SliceEncoder(nn.Module):
         self.feature_channels = channels
 
     def _check(self, x: torch.Tensor) -> None:
-        expected = (
-            f"{layout(3)} with C=1 and D a positive multiple of slices_per_group="
-            f"{self.slices_per_group}"
-        )
+        expected = f"{layout(3)} with C=1 and D a positive multiple of slices_per_group={self.slices_per_group}"
         valid = (
             isinstance(x, torch.Tensor)
             and x.ndim == 5

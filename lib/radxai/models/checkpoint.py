@@ -53,8 +53,7 @@ def _build(checkpoint: dict[str, Any], source: Path) -> nn.Module:
         raise CheckpointError(f"{source}: {error}") from error
     except (TypeError, ValueError) as error:
         raise CheckpointError(
-            f"{source}: cannot rebuild architecture {checkpoint['architecture']!r} from its "
-            f"stored arguments ({error})"
+            f"{source}: cannot rebuild architecture {checkpoint['architecture']!r} from its stored arguments ({error})"
         ) from error
 
 
@@ -63,12 +62,17 @@ def _check_shapes(skeleton: nn.Module, state_dict: Any, source: Path) -> None:
         raise CheckpointError(f"{source}: state_dict is a {type(state_dict).__name__}, not a dictionary")
     expected = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
     stored = {name: tuple(tensor.shape) for name, tensor in state_dict.items() if isinstance(tensor, torch.Tensor)}
-    differing = [f"{name}: architecture {shape}, file {stored.get(name, 'absent')}"
-                 for name, shape in expected.items() if stored.get(name) != shape]
+    differing = [
+        f"{name}: architecture {shape}, file {stored.get(name, 'absent')}"
+        for name, shape in expected.items()
+        if stored.get(name) != shape
+    ]
     if differing:
-        raise CheckpointError(f"{source}: weights do not fit architecture {skeleton.architecture!r} "
-                              f"with its stored arguments ({len(differing)} tensors differ, e.g. "
-                              f"{differing[0]})")
+        raise CheckpointError(
+            f"{source}: weights do not fit architecture {skeleton.architecture!r} "
+            f"with its stored arguments ({len(differing)} tensors differ, e.g. "
+            f"{differing[0]})"
+        )
 
 
 def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
@@ -104,9 +108,7 @@ def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
     }
     destination = Path(path)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary_name = tempfile.mkstemp(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp"
-    )
+    descriptor, temporary_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as handle:
             torch.save(checkpoint, handle)
@@ -115,9 +117,11 @@ def save(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
         try:
             torch.load(temporary_name, map_location="cpu", weights_only=True)
         except Exception as error:
-            raise ValueError(f"{destination} not written: the checkpoint would not load back "
-                             f"({type(error).__name__}); extra entries must be plain data "
-                             "(numbers, strings, lists, tuples, dicts, tensors)") from error
+            raise ValueError(
+                f"{destination} not written: the checkpoint would not load back "
+                f"({type(error).__name__}); extra entries must be plain data "
+                "(numbers, strings, lists, tuples, dicts, tensors)"
+            ) from error
         os.chmod(temporary_name, 0o644)  # mkstemp creates owner-only files
         os.replace(temporary_name, destination)
     except BaseException:
@@ -140,8 +144,7 @@ def load(path: str | os.PathLike[str], map_location: Any = "cpu") -> nn.Module:
         raise CheckpointError(f"{source} is missing checkpoint keys: {', '.join(missing)}")
     stored_hash = checkpoint.get("weights_sha256")
     if stored_hash is not None and weights_sha256(checkpoint["state_dict"]) != stored_hash:
-        raise CheckpointError(f"{source}: its weights differ from those saved (sha256 mismatch): "
-                              "the file is damaged")
+        raise CheckpointError(f"{source}: its weights differ from those saved (sha256 mismatch): the file is damaged")
     # First on the meta device (no memory): stored arguments that ask for a far larger network
     # than the stored weights (a damaged or edited file) are refused before a real build
     # allocates it.
@@ -180,7 +183,5 @@ def _read_checkpoint(source: Path, map_location: Any) -> dict[str, Any]:
             f"{source} is not a readable torch checkpoint ({type(error).__name__}: {error})"
         ) from error
     if not isinstance(checkpoint, dict):
-        raise CheckpointError(
-            f"{source} holds a {type(checkpoint).__name__}, not a radxai checkpoint dictionary"
-        )
+        raise CheckpointError(f"{source} holds a {type(checkpoint).__name__}, not a radxai checkpoint dictionary")
     return checkpoint

@@ -155,9 +155,7 @@ def build_keras_cnn3d(
             data_format=layout,
             name=f"block{index}_conv",
         )(features)
-        features = keras.layers.MaxPool3D(
-            pool_size=2, data_format=layout, name=f"block{index}_pool"
-        )(features)
+        features = keras.layers.MaxPool3D(pool_size=2, data_format=layout, name=f"block{index}_pool")(features)
         features = keras.layers.BatchNormalization(
             axis=-1,
             epsilon=KERAS_BATCH_NORM_EPSILON,
@@ -180,9 +178,7 @@ def to_channels_last(x: np.ndarray) -> np.ndarray:
     """(N, C, *spatial) -> (N, *spatial, C), e.g. radxai's (N, C, D, H, W) -> Keras's layout."""
     x = np.asarray(x)
     if x.ndim < 3:
-        raise ValueError(
-            f"expected (N, C, *spatial) with at least one spatial axis; got shape {x.shape}"
-        )
+        raise ValueError(f"expected (N, C, *spatial) with at least one spatial axis; got shape {x.shape}")
     return np.moveaxis(x, 1, -1)
 
 
@@ -190,9 +186,7 @@ def to_channels_first(x: np.ndarray) -> np.ndarray:
     """(N, *spatial, C) -> (N, C, *spatial), e.g. a Keras activation back to radxai's layout."""
     x = np.asarray(x)
     if x.ndim < 3:
-        raise ValueError(
-            f"expected (N, *spatial, C) with at least one spatial axis; got shape {x.shape}"
-        )
+        raise ValueError(f"expected (N, *spatial, C) with at least one spatial axis; got shape {x.shape}")
     return np.moveaxis(x, -1, 1)
 
 
@@ -254,9 +248,7 @@ def _keras_layer(keras_model: keras.Model, name: str) -> keras.Layer:
     try:
         return keras_model.get_layer(name)
     except ValueError:
-        raise ValueError(
-            f"Keras model has no layer {name!r}; expected a model from build_keras_cnn3d"
-        ) from None
+        raise ValueError(f"Keras model has no layer {name!r}; expected a model from build_keras_cnn3d") from None
 
 
 def copy_torch_to_keras(torch_model: nn.Module, keras_model: keras.Model) -> None:
@@ -299,8 +291,7 @@ def save_keras_cnn3d(model: keras.Model, path: str | os.PathLike[str], arguments
     path = Path(path)
     temporary = path.with_name(f".{path.name}.partial")
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo("arguments.json", _ARCHIVE_TIME),
-                         json.dumps(arguments, sort_keys=True))
+        archive.writestr(zipfile.ZipInfo("arguments.json", _ARCHIVE_TIME), json.dumps(arguments, sort_keys=True))
         for index, weight in enumerate(model.get_weights()):
             buffer = io.BytesIO()
             np.save(buffer, np.asarray(weight), allow_pickle=False)

@@ -73,9 +73,7 @@ def build(name: str, **arguments: Any) -> nn.Module:
         bound = signature.bind(**arguments)
     except TypeError as error:
         accepted = ", ".join(signature.parameters)
-        raise TypeError(
-            f"architecture {name!r}: {error}; accepted arguments: {accepted}"
-        ) from error
+        raise TypeError(f"architecture {name!r}: {error}; accepted arguments: {accepted}") from error
     bound.apply_defaults()
     model = store_channels_last(builder(**bound.arguments))
     model.architecture = name

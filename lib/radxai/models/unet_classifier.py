@@ -71,9 +71,7 @@ class DoubleConv(nn.Sequential):
         )
 
 
-def _encoder_level(
-    in_channels: int, out_channels: int, spatial_dims: int, pool: bool
-) -> nn.Sequential:
+def _encoder_level(in_channels: int, out_channels: int, spatial_dims: int, pool: bool) -> nn.Sequential:
     """Optional 2x max pool (``pool``), then a double conv (``convs``)."""
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if pool:
@@ -85,13 +83,9 @@ def _encoder_level(
 class _DecoderLevel(nn.Module):
     """Upsample by 2, concatenate the encoder's skip features, double conv."""
 
-    def __init__(
-        self, in_channels: int, skip_channels: int, out_channels: int, spatial_dims: int
-    ) -> None:
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int, spatial_dims: int) -> None:
         super().__init__()
-        self.upsample = _TRANSPOSED_CONVOLUTION[spatial_dims](
-            in_channels, out_channels, kernel_size=2, stride=2
-        )
+        self.upsample = _TRANSPOSED_CONVOLUTION[spatial_dims](in_channels, out_channels, kernel_size=2, stride=2)
         self.convs = DoubleConv(out_channels + skip_channels, out_channels, spatial_dims)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
@@ -146,17 +140,13 @@ class UNetClassifier(nn.Module):
         self.encoder = nn.ModuleDict()
         channels = in_channels
         for level in range(depth):
-            self.encoder[f"level{level}"] = _encoder_level(
-                channels, filters[level], spatial_dims, pool=level > 0
-            )
+            self.encoder[f"level{level}"] = _encoder_level(channels, filters[level], spatial_dims, pool=level > 0)
             channels = filters[level]
         self.bottleneck = _encoder_level(channels, filters[depth], spatial_dims, pool=True)
         self.decoder = nn.ModuleDict()
         channels = filters[depth]
         for level in reversed(range(depth)):
-            self.decoder[f"level{level}"] = _DecoderLevel(
-                channels, filters[level], filters[level], spatial_dims
-            )
+            self.decoder[f"level{level}"] = _DecoderLevel(channels, filters[level], filters[level], spatial_dims)
             channels = filters[level]
         self.mask_head = _CONVOLUTION[spatial_dims](channels, 1, kernel_size=1)
         self.pooling = _AVERAGE_POOL[spatial_dims](1)

@@ -41,13 +41,13 @@ def source_files(module: Any) -> list[Path]:
     """The source files behind ``module``: its file, or every ``.py`` below a package's folder."""
     if hasattr(module, "__path__"):
         folders = [Path(folder) for folder in module.__path__]
-        return sorted((path for folder in folders for path in folder.rglob("*.py")),
-                      key=lambda path: path.as_posix())
+        return sorted((path for folder in folders for path in folder.rglob("*.py")), key=lambda path: path.as_posix())
     return [Path(module.__file__)]
 
 
-def load_or_build(run_dir: Path, kind: str, parameters: Mapping[str, Any],
-                  build: Callable[[Path], None], code: Iterable[Any] = ()) -> Path:
+def load_or_build(
+    run_dir: Path, kind: str, parameters: Mapping[str, Any], build: Callable[[Path], None], code: Iterable[Any] = ()
+) -> Path:
     """Return ``run_dir/cache/<kind>-<key>``, building it with ``build(folder)`` if absent.
 
     The key hashes ``parameters`` and the source of the ``code`` modules. ``build`` writes into a
@@ -63,8 +63,7 @@ def load_or_build(run_dir: Path, kind: str, parameters: Mapping[str, Any],
     building = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
         build(building)
-        write_json_atomically({"kind": kind, "parameters": dict(parameters)},
-                              building / "parameters.json")
+        write_json_atomically({"kind": kind, "parameters": dict(parameters)}, building / "parameters.json")
         (building / COMPLETE_MARKER).write_text("")
         if target.exists():
             shutil.rmtree(target)

@@ -40,11 +40,16 @@ def load_profile(name: str, params_dir: Path) -> dict[str, Any]:
     if not isinstance(notebooks, dict):
         raise ProfileError(f"profile file {path}: 'notebooks' must map notebook names to parameters")
     seeds = content.get("seeds")
-    if seeds is not None and (not isinstance(seeds, list) or not seeds
-                              or not all(isinstance(seed, int) and seed >= 0 for seed in seeds)
-                              or len(set(seeds)) != len(seeds)):
-        raise ProfileError(f"profile file {path}: 'seeds' must be a list of distinct non-negative integers "
-                           f"(one run per seed); got {seeds!r}")
+    if seeds is not None and (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(seed, int) and seed >= 0 for seed in seeds)
+        or len(set(seeds)) != len(seeds)
+    ):
+        raise ProfileError(
+            f"profile file {path}: 'seeds' must be a list of distinct non-negative integers "
+            f"(one run per seed); got {seeds!r}"
+        )
     return {
         "name": name,
         "description": content.get("description", ""),
@@ -69,6 +74,11 @@ def seeds_of(parameters: Mapping[str, Any]) -> dict[str, Any]:
 def with_overrides(profile: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """``profile`` with ``overrides`` replacing its shared parameters and any per-notebook value
     of the same names (an override given for the whole run wins everywhere, e.g. a sweep's seed)."""
-    return {**profile, "parameters": {**profile["parameters"], **overrides},
-            "notebooks": {stem: {key: value for key, value in values.items() if key not in overrides}
-                          for stem, values in profile["notebooks"].items()}}
+    return {
+        **profile,
+        "parameters": {**profile["parameters"], **overrides},
+        "notebooks": {
+            stem: {key: value for key, value in values.items() if key not in overrides}
+            for stem, values in profile["notebooks"].items()
+        },
+    }

@@ -12,11 +12,17 @@ from radxai.pipeline.cache import load_or_build
 from radxai.pipeline.files import write_json_atomically
 
 
-def synthetic_ct_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: int,
-                         confounder: str | None = None, confounder_strength: float = 0.9,
-                         grade_shares: Iterable[float] = (0.5, 0.125, 0.125, 0.125, 0.125),
-                         involvement_range: Iterable[float] | None = None,
-                         lesion_free_twins: bool = False) -> Path:
+def synthetic_ct_dataset(
+    run_dir: Path,
+    count: int,
+    shape: Iterable[int],
+    seed: int,
+    confounder: str | None = None,
+    confounder_strength: float = 0.9,
+    grade_shares: Iterable[float] = (0.5, 0.125, 0.125, 0.125, 0.125),
+    involvement_range: Iterable[float] | None = None,
+    lesion_free_twins: bool = False,
+) -> Path:
     """The folder of a synthetic CT dataset (MosMedData layout) in ``run_dir``, built once.
 
     Any notebook that asks with the same parameters gets the same folder, so notebooks share
@@ -27,37 +33,57 @@ def synthetic_ct_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: 
     import radxai.data
     from radxai.data import datasets
 
-    parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
-                  "confounder": confounder, "confounder_strength": float(confounder_strength),
-                  "grade_shares": [float(share) for share in grade_shares]}
+    parameters = {
+        "count": int(count),
+        "shape": [int(size) for size in shape],
+        "seed": int(seed),
+        "confounder": confounder,
+        "confounder_strength": float(confounder_strength),
+        "grade_shares": [float(share) for share in grade_shares],
+    }
     # Only when asked for, so the keys (and caches) of the other synthetic sets stay as they were.
     if involvement_range is not None:
         parameters["involvement_range"] = [float(value) for value in involvement_range]
     if lesion_free_twins:
         parameters["lesion_free_twins"] = True
     return load_or_build(
-        run_dir, "synthetic-ct", parameters,
+        run_dir,
+        "synthetic-ct",
+        parameters,
         lambda folder: datasets.write_synthetic_ct(folder, **parameters),
         code=(radxai.data,),
     )
 
 
-def synthetic_cxr_dataset(run_dir: Path, count: int, shape: Iterable[int], seed: int,
-                          prevalence: float = 0.3, normal_share: float = 0.4,
-                          confounder: str | None = None,
-                          confounder_label: str = "Cardiomegaly",
-                          confounder_strength: float = 0.9) -> Path:
+def synthetic_cxr_dataset(
+    run_dir: Path,
+    count: int,
+    shape: Iterable[int],
+    seed: int,
+    prevalence: float = 0.3,
+    normal_share: float = 0.4,
+    confounder: str | None = None,
+    confounder_label: str = "Cardiomegaly",
+    confounder_strength: float = 0.9,
+) -> Path:
     """The folder of a synthetic chest X-ray dataset (VinDr-CXR layout) in ``run_dir``, built once."""
     import radxai.data
     from radxai.data import datasets
 
-    parameters = {"count": int(count), "shape": [int(size) for size in shape], "seed": int(seed),
-                  "prevalence": float(prevalence), "normal_share": float(normal_share),
-                  "confounder": confounder,
-                  "confounder_label": confounder_label,
-                  "confounder_strength": float(confounder_strength)}
+    parameters = {
+        "count": int(count),
+        "shape": [int(size) for size in shape],
+        "seed": int(seed),
+        "prevalence": float(prevalence),
+        "normal_share": float(normal_share),
+        "confounder": confounder,
+        "confounder_label": confounder_label,
+        "confounder_strength": float(confounder_strength),
+    }
     return load_or_build(
-        run_dir, "synthetic-cxr", parameters,
+        run_dir,
+        "synthetic-cxr",
+        parameters,
         lambda folder: datasets.write_synthetic_cxr(folder, **parameters),
         code=(radxai.data,),
     )
@@ -66,8 +92,7 @@ def synthetic_cxr_dataset(run_dir: Path, count: int, shape: Iterable[int], seed:
 SYNTHETIC = "synthetic"
 
 
-def dataset_spec(dataset: str, data_root: str | os.PathLike[str] | None, seed: int,
-                 **synthetic: Any) -> dict[str, Any]:
+def dataset_spec(dataset: str, data_root: str | os.PathLike[str] | None, seed: int, **synthetic: Any) -> dict[str, Any]:
     """What a notebook's ``dataset`` and ``data_root`` parameters ask for, as ``model_datasets``
     and ``trained_model`` take it.
 
@@ -83,11 +108,15 @@ def dataset_spec(dataset: str, data_root: str | os.PathLike[str] | None, seed: i
     from radxai.data import real
 
     if dataset not in real.dataset_names():
-        raise ValueError(f"unknown dataset {dataset!r}; use {SYNTHETIC!r} or one of "
-                         f"{real.dataset_names()} (manifests in data_manifests/)")
+        raise ValueError(
+            f"unknown dataset {dataset!r}; use {SYNTHETIC!r} or one of "
+            f"{real.dataset_names()} (manifests in data_manifests/)"
+        )
     if data_root is None:
-        raise ValueError(f"dataset {dataset!r} needs data_root, the folder of its local copy "
-                         f"(check it with `radxai data verify {dataset} --root DIR`)")
+        raise ValueError(
+            f"dataset {dataset!r} needs data_root, the folder of its local copy "
+            f"(check it with `radxai data verify {dataset} --root DIR`)"
+        )
     return {"name": dataset, "root": str(Path(data_root).resolve()), "seed": seed}
 
 
@@ -99,15 +128,17 @@ def _real_records(task: str, dataset: Mapping[str, Any]) -> tuple[list[Any], lis
     name = dataset["name"]
     dataset_task = real.dataset_task(name)
     if dataset_task != task.split("-")[0]:
-        raise ValueError(f"dataset {name!r} is a {dataset_task!r} dataset; this step needs a "
-                         f"{task!r} dataset")
-    records = real.load_dataset(name, dataset["root"], split_seed=int(dataset.get("seed", 0)),
-                                allow_incomplete=bool(dataset.get("allow_incomplete", False)))
+        raise ValueError(f"dataset {name!r} is a {dataset_task!r} dataset; this step needs a {task!r} dataset")
+    records = real.load_dataset(
+        name,
+        dataset["root"],
+        split_seed=int(dataset.get("seed", 0)),
+        allow_incomplete=bool(dataset.get("allow_incomplete", False)),
+    )
     return records, (real.dataset_class_names(name) if dataset_task == "cxr" else None)
 
 
-def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any],
-                   input_shape: Iterable[int]) -> dict[str, Any]:
+def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any], input_shape: Iterable[int]) -> dict[str, Any]:
     """The train/val/test model-input datasets of a task, keyed by split.
 
     ``dataset`` is a ``dataset_spec``: the synthetic arguments below, or a real dataset's
@@ -127,8 +158,7 @@ def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any],
     shape = tuple(int(size) for size in input_shape)
     if task not in ("ct", "ct-slices", "cxr"):
         raise ValueError(f"unknown task {task!r}: use 'ct', 'ct-slices' or 'cxr'")
-    slicing = {name: dataset[name] for name in ("volume_shape", "view", "slices_per_study")
-               if task == "ct-slices"}
+    slicing = {name: dataset[name] for name in ("volume_shape", "view", "slices_per_study") if task == "ct-slices"}
     source = {name: value for name, value in dataset.items() if name not in slicing}
     class_names = None
     if "name" in source:
@@ -137,21 +167,30 @@ def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any],
         records = datasets.read_cxr_images(synthetic_cxr_dataset(run_dir, **source))
     else:
         records = datasets.read_ct_studies(synthetic_ct_dataset(run_dir, **source))
-    by_split = {split: [record for record in records if record.split == split]
-                for split in datasets.SPLITS}
+    by_split = {split: [record for record in records if record.split == split] for split in datasets.SPLITS}
     if task == "ct-slices":
-        return {split: ct_slices.CTSliceDataset(studies, slice_shape=shape, **slicing)
-                for split, studies in by_split.items()}
+        return {
+            split: ct_slices.CTSliceDataset(studies, slice_shape=shape, **slicing)
+            for split, studies in by_split.items()
+        }
     if task == "ct":
-        return {split: datasets.CTVolumeDataset(studies, shape=shape)
-                for split, studies in by_split.items()}
-    return {split: datasets.CXRImageDataset(images, shape=shape, class_names=class_names)
-            for split, images in by_split.items()}
+        return {split: datasets.CTVolumeDataset(studies, shape=shape) for split, studies in by_split.items()}
+    return {
+        split: datasets.CXRImageDataset(images, shape=shape, class_names=class_names)
+        for split, images in by_split.items()
+    }
 
 
-def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_shape: Iterable[int],
-                  architecture: str, arguments: Mapping[str, Any], fit: Mapping[str, Any],
-                  augment_degrees: float = 0.0) -> Path:
+def trained_model(
+    run_dir: Path,
+    task: str,
+    dataset: Mapping[str, Any],
+    input_shape: Iterable[int],
+    architecture: str,
+    arguments: Mapping[str, Any],
+    fit: Mapping[str, Any],
+    augment_degrees: float = 0.0,
+) -> Path:
     """The checkpoint of a PyTorch model trained on a synthetic task, trained once per run.
 
     Keyed by every argument (and the source of the data, model and training code), so notebooks
@@ -160,9 +199,15 @@ def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_sh
     """
     from radxai import models, train
 
-    parameters = {"task": task, "dataset": dict(dataset), "input_shape": list(input_shape),
-                  "architecture": architecture, "arguments": dict(arguments), "fit": dict(fit),
-                  "augment_degrees": augment_degrees}
+    parameters = {
+        "task": task,
+        "dataset": dict(dataset),
+        "input_shape": list(input_shape),
+        "architecture": architecture,
+        "arguments": dict(arguments),
+        "fit": dict(fit),
+        "augment_degrees": augment_degrees,
+    }
 
     def build(folder: Path) -> None:
         splits = model_datasets(run_dir, task, dataset, input_shape)
@@ -170,12 +215,17 @@ def trained_model(run_dir: Path, task: str, dataset: Mapping[str, Any], input_sh
         train.seed_everything(int(fit.get("seed", 0)))
         model = models.build(architecture, **arguments)
         augmentation = train.random_rotation(augment_degrees) if augment_degrees else None
-        history = train.fit(model, splits["train"], splits["val"], train.FitConfig(**fit),
-                            checkpoint=folder / "model.pt", augmentation=augmentation)
+        history = train.fit(
+            model,
+            splits["train"],
+            splits["val"],
+            train.FitConfig(**fit),
+            checkpoint=folder / "model.pt",
+            augmentation=augmentation,
+        )
         _write_history(history, folder)
 
-    folder = load_or_build(run_dir, f"model-{architecture}", parameters, build,
-                           code=torch_training_code())
+    folder = load_or_build(run_dir, f"model-{architecture}", parameters, build, code=torch_training_code())
     return folder / "model.pt"
 
 
@@ -191,8 +241,13 @@ def torch_training_code() -> tuple[Any, ...]:
     return (radxai.data, radxai.models, train)
 
 
-def trained_keras_cnn3d(run_dir: Path, dataset: Mapping[str, Any], input_shape: Iterable[int],
-                        arguments: Mapping[str, Any], fit: Mapping[str, Any]) -> Path:
+def trained_keras_cnn3d(
+    run_dir: Path,
+    dataset: Mapping[str, Any],
+    input_shape: Iterable[int],
+    arguments: Mapping[str, Any],
+    fit: Mapping[str, Any],
+) -> Path:
     """The saved Keras 3D CNN trained on the synthetic CT task, once per run.
 
     Returns the archive path; load it with ``radxai.models.keras_cnn3d.load_keras_cnn3d``.
@@ -200,8 +255,12 @@ def trained_keras_cnn3d(run_dir: Path, dataset: Mapping[str, Any], input_shape: 
     from radxai import train
     from radxai.models import keras_cnn3d
 
-    parameters = {"dataset": dict(dataset), "input_shape": list(input_shape),
-                  "arguments": dict(arguments), "fit": dict(fit)}
+    parameters = {
+        "dataset": dict(dataset),
+        "input_shape": list(input_shape),
+        "arguments": dict(arguments),
+        "fit": dict(fit),
+    }
 
     def build(folder: Path) -> None:
         config = train.FitConfig(**fit)
@@ -222,9 +281,9 @@ TIMINGS_FILE = "timings.json"
 def _write_history(history: Any, folder: Path) -> None:
     """``history.json`` (deterministic) and ``timings.json`` (wall clock) next to a checkpoint."""
     write_json_atomically(history.as_dict(), folder / "history.json")
-    write_json_atomically({"epochs": history.timings,
-                           "train_samples_per_second": history.samples_per_second()},
-                          folder / TIMINGS_FILE)
+    write_json_atomically(
+        {"epochs": history.timings, "train_samples_per_second": history.samples_per_second()}, folder / TIMINGS_FILE
+    )
 
 
 def training_history(checkpoint: Path) -> dict[str, Any]:

@@ -21,9 +21,22 @@ DEFAULT_KERNEL = "radxai"
 
 # Recorded in run.json; the exact pins live in requirements.txt.
 RECORDED_PACKAGES = (
-    "radxai", "torch", "tensorflow-cpu", "keras", "numpy", "scipy", "scikit-image",
-    "scikit-learn", "nibabel", "pydicom", "shap", "lime", "papermill", "nbval",
-    "matplotlib", "pandas",
+    "radxai",
+    "torch",
+    "tensorflow-cpu",
+    "keras",
+    "numpy",
+    "scipy",
+    "scikit-image",
+    "scikit-learn",
+    "nibabel",
+    "pydicom",
+    "shap",
+    "lime",
+    "papermill",
+    "nbval",
+    "matplotlib",
+    "pandas",
 )
 
 
@@ -42,8 +55,9 @@ class NotebookFailure(RuntimeError):
     ``error_name``, ``error_value``, ``output`` (the partly executed notebook, kept on disk).
     """
 
-    def __init__(self, notebook: str, cell: int | None, error_name: str, error_value: str,
-                 output: Path, cell_source: str = "") -> None:
+    def __init__(
+        self, notebook: str, cell: int | None, error_name: str, error_value: str, output: Path, cell_source: str = ""
+    ) -> None:
         self.notebook = notebook
         self.cell = cell
         self.error_name = error_name
@@ -60,11 +74,14 @@ class NotebookFailure(RuntimeError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuilt from its fields when it travels between processes (a Dask worker's failed seed).
-        return (type(self), (self.notebook, self.cell, self.error_name, self.error_value, self.output,
-                             self.cell_source))
+        return (
+            type(self),
+            (self.notebook, self.cell, self.error_name, self.error_value, self.output, self.cell_source),
+        )
 
 
 # ---------------------------------------------------------------------------- notebooks
+
 
 def list_notebooks(notebooks_dir: Path, only: Iterable[str] | None = None) -> list[Path]:
     """The numbered notebooks (``NN_name.ipynb``) of ``notebooks_dir`` in order.
@@ -73,8 +90,7 @@ def list_notebooks(notebooks_dir: Path, only: Iterable[str] | None = None) -> li
     entry that matches nothing raises ``NotebookSelectionError`` naming it.
     """
     notebooks = sorted(
-        path for path in Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")
-        if not path.name.endswith(".partial.ipynb")
+        path for path in Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb") if not path.name.endswith(".partial.ipynb")
     )
     if not notebooks:
         raise NotebookSelectionError(f"no numbered notebooks (NN_name.ipynb) in {notebooks_dir}")
@@ -100,8 +116,8 @@ def declared_parameters(notebook: Path) -> set[str]:
 
 # --------------------------------------------------------------------- run directories
 
-def new_run_directory(runs_root: Path, profile: str,
-                      now: _datetime.datetime | None = None) -> Path:
+
+def new_run_directory(runs_root: Path, profile: str, now: _datetime.datetime | None = None) -> Path:
     """Create and return a fresh ``runs_root/<YYYYmmdd-HHMMSS>-<profile>/``.
 
     Never reuses an existing directory: a clash within the same second gets ``-2``, ``-3``...
@@ -122,9 +138,10 @@ def new_run_directory(runs_root: Path, profile: str,
 
 def git_commit(directory: Path) -> dict[str, Any]:
     """The git commit of ``directory`` and whether the work tree has uncommitted changes."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, check=True).stdout.strip()
+
     try:
         return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
     except (OSError, subprocess.CalledProcessError):
@@ -143,6 +160,7 @@ def package_versions(names: Iterable[str] = RECORDED_PACKAGES) -> dict[str, str]
 
 
 # ----------------------------------------------------------------------------- running
+
 
 @dataclass
 class RunSettings:
@@ -171,11 +189,11 @@ def _execute(notebook: Path, output: Path, parameters: dict[str, Any], settings:
     from radxai.execution import execute_notebook
 
     try:
-        execute_notebook(notebook, output, parameters, kernel_name=settings.kernel_name,
-                         report=settings.progress)
+        execute_notebook(notebook, output, parameters, kernel_name=settings.kernel_name, report=settings.progress)
     except PapermillExecutionError as error:
-        raise NotebookFailure(notebook.name, error.exec_count, error.ename, error.evalue,
-                              output, error.source) from error
+        raise NotebookFailure(
+            notebook.name, error.exec_count, error.ename, error.evalue, output, error.source
+        ) from error
 
 
 def _start_record(profile: Mapping[str, Any], settings: RunSettings) -> dict[str, Any]:
@@ -197,9 +215,15 @@ def _start_record(profile: Mapping[str, Any], settings: RunSettings) -> dict[str
     }
 
 
-def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | None = None,
-              run_dir: Path | None = None, *, overrides: Mapping[str, Any] | None = None,
-              label: str | None = None) -> Path:
+def reproduce(
+    profile_name: str,
+    settings: RunSettings,
+    only: Iterable[str] | None = None,
+    run_dir: Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    label: str | None = None,
+) -> Path:
     """Execute the notebooks on a profile into a new run directory; return that directory.
 
     ``overrides`` replace profile parameters for this run (recorded in run.json, so a resume keeps
@@ -218,16 +242,20 @@ def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | No
     else:
         run_dir = Path(run_dir)
         record = read_run_record(run_dir)
-        profile = {"name": record["profile"], "description": record["profile_description"],
-                   "parameters": record["profile_parameters"],
-                   "notebooks": record["profile_notebook_overrides"]}
+        profile = {
+            "name": record["profile"],
+            "description": record["profile_description"],
+            "parameters": record["profile_parameters"],
+            "notebooks": record["profile_notebook_overrides"],
+        }
         selected = set(record.get("selected_notebooks") or [])
-        notebooks = [nb for nb in list_notebooks(settings.notebooks_dir)
-                     if not selected or nb.name in selected]
+        notebooks = [nb for nb in list_notebooks(settings.notebooks_dir) if not selected or nb.name in selected]
         gone = sorted(selected - {notebook.name for notebook in notebooks})
         if gone:
-            raise RunDirectoryError(f"cannot resume {run_dir}: the run selected {', '.join(gone)}, which "
-                                    f"{settings.notebooks_dir} no longer has")
+            raise RunDirectoryError(
+                f"cannot resume {run_dir}: the run selected {', '.join(gone)}, which "
+                f"{settings.notebooks_dir} no longer has"
+            )
         record["status"] = "running"
         record["resumed"] = record.get("resumed", 0) + 1
     record_path = run_dir / RUN_RECORD
@@ -247,8 +275,7 @@ def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | No
         output = run_dir / notebook.name
         settings.progress(f"[{position}/{len(notebooks)}] {notebook.stem}: running ...")
         started = time.perf_counter()
-        entry = {"status": "running", "parameters": parameters, "seeds": seeds_of(parameters),
-                 "output": notebook.name}
+        entry = {"status": "running", "parameters": parameters, "seeds": seeds_of(parameters), "output": notebook.name}
         record["notebooks"][notebook.name] = entry
         write_json_atomically(record, record_path)
         try:
@@ -256,14 +283,27 @@ def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | No
         except (Exception, KeyboardInterrupt) as error:
             # A dead kernel, an interrupt or a papermill error must still leave run.json saying
             # which notebook failed, so that --resume knows where to continue.
-            failure = error if isinstance(error, NotebookFailure) else NotebookFailure(
-                notebook.name, None, type(error).__name__, str(error), output)
-            entry.update(status="failed", seconds=round(time.perf_counter() - started, 2),
-                         error={"cell": failure.cell, "name": failure.error_name,
-                                "value": failure.error_value, "source": failure.cell_source})
-            record.update(status="failed", failed_notebook=notebook.name,
-                          finished=_datetime.datetime.now().isoformat(timespec="seconds"),
-                          outputs=output_hashes(run_dir))
+            failure = (
+                error
+                if isinstance(error, NotebookFailure)
+                else NotebookFailure(notebook.name, None, type(error).__name__, str(error), output)
+            )
+            entry.update(
+                status="failed",
+                seconds=round(time.perf_counter() - started, 2),
+                error={
+                    "cell": failure.cell,
+                    "name": failure.error_name,
+                    "value": failure.error_value,
+                    "source": failure.cell_source,
+                },
+            )
+            record.update(
+                status="failed",
+                failed_notebook=notebook.name,
+                finished=_datetime.datetime.now().isoformat(timespec="seconds"),
+                outputs=output_hashes(run_dir),
+            )
             write_json_atomically(record, record_path)
             settings.progress(f"[{position}/{len(notebooks)}] {notebook.stem}: FAILED: {failure}")
             if failure is error:
@@ -273,18 +313,22 @@ def reproduce(profile_name: str, settings: RunSettings, only: Iterable[str] | No
         entry.update(status="completed", seconds=round(seconds, 2))
         record["outputs"] = output_hashes(run_dir)
         write_json_atomically(record, record_path)
-        settings.progress(f"[{position}/{len(notebooks)}] {notebook.stem}: done in {seconds:.1f} s "
-                          f"(run so far {time.perf_counter() - run_started:.1f} s)")
-    record.update(status="completed", failed_notebook=None,
-                  finished=_datetime.datetime.now().isoformat(timespec="seconds"),
-                  outputs=output_hashes(run_dir))
+        settings.progress(
+            f"[{position}/{len(notebooks)}] {notebook.stem}: done in {seconds:.1f} s "
+            f"(run so far {time.perf_counter() - run_started:.1f} s)"
+        )
+    record.update(
+        status="completed",
+        failed_notebook=None,
+        finished=_datetime.datetime.now().isoformat(timespec="seconds"),
+        outputs=output_hashes(run_dir),
+    )
     write_json_atomically(record, record_path)
     return run_dir
 
 
 # What --resume needs from run.json: the profile to run with and what is done.
-_RESUMABLE_KEYS = ("profile", "profile_description", "profile_parameters", "profile_notebook_overrides",
-                   "notebooks")
+_RESUMABLE_KEYS = ("profile", "profile_description", "profile_parameters", "profile_notebook_overrides", "notebooks")
 
 
 def read_run_record(run_dir: Path) -> dict[str, Any]:
@@ -293,6 +337,7 @@ def read_run_record(run_dir: Path) -> dict[str, Any]:
     record = read_json_record(path, RunDirectoryError, f"cannot resume {run_dir}")
     missing = [key for key in _RESUMABLE_KEYS if not isinstance(record, dict) or key not in record]
     if missing:
-        raise RunDirectoryError(f"cannot resume {run_dir}: {path} is not a run record of radxai "
-                                f"reproduce (no {', '.join(missing)})")
+        raise RunDirectoryError(
+            f"cannot resume {run_dir}: {path} is not a run record of radxai reproduce (no {', '.join(missing)})"
+        )
     return record

@@ -33,8 +33,15 @@ from typing import Any
 
 import yaml
 
-__all__ = ["CLAIM_CHECKS", "ClaimCheck", "EntryComparison", "MeasurementKey", "PublishedDataError",
-           "PublishedWork", "load_published"]
+__all__ = [
+    "CLAIM_CHECKS",
+    "ClaimCheck",
+    "EntryComparison",
+    "MeasurementKey",
+    "PublishedDataError",
+    "PublishedWork",
+    "load_published",
+]
 
 CLAIM_CHECKS = ("above", "below", "lowest", "highest")
 _ENTRY_REQUIRED = ("id", "reference", "metric", "metric_definition", "setting", "unit", "source_line")
@@ -137,8 +144,7 @@ def load_published(folder: str | Path | None = None) -> dict[str, PublishedWork]
     for path in sorted(path for path in paths if path.name.endswith(".yaml")):
         work = _read_work(path)
         if work.work in works:
-            raise PublishedDataError(f"{path.name}: work {work.work} is also given by "
-                                     f"{works[work.work].source}")
+            raise PublishedDataError(f"{path.name}: work {work.work} is also given by {works[work.work].source}")
         works[work.work] = work
     return dict(sorted(works.items()))
 
@@ -168,18 +174,24 @@ def _read_work(path: Path) -> PublishedWork:
         cited = claim.get("entries") or []
         unknown = sorted(set(cited) - set(by_id))
         if not claim.get("id") or not claim.get("text") or unknown:
-            raise PublishedDataError(f"{path.name}: claim {claim.get('id')!r} needs an id and a "
-                                     f"text and may cite only this file's entries (unknown: {unknown})")
+            raise PublishedDataError(
+                f"{path.name}: claim {claim.get('id')!r} needs an id and a "
+                f"text and may cite only this file's entries (unknown: {unknown})"
+            )
         claims_by_id[claim["id"]] = claim
     comparisons = content.get("comparisons") or {}
-    entry_comparisons = tuple(_entry_comparison(path, item, by_id)
-                              for item in comparisons.get("entries") or [])
-    claim_checks = tuple(_claim_check(path, item, claims_by_id)
-                         for item in comparisons.get("claims") or [])
-    return PublishedWork(work=str(content["work"]), citation=content["citation"],
-                         dataset=content["dataset"], entries=tuple(entries), claims=tuple(claims),
-                         entry_comparisons=entry_comparisons, claim_checks=claim_checks,
-                         source=path.name)
+    entry_comparisons = tuple(_entry_comparison(path, item, by_id) for item in comparisons.get("entries") or [])
+    claim_checks = tuple(_claim_check(path, item, claims_by_id) for item in comparisons.get("claims") or [])
+    return PublishedWork(
+        work=str(content["work"]),
+        citation=content["citation"],
+        dataset=content["dataset"],
+        entries=tuple(entries),
+        claims=tuple(claims),
+        entry_comparisons=entry_comparisons,
+        claim_checks=claim_checks,
+        source=path.name,
+    )
 
 
 def _check_entry(path: Path, position: int, entry: Any) -> None:
@@ -203,10 +215,12 @@ def _is_number(value: Any) -> bool:
 
 
 def _key(path: Path, where: str, given: Any) -> MeasurementKey:
-    if not isinstance(given, dict) or any(not isinstance(given.get(field), str) or not given[field]
-                                          for field in _KEY_FIELDS):
-        raise PublishedDataError(f"{path.name}: {where} needs a measurement key with "
-                                 f"{', '.join(_KEY_FIELDS)}; got {given!r}")
+    if not isinstance(given, dict) or any(
+        not isinstance(given.get(field), str) or not given[field] for field in _KEY_FIELDS
+    ):
+        raise PublishedDataError(
+            f"{path.name}: {where} needs a measurement key with {', '.join(_KEY_FIELDS)}; got {given!r}"
+        )
     return MeasurementKey(*(given[field] for field in _KEY_FIELDS))
 
 
@@ -214,8 +228,7 @@ def _referenced(path: Path, item: Any, field: str, known: Mapping[str, Any], kin
     """The id ``item[field]`` after checking that this file has it."""
     name = item.get(field) if isinstance(item, dict) else None
     if name not in known:
-        raise PublishedDataError(f"{path.name}: a {kind} names {field} {name!r}, which this file "
-                                 "does not have")
+        raise PublishedDataError(f"{path.name}: a {kind} names {field} {name!r}, which this file does not have")
     return name
 
 
@@ -230,8 +243,12 @@ def _entry_comparison(path: Path, item: Any, entries: Mapping[str, Mapping[str, 
         raise PublishedDataError(f"{path.name}: {where}: published_scale must be a positive number")
     measured = _key(path, where, item.get("measured"))
     as_published = item.get("as_published")
-    return EntryComparison(entry=entry, measured=measured, published_scale=float(scale),
-                           as_published=None if as_published is None else _key(path, where, as_published))
+    return EntryComparison(
+        entry=entry,
+        measured=measured,
+        published_scale=float(scale),
+        as_published=None if as_published is None else _key(path, where, as_published),
+    )
 
 
 def _claim_check(path: Path, item: Any, claims: Mapping[str, Mapping[str, Any]]) -> ClaimCheck:
@@ -239,8 +256,7 @@ def _claim_check(path: Path, item: Any, claims: Mapping[str, Mapping[str, Any]])
     where = f"check of claim {claim_id!r}"
     check = item.get("check")
     if check not in CLAIM_CHECKS:
-        raise PublishedDataError(f"{path.name}: {where}: check must be one of {CLAIM_CHECKS}; "
-                                 f"got {check!r}")
+        raise PublishedDataError(f"{path.name}: {where}: check must be one of {CLAIM_CHECKS}; got {check!r}")
     others_field = "than" if check in ("above", "below") else "among"
     others = item.get(others_field)
     if check in ("above", "below"):
@@ -250,6 +266,10 @@ def _claim_check(path: Path, item: Any, claims: Mapping[str, Mapping[str, Any]])
     higher_is_better = item.get("higher_is_better", True)
     if not isinstance(higher_is_better, bool):
         raise PublishedDataError(f"{path.name}: {where}: higher_is_better must be true or false")
-    return ClaimCheck(claim=claims[claim_id], check=check, subject=_key(path, where, item.get("subject")),
-                      others=tuple(_key(path, where, other) for other in others),
-                      higher_is_better=higher_is_better)
+    return ClaimCheck(
+        claim=claims[claim_id],
+        check=check,
+        subject=_key(path, where, item.get("subject")),
+        others=tuple(_key(path, where, other) for other in others),
+        higher_is_better=higher_is_better,
+    )

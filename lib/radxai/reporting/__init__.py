@@ -47,8 +47,7 @@ class ReportFiles:
     seconds: float = 0.0
 
 
-def write_report(run_dir: str | os.PathLike[str],
-                 published: Mapping[str, PublishedWork] | None = None) -> ReportFiles:
+def write_report(run_dir: str | os.PathLike[str], published: Mapping[str, PublishedWork] | None = None) -> ReportFiles:
     """Render the report of ``run_dir`` into ``run_dir/report/``.
 
     Args:
@@ -68,13 +67,22 @@ def write_report(run_dir: str | os.PathLike[str],
     folder.mkdir(exist_ok=True)
     files: list[Path] = []
     failures: dict[str, str] = {}
-    for layout, render in (("HTML", render_html), ("Markdown", render_markdown),
-                           ("LaTeX", render_latex), ("PDF", render_pdf)):
+    for layout, render in (
+        ("HTML", render_html),
+        ("Markdown", render_markdown),
+        ("LaTeX", render_latex),
+        ("PDF", render_pdf),
+    ):
         try:
             written = render(content, folder)
         except Exception as error:  # noqa: BLE001 - one failed layout must not stop the others
             failures[layout] = f"{type(error).__name__}: {error}"
             continue
         files += written if isinstance(written, list) else [written]
-    return ReportFiles(folder=folder, files=files, failures=failures, problems=list(content.problems),
-                       seconds=time.perf_counter() - started)
+    return ReportFiles(
+        folder=folder,
+        files=files,
+        failures=failures,
+        problems=list(content.problems),
+        seconds=time.perf_counter() - started,
+    )

@@ -63,8 +63,9 @@ class ReportContent:
     problems: list[str] = field(default_factory=list)
 
 
-def gather_content(run_dir: str | os.PathLike[str],
-                   published: Mapping[str, PublishedWork] | None = None) -> ReportContent:
+def gather_content(
+    run_dir: str | os.PathLike[str], published: Mapping[str, PublishedWork] | None = None
+) -> ReportContent:
     """Read a run directory into a :class:`ReportContent`.
 
     Args:
@@ -87,17 +88,30 @@ def gather_content(run_dir: str | os.PathLike[str],
     side_by_side = reproduction.side_by_side(measurements, works)
     claims = reproduction.claim_verdicts(measurements, works)
     not_compared = reproduction.unmeasured_entries(works)
-    sections = [WorkSection(work=number, citation=work.citation, dataset=work.dataset,
-                            side_by_side=side_by_side[side_by_side.work == number].reset_index(drop=True),
-                            claims=claims[claims.work == number].reset_index(drop=True),
-                            not_compared=not_compared[not_compared.work == number].reset_index(drop=True))
-                for number, work in works.items()]
+    sections = [
+        WorkSection(
+            work=number,
+            citation=work.citation,
+            dataset=work.dataset,
+            side_by_side=side_by_side[side_by_side.work == number].reset_index(drop=True),
+            claims=claims[claims.work == number].reset_index(drop=True),
+            not_compared=not_compared[not_compared.work == number].reset_index(drop=True),
+        )
+        for number, work in works.items()
+    ]
     own = measurements[measurements.work == "radxai"].reset_index(drop=True)
     notebooks = _notebooks(record, problems)
-    return ReportContent(run_dir=run_dir, title=f"radxai reproduction report: {run_dir.name}",
-                         identity=_identity(run_dir, record, measurements), notebooks=notebooks,
-                         works=sections, own_experiments=own, figures=_figures(run_dir, problems),
-                         packages=dict(record.get("packages") or {}), problems=problems)
+    return ReportContent(
+        run_dir=run_dir,
+        title=f"radxai reproduction report: {run_dir.name}",
+        identity=_identity(run_dir, record, measurements),
+        notebooks=notebooks,
+        works=sections,
+        own_experiments=own,
+        figures=_figures(run_dir, problems),
+        packages=dict(record.get("packages") or {}),
+        problems=problems,
+    )
 
 
 def format_number(value: Any, digits: int = 3) -> str:
@@ -107,7 +121,7 @@ def format_number(value: Any, digits: int = 3) -> str:
     number = float(value)
     if number.is_integer() and abs(number) < 1e12:
         return str(int(number))
-    if abs(number) < 10.0 ** -digits:
+    if abs(number) < 10.0**-digits:
         return f"{number:.{digits - 1}e}"
     # Keep every digit before the decimal point: 1234.5 is "1234.5"-like, never "1.23e+03".
     return f"{number:.{max(digits, int(math.log10(abs(number))) + 1)}g}"
@@ -115,8 +129,9 @@ def format_number(value: Any, digits: int = 3) -> str:
 
 def format_interval(low: Any, high: Any, digits: int = 3) -> str:
     """``"0.12 to 0.34"``; an em dash when either bound is missing."""
-    if any(bound is None or bound is pd.NA or (isinstance(bound, float) and math.isnan(bound))
-           for bound in (low, high)):
+    if any(
+        bound is None or bound is pd.NA or (isinstance(bound, float) and math.isnan(bound)) for bound in (low, high)
+    ):
         return "\u2014"
     return f"{format_number(low, digits)} to {format_number(high, digits)}"
 
@@ -133,9 +148,11 @@ def _run_record(run_dir: Path, problems: list[str]) -> dict[str, Any]:
         return {}
     if record.get("status") != "completed":
         failed = record.get("failed_notebook")
-        problems.append(f"The run's status is {record.get('status')!r}"
-                        + (f" (failed in {failed})" if failed else "")
-                        + ": its measurements are those of the notebooks that completed.")
+        problems.append(
+            f"The run's status is {record.get('status')!r}"
+            + (f" (failed in {failed})" if failed else "")
+            + ": its measurements are those of the notebooks that completed."
+        )
     return record
 
 
@@ -146,8 +163,9 @@ def _measurements(run_dir: Path, problems: list[str]) -> pd.DataFrame:
         problems.append(f"The measurements table cannot be read: {error}")
         return pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
     if measurements.empty:
-        problems.append("tables/measurements.csv is missing or empty: no number of this run can be "
-                        "set beside the published ones.")
+        problems.append(
+            "tables/measurements.csv is missing or empty: no number of this run can be set beside the published ones."
+        )
     return measurements
 
 
@@ -161,8 +179,10 @@ def _identity(run_dir: Path, record: Mapping[str, Any], measurements: pd.DataFra
     seeds = sorted(set(measurements["seeds"].dropna())) if not measurements.empty else []
     return [
         ("Run directory", run_dir.name),
-        ("Profile", f"{record.get('profile', 'unknown')}: "
-                    f"{' '.join(str(record.get('profile_description', '')).split())}"),
+        (
+            "Profile",
+            f"{record.get('profile', 'unknown')}: {' '.join(str(record.get('profile_description', '')).split())}",
+        ),
         ("Status", str(record.get("status", "unknown"))),
         ("Started / finished", f"{record.get('started', '?')} / {record.get('finished', '?')}"),
         ("Wall time of the notebooks", f"{seconds / 60:.1f} min"),
@@ -176,13 +196,13 @@ def _identity(run_dir: Path, record: Mapping[str, Any], measurements: pd.DataFra
 
 
 def _notebooks(record: Mapping[str, Any], problems: list[str]) -> pd.DataFrame:
-    rows = [{"notebook": name, "status": entry.get("status", "unknown"),
-             "minutes": (entry.get("seconds") or math.nan) / 60}
-            for name, entry in (record.get("notebooks") or {}).items()]
+    rows = [
+        {"notebook": name, "status": entry.get("status", "unknown"), "minutes": (entry.get("seconds") or math.nan) / 60}
+        for name, entry in (record.get("notebooks") or {}).items()
+    ]
     selected = record.get("selected_notebooks") or []
     ran = {row["notebook"] for row in rows}
-    rows += [{"notebook": name, "status": "not run", "minutes": math.nan}
-             for name in selected if name not in ran]
+    rows += [{"notebook": name, "status": "not run", "minutes": math.nan} for name in selected if name not in ran]
     unfinished = [row["notebook"] for row in rows if row["status"] != "completed"]
     if unfinished:
         problems.append(f"Not completed: {', '.join(unfinished)}; their measurements are missing.")
@@ -204,8 +224,14 @@ def _figures(run_dir: Path, problems: list[str]) -> list[Figure]:
             continue
         pdf = png.with_suffix(".pdf")
         caption = captions.get(png.stem) or png.stem.replace("_", " ").capitalize() + "."
-        figures.append(Figure(name=png.stem, png=f"figures/{png.name}",
-                              pdf=f"figures/{pdf.name}" if pdf.is_file() else None, caption=caption))
+        figures.append(
+            Figure(
+                name=png.stem,
+                png=f"figures/{png.name}",
+                pdf=f"figures/{pdf.name}" if pdf.is_file() else None,
+                caption=caption,
+            )
+        )
     return figures
 
 

@@ -33,34 +33,52 @@ def render_html(content: ReportContent, folder: Path) -> Path:
     Returns:
         The path written.
     """
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(content.title)}</title>"
-             f"<style>{_STYLE}</style></head><body><h1>{escape(content.title)}</h1>"]
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(content.title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{escape(content.title)}</h1>"
+    ]
     if content.problems:
-        parts.append("<div class='problems'><strong>This run is incomplete or partly unreadable:</strong><ul>"
-                     + "".join(f"<li>{escape(problem)}</li>" for problem in content.problems) + "</ul></div>")
+        parts.append(
+            "<div class='problems'><strong>This run is incomplete or partly unreadable:</strong><ul>"
+            + "".join(f"<li>{escape(problem)}</li>" for problem in content.problems)
+            + "</ul></div>"
+        )
     parts.append("<h2>Run</h2>" + _table(("Item", "Value"), content.identity))
     parts.append("<h3>Notebooks</h3>" + _table(tables.NOTEBOOKS_HEADER, tables.notebooks_rows(content.notebooks)))
     for section in content.works:
-        parts.append(f"<h2>Work {escape(section.work)}: {escape(section.citation)}</h2>"
-                     f"<p>Dataset of the work: {escape(section.dataset)}.</p>")
-        parts.append("<h3>Published numbers beside this run's</h3>"
-                     + (_table(tables.SIDE_BY_SIDE_HEADER, tables.side_by_side_rows(section.side_by_side))
-                        if not section.side_by_side.empty else "<p>No published number of this work has a "
-                        "counterpart in radxai's experiments.</p>"))
+        parts.append(
+            f"<h2>Work {escape(section.work)}: {escape(section.citation)}</h2>"
+            f"<p>Dataset of the work: {escape(section.dataset)}.</p>"
+        )
+        parts.append(
+            "<h3>Published numbers beside this run's</h3>"
+            + (
+                _table(tables.SIDE_BY_SIDE_HEADER, tables.side_by_side_rows(section.side_by_side))
+                if not section.side_by_side.empty
+                else "<p>No published number of this work has a counterpart in radxai's experiments.</p>"
+            )
+        )
         if not section.claims.empty:
-            parts.append("<h3>Claims</h3>" + _table(tables.CLAIMS_HEADER, tables.claims_rows(section.claims),
-                                                   verdict_column=2))
+            parts.append(
+                "<h3>Claims</h3>" + _table(tables.CLAIMS_HEADER, tables.claims_rows(section.claims), verdict_column=2)
+            )
         if not section.not_compared.empty:
-            parts.append("<h3>Published numbers radxai does not set beside its own</h3>"
-                         + _table(tables.NOT_COMPARED_HEADER, tables.not_compared_rows(section.not_compared)))
+            parts.append(
+                "<h3>Published numbers radxai does not set beside its own</h3>"
+                + _table(tables.NOT_COMPARED_HEADER, tables.not_compared_rows(section.not_compared))
+            )
     if not content.own_experiments.empty:
-        parts.append("<h2>radxai's own experiments (no published counterpart)</h2>"
-                     + _table(tables.MEASUREMENTS_HEADER, tables.measurements_rows(content.own_experiments)))
+        parts.append(
+            "<h2>radxai's own experiments (no published counterpart)</h2>"
+            + _table(tables.MEASUREMENTS_HEADER, tables.measurements_rows(content.own_experiments))
+        )
     parts.append("<h2>Figures</h2>")
     for figure in content.figures:
-        parts.append(f"<figure id='{escape(figure.name)}'><img src='../{escape(figure.png)}' "
-                     f"alt='{escape(figure.caption)}' loading='lazy'>"
-                     f"<figcaption>{escape(figure.caption)}</figcaption></figure>")
+        parts.append(
+            f"<figure id='{escape(figure.name)}'><img src='../{escape(figure.png)}' "
+            f"alt='{escape(figure.caption)}' loading='lazy'>"
+            f"<figcaption>{escape(figure.caption)}</figcaption></figure>"
+        )
     if content.packages:
         parts.append("<h2>Package versions</h2>" + _table(("Package", "Version"), sorted(content.packages.items())))
     parts.append("</body></html>\n")

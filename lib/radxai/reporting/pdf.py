@@ -70,8 +70,9 @@ def render_pdf(content: ReportContent, folder: Path) -> Path:
         document.add_page()
         _heading(document, figure.caption, 10)
         try:
-            document.image(str(content.run_dir / figure.png), w=document.epw,
-                           h=document.eph - 20, keep_aspect_ratio=True)
+            document.image(
+                str(content.run_dir / figure.png), w=document.epw, h=document.eph - 20, keep_aspect_ratio=True
+            )
         except Exception as error:  # noqa: BLE001 - any image failure is reported, not raised
             _paragraph(document, f"Figure {figure.png} could not be placed: {error}")
     path = folder / "report.pdf"
@@ -94,8 +95,7 @@ def _paragraph(document, text: str) -> None:
 def _table(document, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     document.set_font(_FONT, "", 6.5)
     widths = _WIDTHS.get(tuple(header), tuple(1 for _ in header))
-    with document.table(col_widths=widths, text_align="LEFT", line_height=3.2,
-                        first_row_as_headings=True) as table:
+    with document.table(col_widths=widths, text_align="LEFT", line_height=3.2, first_row_as_headings=True) as table:
         for values in (header, *rows):
             row = table.row()
             for value in values:

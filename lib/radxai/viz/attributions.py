@@ -17,11 +17,13 @@ from skimage.segmentation import mark_boundaries
 __all__ = ["SIGNED_COLORMAP", "show_signed", "show_segment_boundaries"]
 
 SIGNED_COLORMAP = colors.LinearSegmentedColormap.from_list(
-    "radxai_red_clear_green", [(0.8, 0.0, 0.0, 0.85), (1.0, 1.0, 1.0, 0.0), (0.0, 0.55, 0.0, 0.85)])
+    "radxai_red_clear_green", [(0.8, 0.0, 0.0, 0.85), (1.0, 1.0, 1.0, 0.0), (0.0, 0.55, 0.0, 0.85)]
+)
 
 
-def show_signed(axes: Axes, image: np.ndarray, values: np.ndarray, title: str,
-                limit: float | None = None, aspect: float = 1.0) -> AxesImage:
+def show_signed(
+    axes: Axes, image: np.ndarray, values: np.ndarray, title: str, limit: float | None = None, aspect: float = 1.0
+) -> AxesImage:
     """Draw a grey image (H, W) in [0, 1] with signed values (H, W) on top; return the values'
     artist (for a colourbar).
 
@@ -34,21 +36,20 @@ def show_signed(axes: Axes, image: np.ndarray, values: np.ndarray, title: str,
     grey = np.asarray(image)
     signed = np.asarray(values, dtype=np.float64)
     if grey.shape != signed.shape or grey.ndim != 2:
-        raise ValueError(f"image and values must be the same (H, W); got {grey.shape} and "
-                         f"{signed.shape}")
+        raise ValueError(f"image and values must be the same (H, W); got {grey.shape} and {signed.shape}")
     if limit is None:
         limit = float(np.abs(signed).max())
     # An all-zero map still needs a valid colour scale.
     limit = limit if limit > 0 else 1.0
     axes.imshow(grey, cmap="gray", vmin=0, vmax=1, aspect=aspect, interpolation="nearest")
-    artist = axes.imshow(signed, cmap=SIGNED_COLORMAP, vmin=-limit, vmax=limit, aspect=aspect,
-                         interpolation="nearest")
+    artist = axes.imshow(signed, cmap=SIGNED_COLORMAP, vmin=-limit, vmax=limit, aspect=aspect, interpolation="nearest")
     _title_without_ticks(axes, title)
     return artist
 
 
-def show_segment_boundaries(axes: Axes, image: np.ndarray, segments: np.ndarray, title: str,
-                            aspect: float = 1.0, enlargement: int = 4) -> None:
+def show_segment_boundaries(
+    axes: Axes, image: np.ndarray, segments: np.ndarray, title: str, aspect: float = 1.0, enlargement: int = 4
+) -> None:
     """Draw a grey image (H, W) in [0, 1] with the boundaries of its segments (H, W) in yellow.
 
     The image and labels are enlarged ``enlargement`` times by nearest neighbour first, so that
@@ -57,16 +58,16 @@ def show_segment_boundaries(axes: Axes, image: np.ndarray, segments: np.ndarray,
     grey = np.asarray(image, dtype=np.float64)
     labels = np.asarray(segments)
     if grey.shape != labels.shape or grey.ndim != 2:
-        raise ValueError(f"image and segments must be the same (H, W); got {grey.shape} and "
-                         f"{labels.shape}")
+        raise ValueError(f"image and segments must be the same (H, W); got {grey.shape} and {labels.shape}")
     if isinstance(enlargement, bool) or not isinstance(enlargement, int) or enlargement < 1:
         raise ValueError(f"enlargement must be a positive int; got {enlargement!r}")
 
     def enlarged(array: np.ndarray) -> np.ndarray:
         return np.repeat(np.repeat(array, enlargement, axis=0), enlargement, axis=1)
 
-    axes.imshow(mark_boundaries(np.clip(enlarged(grey), 0, 1), enlarged(labels), color=(1, 0.8, 0),
-                                mode="inner"), aspect=aspect)
+    axes.imshow(
+        mark_boundaries(np.clip(enlarged(grey), 0, 1), enlarged(labels), color=(1, 0.8, 0), mode="inner"), aspect=aspect
+    )
     _title_without_ticks(axes, title)
 
 

@@ -15,8 +15,7 @@ def plot_history(history: pd.DataFrame, title: str) -> Figure:
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(9, 3.2), constrained_layout=True)
     for split, style in (("train", "-"), ("validation", "--")):
         loss_axes.plot(history.index, history[f"{split}_loss"], style, marker="o", markersize=3, label=split)
-        accuracy_axes.plot(history.index, history[f"{split}_accuracy"], style, marker="o", markersize=3,
-                           label=split)
+        accuracy_axes.plot(history.index, history[f"{split}_accuracy"], style, marker="o", markersize=3, label=split)
     loss_axes.set(title="loss", xlabel="epoch", ylabel="binary cross-entropy")
     accuracy_axes.set(title="accuracy (threshold 0.5)", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
     for axes in (loss_axes, accuracy_axes):
@@ -35,8 +34,14 @@ def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray, str]], title: st
     for name, (false_positive_rate, true_positive_rate, suffix) in curves.items():
         axes.plot(false_positive_rate, true_positive_rate, label=f"{name}: {suffix}")
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
-    axes.set(title=title, xlabel="false positive rate", ylabel="true positive rate",
-             xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
+    axes.set(
+        title=title,
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        xlim=(-0.01, 1.01),
+        ylim=(-0.01, 1.01),
+        aspect="equal",
+    )
     axes.legend(fontsize=7, loc="lower right")
     return figure
 
@@ -50,7 +55,14 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], title:
         colour = "white" if count > matrix.max() / 2 else "black"
         axes.text(column, row, str(count), ha="center", va="center", color=colour)
     ticks = range(len(class_names))
-    axes.set(xticks=ticks, yticks=ticks, xticklabels=class_names, yticklabels=class_names,
-             xlabel="predicted", ylabel="true", title=title)
+    axes.set(
+        xticks=ticks,
+        yticks=ticks,
+        xticklabels=class_names,
+        yticklabels=class_names,
+        xlabel="predicted",
+        ylabel="true",
+        title=title,
+    )
     figure.colorbar(image, ax=axes, label="cases")
     return figure

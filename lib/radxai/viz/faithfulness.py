@@ -38,18 +38,23 @@ def plot_perturbation_curves(curves: Mapping[str, Mapping[str, object]], title: 
     """
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(curves), figsize=(5.2 * len(curves), 3.8),
-                                constrained_layout=True, squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(curves), figsize=(5.2 * len(curves), 3.8), constrained_layout=True, squeeze=False
+    )
     for panel, (kind, by_method) in zip(axes[0], curves.items()):
         for method, curve in by_method.items():
-            panel.plot(curve.fractions, curve.scores.mean(axis=0),
-                       label=f"{method} (AUC {curve.auc.mean():.3f})",
-                       linestyle="--" if method == "random" else "-")
+            panel.plot(
+                curve.fractions,
+                curve.scores.mean(axis=0),
+                label=f"{method} (AUC {curve.auc.mean():.3f})",
+                linestyle="--" if method == "random" else "-",
+            )
         # The baseline's score does not depend on the map: one line per baseline label.
         floors = {curve.baseline: curve.baseline_scores.mean() for curve in by_method.values()}
         for (label, score), style in zip(floors.items(), itertools.cycle(_BASELINE_LINE_STYLES)):
-            panel.axhline(score, color="black", linestyle=style, linewidth=1.2,
-                          label=f"baseline score ({label}) {score:.2f}")
+            panel.axhline(
+                score, color="black", linestyle=style, linewidth=1.2, label=f"baseline score ({label}) {score:.2f}"
+            )
         action = "removed" if kind == "deletion" else "inserted"
         panel.set_xlabel(f"fraction of voxels {action}")
         panel.set_ylabel("probability of the target class")
@@ -74,9 +79,14 @@ def plot_probability_drops(summary: pd.DataFrame, title: str) -> Figure:
     class_column = "class_name" if "class_name" in summary else "class"
     sources = list(dict.fromkeys(summary[source_column]))
     baselines = list(dict.fromkeys(summary["baseline"]))
-    figure, axes = plt.subplots(len(sources), len(baselines),
-                                figsize=(4.0 * len(baselines), 2.9 * len(sources)),
-                                constrained_layout=True, squeeze=False, sharey=True)
+    figure, axes = plt.subplots(
+        len(sources),
+        len(baselines),
+        figsize=(4.0 * len(baselines), 2.9 * len(sources)),
+        constrained_layout=True,
+        squeeze=False,
+        sharey=True,
+    )
     for row, source in enumerate(sources):
         for column, baseline in enumerate(baselines):
             panel = axes[row, column]
@@ -94,8 +104,9 @@ def plot_probability_drops(summary: pd.DataFrame, title: str) -> Figure:
     return figure
 
 
-def plot_randomisation_grid(images: Mapping[str, np.ndarray], column_labels: Sequence[str],
-                            title: str, background: np.ndarray | None = None) -> Figure:
+def plot_randomisation_grid(
+    images: Mapping[str, np.ndarray], column_labels: Sequence[str], title: str, background: np.ndarray | None = None
+) -> Figure:
     """Rows = methods, columns = randomisation steps: the cascading randomisation figure.
 
     images: method -> (steps, H, W) maps in [0, 1] (one sample, one slice for 3D maps).
@@ -106,8 +117,9 @@ def plot_randomisation_grid(images: Mapping[str, np.ndarray], column_labels: Seq
 
     methods = list(images)
     columns = len(column_labels)
-    figure, axes = plt.subplots(len(methods), columns, figsize=(1.25 * columns + 1, 1.25 * len(methods)),
-                                constrained_layout=True, squeeze=False)
+    figure, axes = plt.subplots(
+        len(methods), columns, figsize=(1.25 * columns + 1, 1.25 * len(methods)), constrained_layout=True, squeeze=False
+    )
     artist = None
     for row, method in enumerate(methods):
         if len(images[method]) != columns:
@@ -116,8 +128,9 @@ def plot_randomisation_grid(images: Mapping[str, np.ndarray], column_labels: Seq
             panel = axes[row, column]
             if background is not None:
                 panel.imshow(background, cmap="gray")
-            artist = panel.imshow(images[method][column], cmap="jet", vmin=0, vmax=1,
-                                  alpha=0.5 if background is not None else 1.0)
+            artist = panel.imshow(
+                images[method][column], cmap="jet", vmin=0, vmax=1, alpha=0.5 if background is not None else 1.0
+            )
             panel.set_xticks([])
             panel.set_yticks([])
             if row == 0:
@@ -134,8 +147,9 @@ def plot_similarity_curves(table: pd.DataFrame, measures: Sequence[str], title: 
     measure and one line per method (a `SanityCheck.table`)."""
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(measures), figsize=(4.4 * len(measures), 3.6),
-                                constrained_layout=True, squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(measures), figsize=(4.4 * len(measures), 3.6), constrained_layout=True, squeeze=False
+    )
     steps = table.groupby("step")["layer"].first()
     labels = ["original" if pd.isna(layer) else str(layer) for layer in steps]
     for panel, measure in zip(axes[0], measures):

@@ -26,18 +26,22 @@ def _interval_columns(summary: pd.DataFrame, metric: str) -> tuple[np.ndarray, n
     return mean, np.vstack([mean - low, high - mean])
 
 
-def plot_interval_bars(summary: pd.DataFrame, metrics: Sequence[str], title: str,
-                       metric_labels: Sequence[str] | None = None,
-                       ylabel: str = "mean (95% CI)") -> Figure:
+def plot_interval_bars(
+    summary: pd.DataFrame,
+    metrics: Sequence[str],
+    title: str,
+    metric_labels: Sequence[str] | None = None,
+    ylabel: str = "mean (95% CI)",
+) -> Figure:
     """One panel per metric: a bar per row of `summary` (its index labels the bars) with the
     bootstrap interval as an error bar. Values are shares, so the y axis spans [0, 1]."""
     import matplotlib.pyplot as plt
 
     labels = list(metric_labels) if metric_labels is not None else list(metrics)
-    figure, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6),
-                                constrained_layout=True, squeeze=False)
-    names = [" / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
-             for key in summary.index]
+    figure, axes = plt.subplots(
+        1, len(metrics), figsize=(4.2 * len(metrics), 3.6), constrained_layout=True, squeeze=False
+    )
+    names = [" / ".join(map(str, key)) if isinstance(key, tuple) else str(key) for key in summary.index]
     for panel, metric, label in zip(axes[0], metrics, labels):
         mean, errors = _interval_columns(summary, metric)
         positions = np.arange(len(names))
@@ -50,8 +54,16 @@ def plot_interval_bars(summary: pd.DataFrame, metrics: Sequence[str], title: str
     return figure
 
 
-def plot_interval_curves(summary: pd.DataFrame, metric: str, x: str, series: str, title: str,
-                         xlabel: str, ylabel: str, axes: Axes | None = None) -> Figure:
+def plot_interval_curves(
+    summary: pd.DataFrame,
+    metric: str,
+    x: str,
+    series: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    axes: Axes | None = None,
+) -> Figure:
     """`metric` against the index level `x`, one line per value of the index level `series`,
     with the bootstrap interval shaded (e.g. box IoU against the top fraction per class)."""
     import matplotlib.pyplot as plt

@@ -15,9 +15,18 @@ from typing import Any
 
 import matplotlib as mpl
 
-__all__ = ["DIVERGING_COLORMAP", "FIGURE_WIDTHS_INCHES", "OKABE_ITO", "PAPER_STYLE", "PDF_FONTS",
-           "REPRODUCED_WORK_COLORMAP", "SEQUENTIAL_COLORMAP", "figure_size", "paper_style",
-           "use_paper_style"]
+__all__ = [
+    "DIVERGING_COLORMAP",
+    "FIGURE_WIDTHS_INCHES",
+    "OKABE_ITO",
+    "PAPER_STYLE",
+    "PDF_FONTS",
+    "REPRODUCED_WORK_COLORMAP",
+    "SEQUENTIAL_COLORMAP",
+    "figure_size",
+    "paper_style",
+    "use_paper_style",
+]
 
 SEQUENTIAL_COLORMAP = "viridis"
 DIVERGING_COLORMAP = "RdBu_r"

@@ -75,16 +75,21 @@ def _read_dicom_slices(directory: Path) -> list[tuple[str, pydicom.Dataset]]:
             dataset = pydicom.dcmread(file_path)
         except InvalidDicomError as error:
             if file_path.suffix.lower() in _DICOM_SUFFIXES:
-                raise ImageReadError(f"{file_path}: named as DICOM but not a readable DICOM file (damaged "
-                                     f"preamble or file meta header?): {error}") from error
+                raise ImageReadError(
+                    f"{file_path}: named as DICOM but not a readable DICOM file (damaged "
+                    f"preamble or file meta header?): {error}"
+                ) from error
             continue
         except Exception as error:  # pydicom's errors on damaged bytes are of many types
             raise ImageReadError(f"{file_path}: damaged DICOM file ({type(error).__name__}: {error})") from error
         _parse_header(dataset, file_path)
         if "PixelData" in dataset:
             slices.append((file_path.name, dataset))
-        elif ("Rows" in dataset or "ImagePositionPatient" in dataset
-              or str(dataset.get("SOPClassUID", "")) in _CT_IMAGE_STORAGE):
+        elif (
+            "Rows" in dataset
+            or "ImagePositionPatient" in dataset
+            or str(dataset.get("SOPClassUID", "")) in _CT_IMAGE_STORAGE
+        ):
             # An image's header without its pixels: a file cut short, not a DICOMDIR to skip.
             raise ImageReadError(f"{file_path}: an image slice without pixel data (truncated file?)")
         elif not _is_dicom_directory(dataset) and "SOPClassUID" not in dataset:
@@ -102,10 +107,24 @@ _MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 # CT Image Storage and Enhanced CT Image Storage: objects that must carry pixels.
 _CT_IMAGE_STORAGE = ("1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1")
 # What the series reader reads of each file, besides the pixels.
-_READ_KEYWORDS = ("SOPClassUID", "SeriesInstanceUID", "Rows", "Columns", "ImagePositionPatient",
-                  "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "SpacingBetweenSlices",
-                  "RescaleSlope", "RescaleIntercept", "BitsAllocated", "BitsStored", "PixelRepresentation",
-                  "PhotometricInterpretation", "SamplesPerPixel")
+_READ_KEYWORDS = (
+    "SOPClassUID",
+    "SeriesInstanceUID",
+    "Rows",
+    "Columns",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "SliceThickness",
+    "SpacingBetweenSlices",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "BitsAllocated",
+    "BitsStored",
+    "PixelRepresentation",
+    "PhotometricInterpretation",
+    "SamplesPerPixel",
+)
 
 
 def _parse_header(dataset: pydicom.Dataset, file_path: Path) -> None:
@@ -115,7 +134,7 @@ def _parse_header(dataset: pydicom.Dataset, file_path: Path) -> None:
     number field) are left alone, as they do not change the volume."""
     try:
         meta = getattr(dataset, "file_meta", None)
-        for _ in (meta.iterall() if meta is not None else ()):
+        for _ in meta.iterall() if meta is not None else ():
             pass
         for keyword in _READ_KEYWORDS:
             dataset.get(keyword)
@@ -132,9 +151,7 @@ def _require_single_series(slices: list[tuple[str, pydicom.Dataset]], directory:
     counts = Counter(str(dataset.get("SeriesInstanceUID", "<missing>")) for _, dataset in slices)
     if len(counts) > 1:
         listing = ", ".join(f"{uid} ({count} files)" for uid, count in sorted(counts.items()))
-        raise ImageReadError(
-            f"{directory}: holds {len(counts)} series, expected one: {listing}"
-        )
+        raise ImageReadError(f"{directory}: holds {len(counts)} series, expected one: {listing}")
 
 
 class _SeriesGeometry:
@@ -173,7 +190,8 @@ class _SeriesGeometry:
         location = self.directory / name
         orientation = _required_floats(dataset, "ImageOrientationPatient", 6, location)
         if not np.allclose(
-            orientation, np.concatenate([self.row_cosine, self.column_cosine]),
+            orientation,
+            np.concatenate([self.row_cosine, self.column_cosine]),
             atol=_ORIENTATION_TOLERANCE,
         ):
             raise ImageReadError(f"{location}: ImageOrientationPatient differs from the series")
@@ -188,9 +206,7 @@ class _SeriesGeometry:
         """NIfTI-convention RAS affine for slices at `ordered_positions` (N, 3) LPS mm."""
         if len(ordered_positions) > 1:
             # The mean step follows gantry tilt, which a step along the normal would not.
-            slice_step = (ordered_positions[-1] - ordered_positions[0]) / (
-                len(ordered_positions) - 1
-            )
+            slice_step = (ordered_positions[-1] - ordered_positions[0]) / (len(ordered_positions) - 1)
         else:
             slice_step = self.normal * _single_slice_thickness(first)
         row_spacing, column_spacing = self.pixel_spacing
@@ -202,9 +218,7 @@ class _SeriesGeometry:
         return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
 
 
-def _required_floats(
-    dataset: pydicom.Dataset, keyword: str, count: int, location: Path
-) -> np.ndarray:
+def _required_floats(dataset: pydicom.Dataset, keyword: str, count: int, location: Path) -> np.ndarray:
     value = dataset.get(keyword)
     if value is None or len(value) != count:
         raise ImageReadError(f"{location}: missing or malformed {keyword}")
@@ -251,9 +265,7 @@ def _check_slice_gaps(distances: np.ndarray, names: list[str], directory: Path) 
         )
 
 
-def _stack_hounsfield(
-    ordered: list[tuple[str, pydicom.Dataset]], directory: Path
-) -> np.ndarray:
+def _stack_hounsfield(ordered: list[tuple[str, pydicom.Dataset]], directory: Path) -> np.ndarray:
     planes = [_hounsfield_plane(dataset, directory / name) for name, dataset in ordered]
     volume = np.stack(planes)
     integral = np.array_equal(volume, np.round(volume))
@@ -264,9 +276,7 @@ def _stack_hounsfield(
 def _hounsfield_plane(dataset: pydicom.Dataset, file_path: Path) -> np.ndarray:
     pixels = _pixel_array(dataset, file_path)
     if pixels.ndim != 2:
-        raise ImageReadError(
-            f"{file_path}: expected a single-frame grayscale slice, got pixel shape {pixels.shape}"
-        )
+        raise ImageReadError(f"{file_path}: expected a single-frame grayscale slice, got pixel shape {pixels.shape}")
     return np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float64)
 
 

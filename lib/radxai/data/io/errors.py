@@ -8,6 +8,7 @@ __all__ = ["ImageReadError", "PathLike"]
 
 PathLike = str | os.PathLike[str]
 
+
 class ImageReadError(ValueError):
     """An image file is missing, damaged, of the wrong kind or has unusable content.
 

@@ -51,8 +51,10 @@ def _refuse_16_bit_colour_png(data: bytes, file_path: Path) -> None:
     if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" and len(head) == 26:
         bit_depth, colour_type = head[24], head[25]
         if bit_depth == 16 and colour_type in _PNG_COLOUR_TYPES:
-            raise ImageReadError(f"{file_path}: a 16-bit colour PNG, which would be read as 8 bits per "
-                                 "channel; save radiographs as 16-bit greyscale PNG")
+            raise ImageReadError(
+                f"{file_path}: a 16-bit colour PNG, which would be read as 8 bits per "
+                "channel; save radiographs as 16-bit greyscale PNG"
+            )
 
 
 def _check_png_chunks(data: bytes, file_path: Path) -> None:
@@ -68,14 +70,16 @@ def _check_png_chunks(data: bytes, file_path: Path) -> None:
     while position < len(data):
         if position + 12 > len(data):
             raise ImageReadError(f"{file_path}: PNG chunk header cut short at byte {position} (truncated file)")
-        length = int.from_bytes(data[position:position + 4], "big")
-        kind = data[position + 4:position + 8]
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
         end = position + 8 + length
         if end + 4 > len(data):
-            raise ImageReadError(f"{file_path}: PNG chunk {kind!r} at byte {position} claims {length} bytes, more "
-                                 "than the file holds (truncated or damaged file)")
-        stored = int.from_bytes(data[end:end + 4], "big")
-        if zlib.crc32(data[position + 4:end]) != stored:
+            raise ImageReadError(
+                f"{file_path}: PNG chunk {kind!r} at byte {position} claims {length} bytes, more "
+                "than the file holds (truncated or damaged file)"
+            )
+        stored = int.from_bytes(data[end : end + 4], "big")
+        if zlib.crc32(data[position + 4 : end]) != stored:
             raise ImageReadError(f"{file_path}: PNG chunk {kind!r} at byte {position} fails its CRC-32 (damaged file)")
         if kind == b"IEND":
             return
@@ -110,13 +114,9 @@ def write_png(array: np.ndarray, path: PathLike, bits: int = 8) -> None:
     if bits not in (8, 16):
         raise ValueError(f"write_png: bits must be 8 or 16, got {bits}")
     if not np.all(np.isfinite(image)):
-        raise ValueError(
-            f"write_png: {int(np.count_nonzero(~np.isfinite(image)))} values are NaN or infinite"
-        )
+        raise ValueError(f"write_png: {int(np.count_nonzero(~np.isfinite(image)))} values are NaN or infinite")
     if image.size and (image.min() < 0.0 or image.max() > 1.0):
-        raise ValueError(
-            f"write_png: values must lie in [0, 1], got [{image.min()}, {image.max()}]"
-        )
+        raise ValueError(f"write_png: values must lie in [0, 1], got [{image.min()}, {image.max()}]")
     dtype, maximum = (np.uint8, 255) if bits == 8 else (np.uint16, 65535)
     levels = np.round(image * maximum).astype(dtype)
     buffer = io.BytesIO()

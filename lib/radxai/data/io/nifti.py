@@ -60,13 +60,17 @@ def _load_nifti_image(file_path: Path) -> nib.Nifti1Image:
         kind = type(image).__name__
         raise ImageReadError(f"{file_path}: not a NIfTI file (nibabel read it as {kind})")
     header = image.header
-    promised = int(header.get_data_offset()) + int(np.prod(header.get_data_shape(), dtype=np.int64)) * \
-        header.get_data_dtype().itemsize
+    promised = (
+        int(header.get_data_offset())
+        + int(np.prod(header.get_data_shape(), dtype=np.int64)) * header.get_data_dtype().itemsize
+    )
     if promised > size:
         # Checked before reading: a header claiming 512 x 512 x 400 voxels in a small file would
         # otherwise allocate the whole array first.
-        raise ImageReadError(f"{file_path}: the header promises {promised} bytes of image data, the file "
-                             f"holds {size} (truncated file or damaged header)")
+        raise ImageReadError(
+            f"{file_path}: the header promises {promised} bytes of image data, the file "
+            f"holds {size} (truncated file or damaged header)"
+        )
     return image
 
 
@@ -90,8 +94,7 @@ def _reject_nan(data: np.ndarray, file_path: Path) -> None:
     bad_count = int(np.count_nonzero(~np.isfinite(data)))
     if bad_count:
         raise ImageReadError(
-            f"{file_path}: {bad_count} of {data.size} voxels are NaN or infinite "
-            "(pass allow_nan=True to keep them)"
+            f"{file_path}: {bad_count} of {data.size} voxels are NaN or infinite (pass allow_nan=True to keep them)"
         )
 
 
@@ -122,9 +125,7 @@ def write_nifti(
     write_bytes_atomically(content, path)
 
 
-def _array_and_affine(
-    volume_or_array: Volume | np.ndarray, affine: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
+def _array_and_affine(volume_or_array: Volume | np.ndarray, affine: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(volume_or_array, Volume):
         if affine is not None:
             raise ValueError("write_nifti: give an affine only with a bare array, not a Volume")

@@ -76,12 +76,12 @@ def _smooth_field(rng: np.random.Generator, shape: Sequence[int], cells: Sequenc
     for axis in reversed(range(field.ndim)):
         matrix = _upsampling_matrix(int(shape[axis]), cells[axis])
         before = math.prod(field.shape[:axis])
-        after = math.prod(field.shape[axis + 1:])
+        after = math.prod(field.shape[axis + 1 :])
         if after == 1:
             product = field.reshape(before, -1) @ matrix.T
         else:
             product = matrix @ field.reshape(before, field.shape[axis], after)
-        field = product.reshape(field.shape[:axis] + (matrix.shape[0],) + field.shape[axis + 1:])
+        field = product.reshape(field.shape[:axis] + (matrix.shape[0],) + field.shape[axis + 1 :])
     return field
 
 

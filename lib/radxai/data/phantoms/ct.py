@@ -27,11 +27,18 @@ CT_CONFOUNDERS: tuple[str, ...] = ("marker", "blanket")
 # MosMed severity grades by the share of lung volume involved: CT-0 none; CT-g for g >= 1 has
 # lower < involvement <= upper.
 GRADE_INVOLVEMENT: dict[int, tuple[float, float]] = {
-    0: (0.0, 0.0), 1: (0.0, 0.25), 2: (0.25, 0.5), 3: (0.5, 0.75), 4: (0.75, 1.0),
+    0: (0.0, 0.0),
+    1: (0.0, 0.25),
+    2: (0.25, 0.5),
+    3: (0.5, 0.75),
+    4: (0.75, 1.0),
 }
 # Drawn involvements keep clear of the grade edges so that a phantom is unambiguous about its grade.
 _DRAWN_INVOLVEMENT: dict[int, tuple[float, float]] = {
-    1: (0.03, 0.23), 2: (0.27, 0.48), 3: (0.52, 0.73), 4: (0.77, 0.95),
+    1: (0.03, 0.23),
+    2: (0.27, 0.48),
+    3: (0.52, 0.73),
+    4: (0.77, 0.95),
 }
 
 _CT_FIELD_OF_VIEW_MM = (300.0, 350.0, 350.0)
@@ -95,8 +102,7 @@ def _check_ct_shape(shape: Sequence[int]) -> tuple[int, int, int]:
     return tuple(int(side) for side in dims)  # type: ignore[return-value]
 
 
-def _resolve_severity(grade: int | None, involvement: float | None,
-                      rng: np.random.Generator) -> tuple[int, float]:
+def _resolve_severity(grade: int | None, involvement: float | None, rng: np.random.Generator) -> tuple[int, float]:
     """(grade, target involvement) from the caller's choices, drawing what was left open."""
     if grade is not None and (isinstance(grade, bool) or grade not in GRADE_INVOLVEMENT):
         raise ValueError(f"grade must be an integer in 0..4 (MosMed CT-0..CT-4), got {grade!r}")
@@ -108,8 +114,9 @@ def _resolve_severity(grade: int | None, involvement: float | None,
         if grade is not None and implied != grade:
             lower, upper = GRADE_INVOLVEMENT[grade]
             span = "exactly 0" if grade == 0 else f"in ({lower}, {upper}]"
-            raise ValueError(f"involvement {involvement} does not fit grade CT-{grade}: "
-                             f"CT-{grade} needs involvement {span}")
+            raise ValueError(
+                f"involvement {involvement} does not fit grade CT-{grade}: CT-{grade} needs involvement {span}"
+            )
         return implied, float(involvement)
     grade = drawn_grade if grade is None else int(grade)
     if grade == 0:
@@ -245,8 +252,7 @@ def _body_radius_squared(grid: _CTGrid, layout: _CTLayout, inset: float) -> np.n
     """
     y, x = grid.plane_y, grid.plane_x
     half_depth = np.where(y < layout.body_y, layout.body_half_depth_front, layout.body_half_depth_back)
-    return ((x / (layout.body_half_width - inset)) ** 2
-            + ((y - layout.body_y) / (half_depth - inset)) ** 2)
+    return (x / (layout.body_half_width - inset)) ** 2 + ((y - layout.body_y) / (half_depth - inset)) ** 2
 
 
 def _table_top(grid: _CTGrid, layout: _CTLayout) -> np.ndarray:
@@ -313,35 +319,34 @@ def _add_ribs(grid: _CTGrid, layout: _CTLayout, hu: np.ndarray, chest_wall: np.n
     hu[:, rows, columns] = np.where(rib, 450.0, segment)
 
 
-def _mediastinum_mask(grid: _CTGrid, layout: _CTLayout, inside_cavity: np.ndarray,
-                      spine_front: float) -> np.ndarray:
+def _mediastinum_mask(grid: _CTGrid, layout: _CTLayout, inside_cavity: np.ndarray, spine_front: float) -> np.ndarray:
     """bool (D, H, W): the central band between sternum and spine, the heart, and the aorta."""
     z, y, x = grid.z, grid.y, grid.x
     heart_z, heart_y, heart_x = layout.heart_center
     radius_z, radius_y, radius_x = layout.heart_radii
     heart = ((z - heart_z) / radius_z) ** 2 + ((y - heart_y) / radius_y) ** 2 + ((x - heart_x) / radius_x) ** 2 < 1.0
-    band = ((np.abs(x) < layout.mediastinum_half_width) & (y > layout.sternum_y) & (y < spine_front)
-            & (z < heart_z))
+    band = (np.abs(x) < layout.mediastinum_half_width) & (y > layout.sternum_y) & (y < spine_front) & (z < heart_z)
     aorta_y = layout.spine_y - 0.35 * layout.vertebra_radius
     aorta_x = layout.vertebra_radius + layout.aorta_radius + _units(2.0)
     aorta = (np.hypot(grid.plane_x - aorta_x, grid.plane_y - aorta_y) < layout.aorta_radius) & (z > 0.22)
     return (heart | band | aorta) & inside_cavity
 
 
-def _lung_radius_squared(grid: _CTGrid, layout: _CTLayout, side: int,
-                         deformation: np.ndarray) -> np.ndarray:
+def _lung_radius_squared(grid: _CTGrid, layout: _CTLayout, side: int, deformation: np.ndarray) -> np.ndarray:
     """(D, H, W) squared normalised radius of one lung's ellipsoid, tapering to the apex; < 1 inside."""
     # A circular profile gives the rounded apex of a real lung.
     below_apex = np.clip((grid.z - layout.lung_apex_z[side]) / layout.lung_taper_z, 1e-3, 1.0)
     taper = np.sqrt(below_apex * (2.0 - below_apex))
     half_width = layout.lung_half_width[side] * taper
     half_depth = layout.lung_half_depth * taper
-    return (((grid.x - layout.lung_x[side]) / half_width) ** 2
-            + ((grid.y - layout.lung_y) / half_depth) ** 2 + deformation)
+    return (
+        ((grid.x - layout.lung_x[side]) / half_width) ** 2 + ((grid.y - layout.lung_y) / half_depth) ** 2 + deformation
+    )
 
 
-def _lung_mask(grid: _CTGrid, layout: _CTLayout, side: int, radius_squared: np.ndarray,
-               allowed: np.ndarray) -> np.ndarray:
+def _lung_mask(
+    grid: _CTGrid, layout: _CTLayout, side: int, radius_squared: np.ndarray, allowed: np.ndarray
+) -> np.ndarray:
     """bool (D, H, W): one lung, ending in a diaphragm dome that is deepest at the rim."""
     dome, recess = layout.lung_dome_z[side], layout.lung_recess_z[side]
     floor = dome + (recess - dome) * np.clip(radius_squared, 0.0, 1.0) ** 2
@@ -362,7 +367,7 @@ class _CTAnatomy:
 
 def _field_cells(shape: tuple[int, ...], cell_mm: float, field_of_view_mm: Sequence[float]) -> list[int]:
     # Cells are set in millimetres so that the texture looks the same at every resolution.
-    return [max(2, round(extent / cell_mm)) for extent in field_of_view_mm[-len(shape):]]
+    return [max(2, round(extent / cell_mm)) for extent in field_of_view_mm[-len(shape) :]]
 
 
 _VESSEL_HU = 20.0
@@ -409,8 +414,9 @@ def _build_ct_anatomy(grid: _CTGrid, layout: _CTLayout, rng: np.random.Generator
     spine_front = layout.spine_y - layout.vertebra_radius
     mediastinum = _mediastinum_mask(grid, layout, cavity[None], spine_front)
     hu[mediastinum] = 40.0 + 6.0 * tissue_texture[mediastinum]
-    trachea = ((np.hypot(grid.plane_x, grid.plane_y - (spine_front - _units(22.0))) < layout.trachea_radius)[None]
-               & (grid.z < layout.carina_z))
+    trachea = (np.hypot(grid.plane_x, grid.plane_y - (spine_front - _units(22.0))) < layout.trachea_radius)[None] & (
+        grid.z < layout.carina_z
+    )
     hu[trachea] = -990.0
 
     allowed = cavity[None] & ~mediastinum & ~spine_all[None]
@@ -454,8 +460,9 @@ def _top_threshold(values: np.ndarray, count: int) -> float:
     return float(np.partition(values, values.size - count)[values.size - count])
 
 
-def _add_lesions(grid: _CTGrid, layout: _CTLayout, anatomy: _CTAnatomy, target: float, grade: int,
-                 rng: np.random.Generator) -> np.ndarray:
+def _add_lesions(
+    grid: _CTGrid, layout: _CTLayout, anatomy: _CTAnatomy, target: float, grade: int, rng: np.random.Generator
+) -> np.ndarray:
     """Write lesions into ``anatomy.hu`` (in place) and return the uint8 (D, H, W) lesion mask.
 
     A lesion score (smooth field + preference for peripheral and posterior lung, as in COVID-19)
@@ -513,11 +520,16 @@ def _add_marker(grid: _CTGrid, layout: _CTLayout, anatomy: _CTAnatomy, rng: np.r
     half_x = max(half_size, 1.5 * grid.voxel[2])
     half_y = max(half_size * 0.6, 1.5 * grid.voxel[1])
     half_z = max(half_size * _HALF_FIELD_MM / _CT_FIELD_OF_VIEW_MM[0], 1.5 * grid.voxel[0])
-    table_top = float(layout.body_y + layout.body_half_depth_back + layout.table_gap
-                      - layout.table_curvature * centre_x**2)
+    table_top = float(
+        layout.body_y + layout.body_half_depth_back + layout.table_gap - layout.table_curvature * centre_x**2
+    )
     centre_y = table_top - half_y
-    in_plane = ((np.abs(grid.plane_x - centre_x) <= half_x) & (np.abs(grid.plane_y - centre_y) <= half_y)
-                & ~anatomy.body & ~anatomy.table)
+    in_plane = (
+        (np.abs(grid.plane_x - centre_x) <= half_x)
+        & (np.abs(grid.plane_y - centre_y) <= half_y)
+        & ~anatomy.body
+        & ~anatomy.table
+    )
     slices = np.abs(grid.z - centre_z) <= half_z
     anatomy.hu[slices & in_plane[None]] = 2000.0
 
@@ -532,14 +544,19 @@ def _add_blanket(grid: _CTGrid, layout: _CTLayout, anatomy: _CTAnatomy, rng: np.
     thickness = max(_units(float(rng.uniform(5.0, 8.0))), 1.5 * grid.voxel[1])
 
     x, y, z = grid.x, grid.y, grid.z
-    folds = 0.5 + 0.25 * (np.sin(2.0 * np.pi * x / wavelength_x + phase_x)
-                          + np.sin(2.0 * np.pi * z / wavelength_z + phase_z))
+    folds = 0.5 + 0.25 * (
+        np.sin(2.0 * np.pi * x / wavelength_x + phase_x) + np.sin(2.0 * np.pi * z / wavelength_z + phase_z)
+    )
     # Distance outside the skin, measured along the elliptical radius of the body outline.
     outside = (np.sqrt(_body_radius_squared(grid, layout, 0.0)) - 1.0) * layout.body_half_depth_front
     inner = lift + fold_height * folds
-    layer = ((outside[None] > inner) & (outside[None] < inner + thickness)
-             & (y < layout.body_y - 0.25 * layout.body_half_depth_front)
-             & ~anatomy.body[None] & ~anatomy.table[None])
+    layer = (
+        (outside[None] > inner)
+        & (outside[None] < inner + thickness)
+        & (y < layout.body_y - 0.25 * layout.body_half_depth_front)
+        & ~anatomy.body[None]
+        & ~anatomy.table[None]
+    )
     density = -50.0 + 45.0 * np.sin(2.0 * np.pi * (x / wavelength_x + z / wavelength_z) + phase_density)
     anatomy.hu[layer] = np.broadcast_to(density, grid.shape)[layer]
 
@@ -592,8 +609,7 @@ def ct_phantom(
     anatomy_rng = np.random.default_rng(streams["anatomy"])
     layout = _draw_ct_layout(anatomy_rng)
     anatomy = _build_ct_anatomy(grid, layout, anatomy_rng)
-    lesion_mask = _add_lesions(grid, layout, anatomy, target, grade,
-                               np.random.default_rng(streams["lesions"]))
+    lesion_mask = _add_lesions(grid, layout, anatomy, target, grade, np.random.default_rng(streams["lesions"]))
     for name in names:
         _CT_CONFOUNDER_PAINTERS[name](grid, layout, anatomy, np.random.default_rng(streams[name]))
 
@@ -605,5 +621,13 @@ def ct_phantom(
     lung_voxels = int(anatomy.lung.sum())
     achieved = float((lesion_mask > 0).sum() / lung_voxels) if lung_voxels else 0.0
     spacing = tuple(extent / side for extent, side in zip(_CT_FIELD_OF_VIEW_MM, shape))
-    return CTPhantom(hu=hu, lesion_mask=lesion_mask, organ_mask=anatomy.organ_mask, grade=grade,
-                     involvement=achieved, spacing_mm=spacing, confounders=names, seed=seed)
+    return CTPhantom(
+        hu=hu,
+        lesion_mask=lesion_mask,
+        organ_mask=anatomy.organ_mask,
+        grade=grade,
+        involvement=achieved,
+        spacing_mm=spacing,
+        confounders=names,
+        seed=seed,
+    )

@@ -239,8 +239,9 @@ class _CXRAnatomy:
     cardiothoracic_ratio: float
 
 
-def _build_cxr_anatomy(grid: _CXRGrid, layout: _CXRLayout, rng: np.random.Generator,
-                       cardiomegaly: bool, aortic_enlargement: bool) -> _CXRAnatomy:
+def _build_cxr_anatomy(
+    grid: _CXRGrid, layout: _CXRLayout, rng: np.random.Generator, cardiomegaly: bool, aortic_enlargement: bool
+) -> _CXRAnatomy:
     shape = grid.shape
     y, x = grid.y, grid.x
     texture = _smooth_field(rng, shape, (7, 7))
@@ -263,7 +264,7 @@ def _build_cxr_anatomy(grid: _CXRGrid, layout: _CXRLayout, rng: np.random.Genera
         air = _ellipsoid_path(lung.across**2) * _smoothstep(lung.height / 0.12) * lung.inside
         # Vessel shadows fan out from the hila and fade towards the periphery.
         hilar = np.clip(1.0 - 0.8 * np.abs(lung.across - (-lung.lateral) * 0.6), 0.0, 1.0)
-        lines = np.maximum(np.exp(-(markings_a / 0.12) ** 2), 0.6 * np.exp(-(markings_b / 0.1) ** 2))
+        lines = np.maximum(np.exp(-((markings_a / 0.12) ** 2)), 0.6 * np.exp(-((markings_b / 0.1) ** 2)))
         # The heart displaces lung, so less air lies in front of and behind it.
         attenuation -= 0.42 * air * (1.0 - 0.25 * lines * hilar) * (1.0 - 0.7 * heart_path)
 
@@ -336,8 +337,7 @@ def _nodule(grid: _CXRGrid, anatomy: _CXRAnatomy, rng: np.random.Generator) -> t
     return squared < 1.0, 0.4 * _ellipsoid_path(squared)
 
 
-def _pleural_effusion(grid: _CXRGrid, anatomy: _CXRAnatomy,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _pleural_effusion(grid: _CXRGrid, anatomy: _CXRAnatomy, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     lung = anatomy.lungs[int(rng.integers(2))]
     depth = float(rng.uniform(0.15, 0.3))
     relative_x = (grid.x - lung.centre_x) / lung.half_width
@@ -351,8 +351,9 @@ def _pleural_effusion(grid: _CXRGrid, anatomy: _CXRAnatomy,
     return fluid, edge * (0.42 * air + 0.2)
 
 
-def _pleural_thickening(grid: _CXRGrid, anatomy: _CXRAnatomy,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _pleural_thickening(
+    grid: _CXRGrid, anatomy: _CXRAnatomy, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     lung = anatomy.lungs[int(rng.integers(2))]
     at_apex = rng.random() < 0.3
     thickness = max(float(rng.uniform(0.02, 0.035)), 1.6 * max(grid.pixel))
@@ -368,13 +369,14 @@ def _pleural_thickening(grid: _CXRGrid, anatomy: _CXRAnatomy,
     return band, 0.3 * band * _smoothstep(1.5 - distance / (2.0 * thickness))
 
 
-def _pulmonary_fibrosis(grid: _CXRGrid, anatomy: _CXRAnatomy,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _pulmonary_fibrosis(
+    grid: _CXRGrid, anatomy: _CXRAnatomy, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     lung = anatomy.lungs[int(rng.integers(2))]
     cells = (int(rng.integers(28, 36)),) * 2
     first, second = _smooth_field(rng, grid.shape, cells), _smooth_field(rng, grid.shape, cells)
     # Zero contours of two fields cross each other and make a net of reticular lines.
-    lines = np.maximum(np.exp(-(first / 0.12) ** 2), np.exp(-(second / 0.12) ** 2))
+    lines = np.maximum(np.exp(-((first / 0.12) ** 2)), np.exp(-((second / 0.12) ** 2)))
     zone = lung.inside & ~anatomy.heart & (lung.height > 0.55)
     fade_in = _smoothstep((lung.height - 0.55) / 0.15)
     return zone, 0.3 * lines * fade_in * zone
@@ -392,8 +394,11 @@ _FOCAL_FINDINGS = {
 # ------------------------------------------------------------------------ X-ray: readers
 
 
-def _reader_boxes(true_boxes: dict[str, tuple[float, float, float, float]], shape: tuple[int, int],
-                  seeds: Sequence[np.random.SeedSequence]) -> list[ReaderBox]:
+def _reader_boxes(
+    true_boxes: dict[str, tuple[float, float, float, float]],
+    shape: tuple[int, int],
+    seeds: Sequence[np.random.SeedSequence],
+) -> list[ReaderBox]:
     """Boxes of simulated readers: each has a size bias, jitters every edge, may miss subtle findings.
 
     Reader 1 draws tight boxes, reader 2 loose ones, reader 3 about true size; further readers get
@@ -423,23 +428,27 @@ def _reader_boxes(true_boxes: dict[str, tuple[float, float, float, float]], shap
             top = float(np.clip(centre_y - half_y + jitter[1], 0.0, height - 1.0))
             right = float(np.clip(centre_x + half_x + jitter[2], left + 1.0, width))
             bottom = float(np.clip(centre_y + half_y + jitter[3], top + 1.0, height))
-            boxes.append(ReaderBox(f"R{number}", finding, round(left, 1), round(top, 1),
-                                   round(right, 1), round(bottom, 1)))
+            boxes.append(
+                ReaderBox(f"R{number}", finding, round(left, 1), round(top, 1), round(right, 1), round(bottom, 1))
+            )
     return boxes
 
 
 # --------------------------------------------------------------------- X-ray: confounder
 
 # A 7 x 5 bitmap of the letter R, as on a lead laterality marker.
-_LETTER_R = np.array([
-    [1, 1, 1, 1, 0],
-    [1, 0, 0, 0, 1],
-    [1, 0, 0, 0, 1],
-    [1, 1, 1, 1, 0],
-    [1, 0, 1, 0, 0],
-    [1, 0, 0, 1, 0],
-    [1, 0, 0, 0, 1],
-], dtype=bool)
+_LETTER_R = np.array(
+    [
+        [1, 1, 1, 1, 0],
+        [1, 0, 0, 0, 1],
+        [1, 0, 0, 0, 1],
+        [1, 1, 1, 1, 0],
+        [1, 0, 1, 0, 0],
+        [1, 0, 0, 1, 0],
+        [1, 0, 0, 0, 1],
+    ],
+    dtype=bool,
+)
 
 
 def _add_side_marker(image: np.ndarray, rng: np.random.Generator) -> None:
@@ -455,7 +464,7 @@ def _add_side_marker(image: np.ndarray, rng: np.random.Generator) -> None:
     top = int(rng.integers(round(0.03 * height), round(0.08 * height) + 1))
     margin = int(rng.integers(round(0.03 * width), round(0.08 * width) + 1))
     left = margin if rng.random() < 0.5 else width - margin - block.shape[1]
-    window = image[top:top + block.shape[0], left:left + block.shape[1]]
+    window = image[top : top + block.shape[0], left : left + block.shape[1]]
     window[...] = np.where(block, 1.0, 0.6)
 
 
@@ -469,8 +478,9 @@ def _check_cxr_shape(shape: Sequence[int]) -> tuple[int, int]:
     return int(dims[0]), int(dims[1])
 
 
-def _present_findings(findings: Sequence[str] | str | None, prevalence: float,
-                      rng: np.random.Generator) -> tuple[str, ...]:
+def _present_findings(
+    findings: Sequence[str] | str | None, prevalence: float, rng: np.random.Generator
+) -> tuple[str, ...]:
     # The draw always happens so that the stream does not depend on whether findings were given.
     drawn = rng.random(len(CXR_FINDINGS)) < prevalence
     if findings is None:
@@ -478,8 +488,10 @@ def _present_findings(findings: Sequence[str] | str | None, prevalence: float,
     names = (findings,) if isinstance(findings, str) else tuple(findings)
     unknown = [name for name in names if name not in CXR_FINDINGS]
     if unknown:
-        raise ValueError(f"unknown X-ray finding {unknown!r}; valid names are {list(CXR_FINDINGS)} "
-                         f"(pass an empty list for '{NO_FINDING[0]}')")
+        raise ValueError(
+            f"unknown X-ray finding {unknown!r}; valid names are {list(CXR_FINDINGS)} "
+            f"(pass an empty list for '{NO_FINDING[0]}')"
+        )
     return tuple(name for name in CXR_FINDINGS if name in names)
 
 
@@ -523,8 +535,13 @@ def cxr_phantom(
     grid = _cxr_grid(shape)
     anatomy_rng = np.random.default_rng(streams["anatomy"])
     layout = _draw_cxr_layout(anatomy_rng)
-    anatomy = _build_cxr_anatomy(grid, layout, anatomy_rng, cardiomegaly="Cardiomegaly" in present,
-                                 aortic_enlargement="Aortic enlargement" in present)
+    anatomy = _build_cxr_anatomy(
+        grid,
+        layout,
+        anatomy_rng,
+        cardiomegaly="Cardiomegaly" in present,
+        aortic_enlargement="Aortic enlargement" in present,
+    )
     attenuation = anatomy.attenuation.copy()
     masks: dict[str, np.ndarray] = {}
     for name in present:
@@ -547,7 +564,14 @@ def cxr_phantom(
     readers = _reader_boxes(true_boxes, shape, streams["readers"].spawn(n_readers))
     labels = {name: name in present for name in CXR_FINDINGS}
     labels[NO_FINDING[0]] = not present
-    return CXRPhantom(image=image, labels=labels, finding_masks=masks, true_boxes=true_boxes,
-                      reader_boxes=readers, confounders=names, seed=seed,
-                      pixel_spacing_mm=(_CXR_FIELD_OF_VIEW_MM / shape[0], _CXR_FIELD_OF_VIEW_MM / shape[1]),
-                      cardiothoracic_ratio=anatomy.cardiothoracic_ratio)
+    return CXRPhantom(
+        image=image,
+        labels=labels,
+        finding_masks=masks,
+        true_boxes=true_boxes,
+        reader_boxes=readers,
+        confounders=names,
+        seed=seed,
+        pixel_spacing_mm=(_CXR_FIELD_OF_VIEW_MM / shape[0], _CXR_FIELD_OF_VIEW_MM / shape[1]),
+        cardiothoracic_ratio=anatomy.cardiothoracic_ratio,
+    )

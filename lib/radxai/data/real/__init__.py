@@ -40,8 +40,7 @@ __all__ = [
 ]
 
 _LOADERS: dict[str, ModuleType] = {
-    module.NAME: module
-    for module in (mosmeddata, pediatric_pneumonia, vindr_cxr, rad_chestct, eye_gaze)
+    module.NAME: module for module in (mosmeddata, pediatric_pneumonia, vindr_cxr, rad_chestct, eye_gaze)
 }
 
 
@@ -52,13 +51,15 @@ def dataset_names() -> list[str]:
 
 def _loader(name: str) -> ModuleType:
     if name not in _LOADERS:
-        raise ValueError(f"unknown dataset {name!r}; real datasets are {dataset_names()} "
-                         "(the synthetic default is built by radxai.pipeline)")
+        raise ValueError(
+            f"unknown dataset {name!r}; real datasets are {dataset_names()} "
+            "(the synthetic default is built by radxai.pipeline)"
+        )
     return _LOADERS[name]
 
 
 def dataset_task(name: str) -> str:
-    """"ct" for a CT dataset (loaders give CTStudy records), "cxr" for X-rays (CXRImage)."""
+    """ "ct" for a CT dataset (loaders give CTStudy records), "cxr" for X-rays (CXRImage)."""
     _loader(name)
     return load_manifest(name).task
 
@@ -88,9 +89,9 @@ def survey_dataset(name: str, root: str | Path, split_seed: int = 0, **options: 
     return _loader(name).survey(Path(root), split_seed=split_seed, **options)
 
 
-def load_dataset(name: str, root: str | Path, split_seed: int = 0,
-                 allow_incomplete: bool = False,
-                 **options: Any) -> list[datasets.CTStudy] | list[datasets.CXRImage]:
+def load_dataset(
+    name: str, root: str | Path, split_seed: int = 0, allow_incomplete: bool = False, **options: Any
+) -> list[datasets.CTStudy] | list[datasets.CXRImage]:
     """The records of real dataset ``name`` at ``root``, with splits assigned.
 
     split_seed: seeds the split where the dataset has none of its own. allow_incomplete:
@@ -101,14 +102,13 @@ def load_dataset(name: str, root: str | Path, split_seed: int = 0,
     """
     survey = survey_dataset(name, root, split_seed, **options)
     if not allow_incomplete:
-        problems = [f"missing {item.relative_path} (expected by {item.expected_by})"
-                    for item in survey.missing]
-        problems += [f"unreadable {item.relative_path}: {item.problem}"
-                     for item in survey.unreadable]
+        problems = [f"missing {item.relative_path} (expected by {item.expected_by})" for item in survey.missing]
+        problems += [f"unreadable {item.relative_path}: {item.problem}" for item in survey.unreadable]
         problems += [f"too few items: {shortfall}" for shortfall in survey.shortfalls()]
         if problems:
             raise layout_error(
-                survey.manifest, survey.root,
+                survey.manifest,
+                survey.root,
                 f"incomplete copy ({len(problems)} problems; `radxai data verify {name} --root "
                 f"{survey.root}` lists them all; pass allow_incomplete=True to load what is "
                 f"there):\n{listed(problems)}",

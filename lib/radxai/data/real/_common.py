@@ -156,15 +156,15 @@ def read_table(manifest: Manifest, path: Path, required_columns: Iterable[str]) 
             missing = [column for column in required_columns if column not in columns]
             if missing:
                 raise layout_error(
-                    manifest, path,
+                    manifest,
+                    path,
                     f"lacks the columns {missing}; its columns are {columns[:20]}"
                     + (" ..." if len(columns) > 20 else ""),
                 )
             rows = []
             line = reader.line_num
             for values in reader:
-                rows.append(TableRow(line + 1, {key: (value or "").strip()
-                                                for key, value in values.items() if key}))
+                rows.append(TableRow(line + 1, {key: (value or "").strip() for key, value in values.items() if key}))
                 line = reader.line_num
             return rows
     except (UnicodeDecodeError, csv.Error) as error:
@@ -191,8 +191,9 @@ def parse_number(manifest: Manifest, table: Path, row: TableRow, column: str) ->
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise layout_error(manifest, f"{table} line {row.line}",
-                           f"column {column!r} holds {text!r}, not a finite number")
+        raise layout_error(
+            manifest, f"{table} line {row.line}", f"column {column!r} holds {text!r}, not a finite number"
+        )
     return value
 
 
@@ -200,14 +201,15 @@ def parse_binary(manifest: Manifest, table: Path, row: TableRow, column: str) ->
     """A 0/1 flag in ``row[column]`` (``1.0`` and ``0.0`` accepted)."""
     value = parse_number(manifest, table, row, column)
     if value not in (0.0, 1.0):
-        raise layout_error(manifest, f"{table} line {row.line}",
-                           f"column {column!r} holds {row.values[column]!r}, expected 0 or 1")
+        raise layout_error(
+            manifest, f"{table} line {row.line}", f"column {column!r} holds {row.values[column]!r}, expected 0 or 1"
+        )
     return value == 1.0
 
 
-def grouped_stratified_split(strata: Sequence[Hashable], groups: Sequence[Hashable],
-                             fractions: Mapping[str, float] | None = None,
-                             seed: int = 0) -> list[str]:
+def grouped_stratified_split(
+    strata: Sequence[Hashable], groups: Sequence[Hashable], fractions: Mapping[str, float] | None = None, seed: int = 0
+) -> list[str]:
     """Split names per item such that all items of a group (e.g. a patient) share a split.
 
     Each group is stratified by the stratum of its first item, then the groups are split with

@@ -103,20 +103,35 @@ def survey(root: Path, split_seed: int = 0, image_root: Path | None = None) -> S
             missing.append(MissingFile(relative, where))
         else:
             found.append((image_id, class_name, patient_id, path))
-    splits = grouped_stratified_split([item[1] for item in found], [item[2] for item in found],
-                                      seed=split_seed)
+    splits = grouped_stratified_split([item[1] for item in found], [item[2] for item in found], seed=split_seed)
     empty = np.zeros((0, len(FIXATION_COLUMNS)), dtype=np.float64)
     records = [
-        EyeGazeImage(image_id=image_id, path=path, split=split,
-                     labels={name: name == class_name for name in classes}, annotations=(),
-                     class_name=class_name, patient_id=patient_id,
-                     fixations=fixations.get(image_id, empty), manifest_path=manifest.path)
+        EyeGazeImage(
+            image_id=image_id,
+            path=path,
+            split=split,
+            labels={name: name == class_name for name in classes},
+            annotations=(),
+            class_name=class_name,
+            patient_id=patient_id,
+            fixations=fixations.get(image_id, empty),
+            manifest_path=manifest.path,
+        )
         for (image_id, class_name, patient_id, path), split in zip(found, splits)
     ]
     counts: Counter[str] = Counter({"images": len(records)})
     counts.update(record.class_name for record in records)
-    return Survey(manifest, root, root, "physionet", records, missing,
-                  tables=[sheet, fixation_table], counts=dict(counts), other_roots=bases[:-1])
+    return Survey(
+        manifest,
+        root,
+        root,
+        "physionet",
+        records,
+        missing,
+        tables=[sheet, fixation_table],
+        counts=dict(counts),
+        other_roots=bases[:-1],
+    )
 
 
 def _read_master_sheet(manifest: Manifest, sheet: Path) -> dict[str, tuple[str, str, str, str]]:
@@ -130,27 +145,33 @@ def _read_master_sheet(manifest: Manifest, sheet: Path) -> dict[str, tuple[str, 
         image_id = row.values[id_column]
         present = [name for name in classes if parse_binary(manifest, sheet, row, name)]
         if len(present) != 1:
-            raise layout_error(manifest, where,
-                               f"image {image_id} has classes {present}; expected exactly one of {classes}")
+            raise layout_error(
+                manifest, where, f"image {image_id} has classes {present}; expected exactly one of {classes}"
+            )
         if image_id in images:
-            raise layout_error(manifest, where, f"dicom_id {image_id} appears twice "
-                                                f"(first at {images[image_id][3]})")
+            raise layout_error(manifest, where, f"dicom_id {image_id} appears twice (first at {images[image_id][3]})")
         if not row.values[path_column]:
             raise layout_error(manifest, where, f"image {image_id} has an empty {path_column!r}")
         if leaves_folder(row.values[path_column]):
-            raise layout_error(manifest, where, f"image {image_id}'s {path_column!r} "
-                                                f"{row.values[path_column]!r} leaves the image folders "
-                                                "(absolute or '..'); refused")
-        images[image_id] = (present[0], row.values[patient_column], row.values[path_column],
-                            f"{sheet.name} line {row.line}")
+            raise layout_error(
+                manifest,
+                where,
+                f"image {image_id}'s {path_column!r} "
+                f"{row.values[path_column]!r} leaves the image folders "
+                "(absolute or '..'); refused",
+            )
+        images[image_id] = (
+            present[0],
+            row.values[patient_column],
+            row.values[path_column],
+            f"{sheet.name} line {row.line}",
+        )
     return images
 
 
-def _read_fixations(manifest: Manifest, table: Path,
-                    image_ids: set[str]) -> dict[str, np.ndarray]:
+def _read_fixations(manifest: Manifest, table: Path, image_ids: set[str]) -> dict[str, np.ndarray]:
     names = manifest.label_value("fixation_columns", kind=dict)
-    id_column, x_column, y_column, duration_column = (
-        names["image_id"], names["x"], names["y"], names["duration"])
+    id_column, x_column, y_column, duration_column = (names["image_id"], names["x"], names["y"], names["duration"])
     points: dict[str, list[tuple[float, float, float]]] = {}
     for row in read_table(manifest, table, [id_column, x_column, y_column, duration_column]):
         image_id = row.values[id_column]
@@ -161,8 +182,11 @@ def _read_fixations(manifest: Manifest, table: Path,
         y = parse_number(manifest, table, row, y_column)
         duration = parse_number(manifest, table, row, duration_column)
         if duration < 0:
-            raise layout_error(manifest, f"{table} line {row.line}",
-                               f"negative fixation duration {duration} s in column {duration_column!r}")
+            raise layout_error(
+                manifest,
+                f"{table} line {row.line}",
+                f"negative fixation duration {duration} s in column {duration_column!r}",
+            )
         if x >= 0 and y >= 0:
             points.setdefault(image_id, []).append((x + _PIXEL_CENTRE, y + _PIXEL_CENTRE, duration))
     return {image_id: np.array(rows, dtype=np.float64) for image_id, rows in points.items()}

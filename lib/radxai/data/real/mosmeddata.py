@@ -81,8 +81,7 @@ def survey(root: Path, split_seed: int = 0) -> Survey:
             return _survey_full(manifest, root, base, split_seed)
     if any((root / folder).is_dir() for folder in _KERAS_FOLDERS):
         return _survey_keras(manifest, root, split_seed)
-    raise layout_error(manifest, root,
-                       "not a MosMedData folder: found neither studies/ nor CT-0/ and CT-23/")
+    raise layout_error(manifest, root, "not a MosMedData folder: found neither studies/ nor CT-0/ and CT-23/")
 
 
 def _study_files(folder: Path) -> list[tuple[int, Path]]:
@@ -101,8 +100,7 @@ def _survey_full(manifest: Manifest, root: Path, base: Path, split_seed: int) ->
         if folder.name.startswith(".") or not folder.is_dir():
             continue
         if folder.name not in grades:
-            raise layout_error(manifest, folder,
-                               f"unknown grade folder; expected one of {sorted(grades)}")
+            raise layout_error(manifest, folder, f"unknown grade folder; expected one of {sorted(grades)}")
         grade = int(_GRADE_FOLDER.match(folder.name).group(1))  # type: ignore[union-attr]
         found.extend((number, grade, path) for number, path in _study_files(folder))
     studies_by_number = {number: (grade, path) for number, grade, path in found}
@@ -113,8 +111,7 @@ def _survey_full(manifest: Manifest, root: Path, base: Path, split_seed: int) ->
     return Survey(manifest, root, base, "full", records, missing, counts=dict(counts))
 
 
-def _masks(root: Path, base: Path,
-           studies: dict[int, tuple[int, Path]]) -> tuple[dict[int, Path], list[MissingFile]]:
+def _masks(root: Path, base: Path, studies: dict[int, tuple[int, Path]]) -> tuple[dict[int, Path], list[MissingFile]]:
     masks: dict[int, Path] = {}
     missing = []
     mask_folder = base / "masks"
@@ -127,10 +124,12 @@ def _masks(root: Path, base: Path,
         if number in studies:
             masks[number] = path
         else:
-            missing.append(MissingFile(
-                f"{studies_folder}/CT-<grade>/study_{number:04d}.nii.gz",
-                f"its lesion mask {path.relative_to(root).as_posix()} exists",
-            ))
+            missing.append(
+                MissingFile(
+                    f"{studies_folder}/CT-<grade>/study_{number:04d}.nii.gz",
+                    f"its lesion mask {path.relative_to(root).as_posix()} exists",
+                )
+            )
     return masks, missing
 
 
@@ -157,26 +156,38 @@ def _survey_keras(manifest: Manifest, root: Path, split_seed: int) -> Survey:
     return Survey(manifest, root, root, "keras_subset", records, counts=dict(counts))
 
 
-def _grade_of_number(manifest: Manifest, ranges: dict, allowed: list[int], number: int,
-                     path: Path) -> int:
+def _grade_of_number(manifest: Manifest, ranges: dict, allowed: list[int], number: int, path: Path) -> int:
     for grade in allowed:
         low, high = ranges[f"CT-{grade}"]
         if low <= number <= high:
             return grade
-    spans = ", ".join(f"CT-{grade} {ranges[f'CT-{grade}'][0]}-{ranges[f'CT-{grade}'][1]}"
-                      for grade in allowed)
-    raise layout_error(manifest, path,
-                       f"study number {number} lies outside the study-number ranges of the grades "
-                       f"this folder may hold ({spans}; manifest key labels.study_numbers)")
+    spans = ", ".join(f"CT-{grade} {ranges[f'CT-{grade}'][0]}-{ranges[f'CT-{grade}'][1]}" for grade in allowed)
+    raise layout_error(
+        manifest,
+        path,
+        f"study number {number} lies outside the study-number ranges of the grades "
+        f"this folder may hold ({spans}; manifest key labels.study_numbers)",
+    )
 
 
-def _records(manifest: Manifest, found: list[tuple[int, int, Path]], masks: dict[int, Path],
-             from_number: set[int], split_seed: int) -> list[MosMedStudy]:
+def _records(
+    manifest: Manifest,
+    found: list[tuple[int, int, Path]],
+    masks: dict[int, Path],
+    from_number: set[int],
+    split_seed: int,
+) -> list[MosMedStudy]:
     found = sorted(found)
     splits = stratified_split([grade for _, grade, _ in found], seed=split_seed)
     return [
-        MosMedStudy(f"study_{number:04d}", grade, path, split, mask_path=masks.get(number),
-                    grade_from_study_number=number in from_number,
-                    manifest_path=manifest.path)
+        MosMedStudy(
+            f"study_{number:04d}",
+            grade,
+            path,
+            split,
+            mask_path=masks.get(number),
+            grade_from_study_number=number in from_number,
+            manifest_path=manifest.path,
+        )
         for (number, grade, path), split in zip(found, splits)
     ]

@@ -79,8 +79,7 @@ def survey(root: Path, split_seed: int = 0) -> Survey:
     base = root / "chest_xray" if (root / "chest_xray").is_dir() else root
     absent = [name for name in ("train", "test") if not (base / name).is_dir()]
     if absent:
-        raise layout_error(manifest, base,
-                           f"not a chest_xray folder: the split folders {absent} are missing")
+        raise layout_error(manifest, base, f"not a chest_xray folder: the split folders {absent} are missing")
     classes = manifest.label_strings("classes")
     subtypes = manifest.label_strings("subtypes")
     subtyped_class = manifest.label_value("subtyped_class", kind=str)
@@ -99,18 +98,24 @@ def survey(root: Path, split_seed: int = 0) -> Survey:
         counts[f"{folder_split}/{class_name}"] += 1
         if subtype is not None:
             counts[f"{class_name}/{subtype}"] += 1
-        records.append(PediatricCXRImage(
-            image_id=path.relative_to(base).with_suffix("").as_posix(), path=path, split=split,
-            labels={name: name == class_name for name in classes}, annotations=(),
-            class_name=class_name, subtype=subtype, patient_id=patient_id_of(path.stem, patterns),
-            folder_split=folder_split, manifest_path=manifest.path,
-        ))
-    return Survey(manifest, root, base, "kaggle" if has_val else "mendeley", records,
-                  counts=dict(counts))
+        records.append(
+            PediatricCXRImage(
+                image_id=path.relative_to(base).with_suffix("").as_posix(),
+                path=path,
+                split=split,
+                labels={name: name == class_name for name in classes},
+                annotations=(),
+                class_name=class_name,
+                subtype=subtype,
+                patient_id=patient_id_of(path.stem, patterns),
+                folder_split=folder_split,
+                manifest_path=manifest.path,
+            )
+        )
+    return Survey(manifest, root, base, "kaggle" if has_val else "mendeley", records, counts=dict(counts))
 
 
-def _images(manifest: Manifest, split_folder: Path, classes: list[str],
-            suffixes: set[str]) -> list[tuple[str, Path]]:
+def _images(manifest: Manifest, split_folder: Path, classes: list[str], suffixes: set[str]) -> list[tuple[str, Path]]:
     if not split_folder.is_dir():
         return []
     images = []
@@ -118,17 +123,19 @@ def _images(manifest: Manifest, split_folder: Path, classes: list[str],
         if class_folder.name.startswith(".") or not class_folder.is_dir():
             continue
         if class_folder.name not in classes:
-            raise layout_error(manifest, class_folder,
-                               f"unknown class folder; expected only {classes}")
+            raise layout_error(manifest, class_folder, f"unknown class folder; expected only {classes}")
         # Hidden files include macOS "._name.jpeg" resource forks, which are no images.
-        images.extend((class_folder.name, path) for path in sorted(class_folder.iterdir())
-                      if path.is_file() and not path.name.startswith(".")
-                      and path.suffix.lower() in suffixes)
+        images.extend(
+            (class_folder.name, path)
+            for path in sorted(class_folder.iterdir())
+            if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in suffixes
+        )
     return images
 
 
-def _splits(manifest: Manifest, found: list[tuple[str, str, Path]], patterns: list[str],
-            has_val: bool, split_seed: int) -> list[str]:
+def _splits(
+    manifest: Manifest, found: list[tuple[str, str, Path]], patterns: list[str], has_val: bool, split_seed: int
+) -> list[str]:
     splits = [folder_split for folder_split, _, _ in found]
     if has_val:
         return splits
@@ -137,7 +144,8 @@ def _splits(manifest: Manifest, found: list[tuple[str, str, Path]], patterns: li
     carved = grouped_stratified_split(
         [found[index][1] for index in train],
         [patient_id_of(found[index][2].stem, patterns) for index in train],
-        {"train": 1.0 - val_fraction, "val": val_fraction}, seed=split_seed,
+        {"train": 1.0 - val_fraction, "val": val_fraction},
+        seed=split_seed,
     )
     for index, split in zip(train, carved):
         splits[index] = split

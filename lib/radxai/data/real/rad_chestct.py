@@ -107,10 +107,14 @@ def survey(root: Path, split_seed: int = 0, target: str | None = None) -> Survey
     label_files = manifest.label_value("label_files", kind=dict)
     present = {split: root / name for split, name in label_files.items() if (root / name).is_file()}
     if not present:
-        raise layout_error(manifest, root, f"not a RAD-ChestCT folder: none of the label files "
-                                           f"{sorted(label_files.values())} is here")
-    missing = [MissingFile(name, "the manifest's labels.label_files")
-               for split, name in label_files.items() if split not in present]
+        raise layout_error(
+            manifest, root, f"not a RAD-ChestCT folder: none of the label files {sorted(label_files.values())} is here"
+        )
+    missing = [
+        MissingFile(name, "the manifest's labels.label_files")
+        for split, name in label_files.items()
+        if split not in present
+    ]
     labelled, abnormalities = {}, set()
     for split, table in present.items():
         table_labels, table_abnormalities = _read_labels(manifest, table)
@@ -118,8 +122,10 @@ def survey(root: Path, split_seed: int = 0, target: str | None = None) -> Survey
         for volume_id, (positives, where) in table_labels.items():
             labelled[volume_id] = (split, positives, where)
     if target is not None and target not in abnormalities:
-        raise ValueError(f"unknown RAD-ChestCT target {target!r}; the label files name "
-                         f"{len(abnormalities)} abnormalities: {sorted(abnormalities)}")
+        raise ValueError(
+            f"unknown RAD-ChestCT target {target!r}; the label files name "
+            f"{len(abnormalities)} abnormalities: {sorted(abnormalities)}"
+        )
     volumes = _volume_index(manifest, root)
     release = _release_ids(manifest, root)
     records = []
@@ -137,12 +143,10 @@ def survey(root: Path, split_seed: int = 0, target: str | None = None) -> Survey
     counts: Counter[str] = Counter({"volumes": len(records)})
     for record in records:
         counts.update(record.abnormality_locations.keys())
-    return Survey(manifest, root, root, "zenodo", records, missing, tables=tables,
-                  counts=dict(counts))
+    return Survey(manifest, root, root, "zenodo", records, missing, tables=tables, counts=dict(counts))
 
 
-def _read_labels(manifest: Manifest, table: Path
-                 ) -> tuple[dict[str, tuple[dict[str, tuple[str, ...]], str]], set[str]]:
+def _read_labels(manifest: Manifest, table: Path) -> tuple[dict[str, tuple[dict[str, tuple[str, ...]], str]], set[str]]:
     """Per volume id: its positive abnormalities -> locations, and where it is listed; and the
     abnormality names of the table's header. pandas reads the table because the full label
     matrix has thousands of columns."""
@@ -150,14 +154,12 @@ def _read_labels(manifest: Manifest, table: Path
     id_column = manifest.label_value("id_column", kind=str)
     columns = table_columns(manifest, table)
     if columns[0] != id_column:
-        raise layout_error(manifest, table, f"the first column must be {id_column!r}, "
-                                            f"found {columns[0]!r}")
+        raise layout_error(manifest, table, f"the first column must be {id_column!r}, found {columns[0]!r}")
     pairs = []
     for column in columns[1:]:
         parts = column.split(separator)
         if len(parts) != 2 or not all(parts):
-            raise layout_error(manifest, table,
-                               f"label column {column!r} is not '<abnormality>{separator}<location>'")
+            raise layout_error(manifest, table, f"label column {column!r} is not '<abnormality>{separator}<location>'")
         pairs.append((parts[0], parts[1]))
     try:
         frame = pd.read_csv(table, dtype={id_column: str}, encoding="utf-8-sig")
@@ -169,8 +171,9 @@ def _read_labels(manifest: Manifest, table: Path
         row, column = int(bad_rows[0]), int(bad_columns[0])
         value = frame.iloc[row, column + 1]
         text = "" if pd.isna(value) else str(value)
-        raise layout_error(manifest, f"{table} line {row + 2}",
-                           f"column {columns[column + 1]!r} holds {text!r}, expected 0 or 1")
+        raise layout_error(
+            manifest, f"{table} line {row + 2}", f"column {columns[column + 1]!r} holds {text!r}, expected 0 or 1"
+        )
     locations: list[dict[str, list[str]]] = [{} for _ in range(len(frame))]
     for row, column in zip(*np.nonzero(values == 1.0)):
         abnormality, location = pairs[column]
@@ -186,8 +189,9 @@ def _volume_index(manifest: Manifest, root: Path) -> dict[str, Path]:
     volumes: dict[str, Path] = {}
     for path in sorted(root.rglob("*.npz")):
         if path.stem in volumes:
-            raise layout_error(manifest, path,
-                               f"a second volume with id {path.stem} (the first is {volumes[path.stem]})")
+            raise layout_error(
+                manifest, path, f"a second volume with id {path.stem} (the first is {volumes[path.stem]})"
+            )
         volumes[path.stem] = path
     return volumes
 
@@ -205,17 +209,29 @@ def _release_ids(manifest: Manifest, root: Path) -> set[str] | None:
         values = [row.values.get(column, "") for row in rows]
         if values and all(_VOLUME_ID.match(Path(value).stem) for value in values):
             return {Path(value).stem for value in values}
-    raise layout_error(manifest, listing,
-                       f"no column of volume ids ({id_column} or values like trn00001)")
+    raise layout_error(manifest, listing, f"no column of volume ids ({id_column} or values like trn00001)")
 
 
-def _record(manifest: Manifest, volume_id: str, split: str, path: Path,
-            positives: dict[str, tuple[str, ...]], target: str | None) -> RadChestCTStudy:
+def _record(
+    manifest: Manifest,
+    volume_id: str,
+    split: str,
+    path: Path,
+    positives: dict[str, tuple[str, ...]],
+    target: str | None,
+) -> RadChestCTStudy:
     spacing = tuple(float(value) for value in manifest.label_value("spacing_mm", kind=list))
-    return RadChestCTStudy(volume_id, int(_positive(positives, target)), path, split,
-                           abnormality_locations=positives, target=target,
-                           volume_key=manifest.label_value("volume_key", kind=str),
-                           spacing_mm=spacing, manifest_path=manifest.path)  # type: ignore[arg-type]
+    return RadChestCTStudy(
+        volume_id,
+        int(_positive(positives, target)),
+        path,
+        split,
+        abnormality_locations=positives,
+        target=target,
+        volume_key=manifest.label_value("volume_key", kind=str),
+        spacing_mm=spacing,
+        manifest_path=manifest.path,
+    )  # type: ignore[arg-type]
 
 
 def _positive(abnormality_locations: dict[str, tuple[str, ...]], target: str | None) -> bool:

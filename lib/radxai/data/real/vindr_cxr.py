@@ -100,11 +100,15 @@ def survey(root: Path, split_seed: int = 0) -> Survey:
         return _survey_physionet(manifest, root, split_seed)
     if (root / "train.csv").is_file():
         return _survey_kaggle(manifest, root, split_seed)
-    raise layout_error(manifest, root, "not a VinDr-CXR folder: found neither annotations/ "
-                                       "(PhysioNet release) nor train.csv (Kaggle copy)")
+    raise layout_error(
+        manifest,
+        root,
+        "not a VinDr-CXR folder: found neither annotations/ (PhysioNet release) nor train.csv (Kaggle copy)",
+    )
 
 
 # ----------------------------------------------------------------------------- PhysioNet
+
 
 def _survey_physionet(manifest: Manifest, root: Path, split_seed: int) -> Survey:
     local = manifest.label_strings("local_labels")
@@ -117,53 +121,60 @@ def _survey_physionet(manifest: Manifest, root: Path, split_seed: int) -> Survey
         if not table.is_file():
             continue
         tables.append(table)
-        marks = _read_boxes(manifest, table, classes, set(global_labels), no_finding,
-                            reader_required=release_split == "train")
+        marks = _read_boxes(
+            manifest, table, classes, set(global_labels), no_finding, reader_required=release_split == "train"
+        )
         labels_table = root / "annotations" / f"image_labels_{release_split}.csv"
         if labels_table.is_file():
             tables.append(labels_table)
             _add_image_labels(manifest, labels_table, classes, no_finding, marks)
         marks_by_split[release_split] = marks
     if not marks_by_split:
-        raise layout_error(manifest, root / "annotations",
-                           "holds neither annotations_train.csv nor annotations_test.csv")
+        raise layout_error(
+            manifest, root / "annotations", "holds neither annotations_train.csv nor annotations_test.csv"
+        )
     suffixes = manifest.label_strings("image_suffixes")
     found, missing = [], []
     for release_split, marks in marks_by_split.items():
         for image_id in sorted(marks):
             path = _existing_image(root / release_split, image_id, suffixes)
             if path is None:
-                missing.append(MissingFile(f"{release_split}/{image_id}.dicom",
-                                           marks[image_id].first_seen))
+                missing.append(MissingFile(f"{release_split}/{image_id}.dicom", marks[image_id].first_seen))
             else:
                 found.append((release_split, image_id, path, marks[image_id]))
     val_fraction = float(manifest.label_value("carved_val_fraction", kind=(int, float)))
     train = [index for index, item in enumerate(found) if item[0] == "train"]
-    carved = stratified_split([bool(found[index][3].marked) for index in train],
-                              {"train": 1.0 - val_fraction, "val": val_fraction}, seed=split_seed)
+    carved = stratified_split(
+        [bool(found[index][3].marked) for index in train],
+        {"train": 1.0 - val_fraction, "val": val_fraction},
+        seed=split_seed,
+    )
     splits = ["test"] * len(found)
     for index, split in zip(train, carved):
         splits[index] = split
-    records = [_record(manifest, item, split, classes, no_finding, None)
-               for item, split in zip(found, splits)]
-    return Survey(manifest, root, root, "physionet", records, missing, tables=tables,
-                  counts=_counts(records, classes))
+    records = [_record(manifest, item, split, classes, no_finding, None) for item, split in zip(found, splits)]
+    return Survey(manifest, root, root, "physionet", records, missing, tables=tables, counts=_counts(records, classes))
 
 
-def _add_image_labels(manifest: Manifest, table: Path, classes: list[str], no_finding: str,
-                      marks: dict[str, _Marks]) -> None:
+def _add_image_labels(
+    manifest: Manifest, table: Path, classes: list[str], no_finding: str, marks: dict[str, _Marks]
+) -> None:
     aliases = manifest.label_value("column_aliases", kind=dict)
     columns = table_columns(manifest, table)
     label_columns = [column for column in columns if column not in ("image_id", "rad_id")]
     unknown = [column for column in label_columns if aliases.get(column, column) not in classes]
     if unknown:
-        raise layout_error(manifest, table,
-                           f"unknown label columns {unknown}; the manifest (labels.local_labels "
-                           f"and labels.global_labels) lists {classes}")
+        raise layout_error(
+            manifest,
+            table,
+            f"unknown label columns {unknown}; the manifest (labels.local_labels "
+            f"and labels.global_labels) lists {classes}",
+        )
     for row in read_table(manifest, table, ["image_id"]):
         if not is_plain_file_name(row.values["image_id"]):
-            raise layout_error(manifest, f"{table} line {row.line}",
-                               f"image_id {row.values['image_id']!r} is not a file name; refused")
+            raise layout_error(
+                manifest, f"{table} line {row.line}", f"image_id {row.values['image_id']!r} is not a file name; refused"
+            )
         entry = marks.setdefault(row.values["image_id"], _Marks(f"{table.name} line {row.line}"))
         for column in label_columns:
             name = aliases.get(column, column)
@@ -173,13 +184,13 @@ def _add_image_labels(manifest: Manifest, table: Path, classes: list[str], no_fi
 
 # ----------------------------------------------------------------------------- Kaggle
 
+
 def _survey_kaggle(manifest: Manifest, root: Path, split_seed: int) -> Survey:
     class_ids = manifest.label_value("kaggle_classes", kind=dict)
     no_finding = manifest.label_value("no_finding", kind=str)
     classes = list(class_ids)
     table = root / "train.csv"
-    marks = _read_boxes(manifest, table, classes, {no_finding}, no_finding,
-                        reader_required=True, class_ids=class_ids)
+    marks = _read_boxes(manifest, table, classes, {no_finding}, no_finding, reader_required=True, class_ids=class_ids)
     tables = [table]
     meta = root / manifest.label_value("meta_file", kind=str)
     meta_sizes = {}
@@ -204,12 +215,15 @@ def _survey_kaggle(manifest: Manifest, root: Path, split_seed: int) -> Survey:
                     continue
         found.append((("train", image_id, path, marks[image_id]), original))
     splits = stratified_split([bool(item[3].marked) for item, _ in found], seed=split_seed)
-    records = [_record(manifest, item, split, classes, no_finding, original)
-               for (item, original), split in zip(found, splits)]
-    layout = "kaggle_dicom" if all(record.path.suffix.lower() in _DICOM_SUFFIXES
-                                   for record in records) and records else "kaggle_resized"
-    return Survey(manifest, root, root, layout, records, missing, unreadable, tables,
-                  _counts(records, classes))
+    records = [
+        _record(manifest, item, split, classes, no_finding, original) for (item, original), split in zip(found, splits)
+    ]
+    layout = (
+        "kaggle_dicom"
+        if all(record.path.suffix.lower() in _DICOM_SUFFIXES for record in records) and records
+        else "kaggle_resized"
+    )
+    return Survey(manifest, root, root, layout, records, missing, unreadable, tables, _counts(records, classes))
 
 
 def _read_meta(manifest: Manifest, meta: Path) -> dict[str, tuple[float, float]]:
@@ -220,9 +234,11 @@ def _read_meta(manifest: Manifest, meta: Path) -> dict[str, tuple[float, float]]
         height = parse_number(manifest, meta, row, rows_column)
         width = parse_number(manifest, meta, row, columns_column)
         if width <= 0 or height <= 0:
-            raise layout_error(manifest, f"{meta} line {row.line}",
-                               f"original size {rows_column}={height}, {columns_column}={width} "
-                               "is not positive")
+            raise layout_error(
+                manifest,
+                f"{meta} line {row.line}",
+                f"original size {rows_column}={height}, {columns_column}={width} is not positive",
+            )
         sizes[row.values["image_id"]] = (width, height)
     return sizes
 
@@ -231,17 +247,27 @@ def _image_index(folder: Path, suffixes: list[str]) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
     accepted = {suffix.lower() for suffix in suffixes}
-    return {path.stem: path for path in sorted(folder.iterdir())
-            if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in accepted}
+    return {
+        path.stem: path
+        for path in sorted(folder.iterdir())
+        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in accepted
+    }
 
 
 def _rescale(marks: _Marks, original_width_height: tuple[float, float], path: Path) -> None:
     width, height = _stored_width_height(path)
     scale_x, scale_y = width / original_width_height[0], height / original_width_height[1]
     marks.annotations = [
-        ReaderAnnotation(annotation.reader_id, annotation.finding,
-                         (annotation.box[0] * scale_x, annotation.box[1] * scale_y,
-                          annotation.box[2] * scale_x, annotation.box[3] * scale_y))
+        ReaderAnnotation(
+            annotation.reader_id,
+            annotation.finding,
+            (
+                annotation.box[0] * scale_x,
+                annotation.box[1] * scale_y,
+                annotation.box[2] * scale_x,
+                annotation.box[3] * scale_y,
+            ),
+        )
         for annotation in marks.annotations
     ]
 
@@ -257,9 +283,16 @@ def _stored_width_height(path: Path) -> tuple[int, int]:
 
 # ----------------------------------------------------------------------------- shared
 
-def _read_boxes(manifest: Manifest, table: Path, classes: list[str], boxless: set[str],
-                no_finding: str, reader_required: bool,
-                class_ids: dict[str, int] | None = None) -> dict[str, _Marks]:
+
+def _read_boxes(
+    manifest: Manifest,
+    table: Path,
+    classes: list[str],
+    boxless: set[str],
+    no_finding: str,
+    reader_required: bool,
+    class_ids: dict[str, int] | None = None,
+) -> dict[str, _Marks]:
     required = ["image_id", "class_name", *_BOX_COLUMNS]
     if reader_required:
         required.append("rad_id")
@@ -277,8 +310,7 @@ def _read_boxes(manifest: Manifest, table: Path, classes: list[str], boxless: se
         if not is_plain_file_name(image_id):
             raise layout_error(manifest, where, f"image_id {image_id!r} is not a file name; refused")
         if class_name not in classes:
-            raise layout_error(manifest, where,
-                               f"unknown class {class_name!r}; the manifest lists {classes}")
+            raise layout_error(manifest, where, f"unknown class {class_name!r}; the manifest lists {classes}")
         if class_ids is not None:
             _check_class_id(manifest, table, row, class_name, class_ids[class_name])
         entry = marks.setdefault(image_id, _Marks(f"{table.name} line {row.line}"))
@@ -293,13 +325,14 @@ def _read_boxes(manifest: Manifest, table: Path, classes: list[str], boxless: se
     return marks
 
 
-def _check_class_id(manifest: Manifest, table: Path, row: TableRow, class_name: str,
-                    expected: int) -> None:
+def _check_class_id(manifest: Manifest, table: Path, row: TableRow, class_name: str, expected: int) -> None:
     value = parse_number(manifest, table, row, "class_id")
     if value != expected:
-        raise layout_error(manifest, f"{table} line {row.line}",
-                           f"class_id {row.values['class_id']} does not match class {class_name!r} "
-                           f"(the manifest gives id {expected})")
+        raise layout_error(
+            manifest,
+            f"{table} line {row.line}",
+            f"class_id {row.values['class_id']} does not match class {class_name!r} (the manifest gives id {expected})",
+        )
 
 
 def _note_original_size(manifest: Manifest, table: Path, row: TableRow, entry: _Marks) -> None:
@@ -307,37 +340,45 @@ def _note_original_size(manifest: Manifest, table: Path, row: TableRow, entry: _
     width = parse_number(manifest, table, row, names["width"])
     height = parse_number(manifest, table, row, names["height"])
     if width <= 0 or height <= 0:
-        raise layout_error(manifest, f"{table} line {row.line}",
-                           f"original size width={width}, height={height} is not positive")
+        raise layout_error(
+            manifest, f"{table} line {row.line}", f"original size width={width}, height={height} is not positive"
+        )
     if entry.original_width_height not in (None, (width, height)):
-        raise layout_error(manifest, f"{table} line {row.line}",
-                           f"original size {width}x{height} contradicts "
-                           f"{entry.original_width_height[0]}x{entry.original_width_height[1]} "
-                           f"given for the same image at {entry.first_seen}")
+        raise layout_error(
+            manifest,
+            f"{table} line {row.line}",
+            f"original size {width}x{height} contradicts "
+            f"{entry.original_width_height[0]}x{entry.original_width_height[1]} "
+            f"given for the same image at {entry.first_seen}",
+        )
     entry.original_width_height = (width, height)
 
 
-def _box(manifest: Manifest, table: Path, row: TableRow,
-         may_be_empty: bool) -> tuple[float, float, float, float] | None:
+def _box(
+    manifest: Manifest, table: Path, row: TableRow, may_be_empty: bool
+) -> tuple[float, float, float, float] | None:
     where = f"{table} line {row.line}"
     texts = [row.values.get(column, "") for column in _BOX_COLUMNS]
     if not any(texts):
         if may_be_empty:
             return None
-        raise layout_error(manifest, where,
-                           f"class {row.values['class_name']!r} has no box (x_min..y_max are empty)")
+        raise layout_error(manifest, where, f"class {row.values['class_name']!r} has no box (x_min..y_max are empty)")
     if not all(texts):
         raise layout_error(manifest, where, f"incomplete box {dict(zip(_BOX_COLUMNS, texts))}")
-    x_min, y_min, x_max, y_max = (parse_number(manifest, table, row, column)
-                                  for column in _BOX_COLUMNS)
+    x_min, y_min, x_max, y_max = (parse_number(manifest, table, row, column) for column in _BOX_COLUMNS)
     if min(x_min, y_min, x_max, y_max) < 0:
-        raise layout_error(manifest, where,
-                           f"negative box coordinate in ({x_min}, {y_min}, {x_max}, {y_max}); "
-                           "boxes are pixel positions x_min, y_min, x_max, y_max >= 0")
+        raise layout_error(
+            manifest,
+            where,
+            f"negative box coordinate in ({x_min}, {y_min}, {x_max}, {y_max}); "
+            "boxes are pixel positions x_min, y_min, x_max, y_max >= 0",
+        )
     if x_max < x_min or y_max < y_min:
-        raise layout_error(manifest, where,
-                           f"box ({x_min}, {y_min}, {x_max}, {y_max}) has a negative width or "
-                           "height (x_max < x_min or y_max < y_min)")
+        raise layout_error(
+            manifest,
+            where,
+            f"box ({x_min}, {y_min}, {x_max}, {y_max}) has a negative width or height (x_max < x_min or y_max < y_min)",
+        )
     return (x_min, y_min, x_max, y_max)
 
 
@@ -349,17 +390,32 @@ def _existing_image(folder: Path, image_id: str, suffixes: list[str]) -> Path | 
     return None
 
 
-def _record(manifest: Manifest, item: tuple[str, str, Path, _Marks], split: str,
-            classes: list[str], no_finding: str,
-            original_width_height: tuple[float, float] | None) -> VinDrImage:
+def _record(
+    manifest: Manifest,
+    item: tuple[str, str, Path, _Marks],
+    split: str,
+    classes: list[str],
+    no_finding: str,
+    original_width_height: tuple[float, float] | None,
+) -> VinDrImage:
     release_split, image_id, path, marks = item
     labels = {name: name in marks.marked for name in classes}
     labels[no_finding] = not marks.marked
-    original_size = (None if original_width_height is None
-                     else (int(round(original_width_height[1])), int(round(original_width_height[0]))))
-    return VinDrImage(image_id=image_id, path=path, split=split, labels=labels,
-                      annotations=tuple(marks.annotations), release_split=release_split,
-                      original_size=original_size, manifest_path=manifest.path)
+    original_size = (
+        None
+        if original_width_height is None
+        else (int(round(original_width_height[1])), int(round(original_width_height[0])))
+    )
+    return VinDrImage(
+        image_id=image_id,
+        path=path,
+        split=split,
+        labels=labels,
+        annotations=tuple(marks.annotations),
+        release_split=release_split,
+        original_size=original_size,
+        manifest_path=manifest.path,
+    )
 
 
 def _counts(records: list[VinDrImage], classes: list[str]) -> dict[str, int]:

@@ -50,7 +50,6 @@ method and flags the curves whose baseline the model scores as the target class,
 be left out of conclusions.
 """
 
-
 from __future__ import annotations
 
 from radxai.evaluate.faithfulness.common import LINKS, Baseline

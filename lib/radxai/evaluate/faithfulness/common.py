@@ -44,8 +44,12 @@ class Baseline:
 
     def __post_init__(self) -> None:
         check_settings(
-            self.name, constant=self.constant, blur_kernel=self.blur_kernel, region=self.region,
-            healthy_ceiling=self.healthy_ceiling, reference=self.reference,
+            self.name,
+            constant=self.constant,
+            blur_kernel=self.blur_kernel,
+            region=self.region,
+            healthy_ceiling=self.healthy_ceiling,
+            reference=self.reference,
         )
         for setting in ("region", "reference"):
             value = getattr(self, setting)
@@ -71,8 +75,13 @@ class Baseline:
         reference belong to exactly these N samples, in order; ValueError if their shapes do
         not fit x."""
         return baseline(
-            x, self.name, constant=self.constant, blur_kernel=self.blur_kernel,
-            region=self.region, healthy_ceiling=self.healthy_ceiling, reference=self.reference,
+            x,
+            self.name,
+            constant=self.constant,
+            blur_kernel=self.blur_kernel,
+            region=self.region,
+            healthy_ceiling=self.healthy_ceiling,
+            reference=self.reference,
             seed=self.seed,
         )
 
@@ -98,8 +107,7 @@ class _Scorer:
             logits = logits_of(output)
             if getattr(logits, "ndim", None) not in (1, 2):
                 raise ValueError(
-                    f"model logits have shape {tuple(getattr(logits, 'shape', ()))}; "
-                    "expected (N,) or (N, K)"
+                    f"model logits have shape {tuple(getattr(logits, 'shape', ()))}; expected (N,) or (N, K)"
                 )
             recorded.append(logits)
             return logits[:, 0] if logits.ndim == 2 else logits
@@ -197,9 +205,7 @@ def _top_count(fraction: float, voxels: int) -> int:
         raise ValueError(f"fractions must be in (0, 1]; got {fraction}")
     count = math.floor(fraction * voxels + 0.5)
     if count < 1:
-        raise ValueError(
-            f"fraction {fraction} of {voxels} voxels covers no voxel; use a larger fraction"
-        )
+        raise ValueError(f"fraction {fraction} of {voxels} voxels covers no voxel; use a larger fraction")
     return count
 
 

@@ -180,9 +180,7 @@ def perturbation_curve(
     scores = np.empty((n, steps + 1), dtype=np.float64)
     scores[:, known_step] = original
     description = f"{kind} inputs ({replacement.label} baseline)"
-    for keys, probabilities in _evaluate_in_batches(
-        perturbed(), scorer, inputs.shape[1:], batch_size, description
-    ):
+    for keys, probabilities in _evaluate_in_batches(perturbed(), scorer, inputs.shape[1:], batch_size, description):
         for row, (sample, step) in enumerate(keys):
             scores[sample, step] = probabilities[row, target_classes[sample]]
 
@@ -255,8 +253,16 @@ def deletion_curve(
     """`perturbation_curve` with kind "deletion": the most important voxels are replaced by
     the baseline first; a low AUC means a faithful map."""
     return perturbation_curve(
-        model, x, maps, "deletion", target, steps=steps, baseline=baseline,
-        batch_size=batch_size, seed=seed, link=link,
+        model,
+        x,
+        maps,
+        "deletion",
+        target,
+        steps=steps,
+        baseline=baseline,
+        batch_size=batch_size,
+        seed=seed,
+        link=link,
     )
 
 
@@ -275,8 +281,16 @@ def insertion_curve(
     """`perturbation_curve` with kind "insertion": starting from the baseline, the most
     important voxels of the input are put back first; a high AUC means a faithful map."""
     return perturbation_curve(
-        model, x, maps, "insertion", target, steps=steps, baseline=baseline,
-        batch_size=batch_size, seed=seed, link=link,
+        model,
+        x,
+        maps,
+        "insertion",
+        target,
+        steps=steps,
+        baseline=baseline,
+        batch_size=batch_size,
+        seed=seed,
+        link=link,
     )
 
 
@@ -285,9 +299,7 @@ def random_maps(x: np.ndarray, seed: int = 0) -> np.ndarray:
     the random-order reference of deletion and insertion. Same seed, same maps."""
     shape = np.shape(x)
     if len(shape) not in (4, 5):
-        raise ValueError(
-            f"x must be a batch (N, C, H, W) or (N, C, D, H, W); got shape {tuple(shape)}"
-        )
+        raise ValueError(f"x must be a batch (N, C, H, W) or (N, C, D, H, W); got shape {tuple(shape)}")
     generator = np.random.default_rng(seed)
     return generator.random((shape[0], *shape[2:])).astype(np.float32)
 

@@ -35,7 +35,6 @@ PROBABILITY_DROP_BASELINES = (
 )
 
 
-
 def probability_drops(
     model: Any,
     x: np.ndarray,
@@ -105,9 +104,7 @@ def probability_drops(
                 f"(valid: 0..{class_count - 1})"
             )
     if class_names is not None and len(class_names) != class_count:
-        raise ValueError(
-            f"class_names has {len(class_names)} names but the model has {class_count} classes"
-        )
+        raise ValueError(f"class_names has {len(class_names)} names but the model has {class_count} classes")
 
     order = voxel_order(importance, seed)
     jobs = [
@@ -136,12 +133,8 @@ def probability_drops(
         {
             "sample": np.repeat(job_samples, class_count),
             "source_class": np.repeat(np.asarray(sources)[job_samples], class_count),
-            "baseline": np.repeat(
-                [replacements[which].label for _, which, _ in jobs], class_count
-            ),
-            "fraction": np.repeat(
-                [float(fractions[position]) for _, _, position in jobs], class_count
-            ),
+            "baseline": np.repeat([replacements[which].label for _, which, _ in jobs], class_count),
+            "fraction": np.repeat([float(fractions[position]) for _, _, position in jobs], class_count),
             "class": np.tile(np.arange(class_count), len(jobs)),
             "p_orig": original[job_samples].reshape(-1),
             "p_new": new.reshape(-1),

@@ -26,6 +26,7 @@ _INDEX_BLOCK_ENTRIES = 2_000_000
 
 MACRO_MEAN_ROW = "macro mean"
 
+
 @dataclass(frozen=True)
 class BootstrapResult:
     """A metric on the full data with a percentile bootstrap interval.
@@ -50,8 +51,9 @@ class BootstrapResult:
     resamples_skipped: int
 
 
-def _resample_indices(item_count: int, resamples: int, seed: int,
-                      strata: NDArray[np.int64] | None = None) -> Iterator[NDArray[np.int64]]:
+def _resample_indices(
+    item_count: int, resamples: int, seed: int, strata: NDArray[np.int64] | None = None
+) -> Iterator[NDArray[np.int64]]:
     """Yield blocks (B_block, N) of item indices, B_block summing to ``resamples``.
 
     Plain resampling draws N items with replacement from all items. With ``strata`` (N,)
@@ -62,26 +64,23 @@ def _resample_indices(item_count: int, resamples: int, seed: int,
     if strata is None:
         groups = [np.arange(item_count)]
     else:
-        groups = [members for value in np.unique(strata)
-                  if (members := np.flatnonzero(strata == value)).size]
+        groups = [members for value in np.unique(strata) if (members := np.flatnonzero(strata == value)).size]
     block = max(1, _INDEX_BLOCK_ENTRIES // item_count)
     for start in range(0, resamples, block):
         size = min(block, resamples - start)
         yield np.concatenate(
-            [members[generator.integers(0, members.size, size=(size, members.size))]
-             for members in groups], axis=1)
+            [members[generator.integers(0, members.size, size=(size, members.size))] for members in groups], axis=1
+        )
 
 
 def _draw_counts(indices: NDArray[np.int64], item_count: int) -> NDArray[np.int64]:
     """How often each item appears in each resample: indices (B, N) -> counts (B, N)."""
     row_offsets = item_count * np.arange(indices.shape[0])[:, None]
-    flat_counts = np.bincount((indices + row_offsets).ravel(),
-                              minlength=indices.shape[0] * item_count)
+    flat_counts = np.bincount((indices + row_offsets).ravel(), minlength=indices.shape[0] * item_count)
     return flat_counts.reshape(indices.shape[0], item_count)
 
 
-def median_and_percentiles(values: ArrayLike, low: float = 2.5,
-                           high: float = 97.5) -> tuple[float, float, float]:
+def median_and_percentiles(values: ArrayLike, low: float = 2.5, high: float = 97.5) -> tuple[float, float, float]:
     """Median and two percentiles of a sample, as the eye-gaze work reports resampled AUCs.
 
     Args:
@@ -100,28 +99,41 @@ def median_and_percentiles(values: ArrayLike, low: float = 2.5,
     if value_array.ndim != 1 or value_array.size == 0:
         raise ValueError(f"values must be a non-empty 1-D array; got shape {value_array.shape}")
     if not 0.0 <= low <= high <= 100.0:
-        raise ValueError(f"percentiles must satisfy 0 <= low <= high <= 100; got low={low}, "
-                         f"high={high}")
+        raise ValueError(f"percentiles must satisfy 0 <= low <= high <= 100; got low={low}, high={high}")
     median, low_value, high_value = np.percentile(value_array, [50.0, low, high])
     return float(median), float(low_value), float(high_value)
 
 
-def _summarise(estimate: float, resampled: NDArray[np.float64], resamples_skipped: int,
-               confidence: float) -> BootstrapResult:
+def _summarise(
+    estimate: float, resampled: NDArray[np.float64], resamples_skipped: int, confidence: float
+) -> BootstrapResult:
     """Percentile interval over the resampled values that were computed."""
     tail = 100.0 * (1.0 - confidence) / 2.0
     if resampled.size:
         median, low, high = median_and_percentiles(resampled, tail, 100.0 - tail)
     else:
         median = low = high = float("nan")
-    return BootstrapResult(estimate=float(estimate), low=low, high=high, median=median,
-                           confidence=confidence, resamples_used=int(resampled.size),
-                           resamples_skipped=resamples_skipped)
+    return BootstrapResult(
+        estimate=float(estimate),
+        low=low,
+        high=high,
+        median=median,
+        confidence=confidence,
+        resamples_used=int(resampled.size),
+        resamples_skipped=resamples_skipped,
+    )
 
 
-def bootstrap_ci(labels: ArrayLike, scores: ArrayLike, metric: Metric = auroc,
-                 resamples: int = 1000, confidence: float = 0.95, seed: int = 0, *,
-                 stratified: bool = False) -> BootstrapResult:
+def bootstrap_ci(
+    labels: ArrayLike,
+    scores: ArrayLike,
+    metric: Metric = auroc,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    *,
+    stratified: bool = False,
+) -> BootstrapResult:
     """Percentile bootstrap confidence interval of a binary metric (AUROC by default).
 
     Args:
@@ -160,17 +172,21 @@ def bootstrap_ci(labels: ArrayLike, scores: ArrayLike, metric: Metric = auroc,
         if metric is auroc:
             values = _auroc_from_counts(_draw_counts(indices, item_count), label_array, score_array)
         else:
-            values = np.array([metric(resampled_labels[row], score_array[indices[row]])
-                               if has_both_classes[row] else np.nan
-                               for row in range(indices.shape[0])], dtype=np.float64)
+            values = np.array(
+                [
+                    metric(resampled_labels[row], score_array[indices[row]]) if has_both_classes[row] else np.nan
+                    for row in range(indices.shape[0])
+                ],
+                dtype=np.float64,
+            )
         blocks.append(values[has_both_classes])
     resampled = np.concatenate(blocks)
-    return _summarise(metric(label_array, score_array), resampled, int(resamples) - resampled.size,
-                      confidence)
+    return _summarise(metric(label_array, score_array), resampled, int(resamples) - resampled.size, confidence)
 
 
-def bootstrap_mean_ci(values: ArrayLike, resamples: int = 1000, confidence: float = 0.95,
-                      seed: int = 0) -> BootstrapResult:
+def bootstrap_mean_ci(
+    values: ArrayLike, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> BootstrapResult:
     """Mean of per-item scores (N,) with a percentile bootstrap interval.
 
     For scores without classes (per-study Dice, per-image box IoU, deletion AUCs):
@@ -184,17 +200,21 @@ def bootstrap_mean_ci(values: ArrayLike, resamples: int = 1000, confidence: floa
     check_resamples(resamples)
     check_confidence(confidence)
     if np.isnan(value_array).any():
-        raise ValueError(f"{int(np.isnan(value_array).sum())} of {value_array.size} values are "
-                         "NaN; drop undefined items before bootstrapping their mean")
+        raise ValueError(
+            f"{int(np.isnan(value_array).sum())} of {value_array.size} values are "
+            "NaN; drop undefined items before bootstrapping their mean"
+        )
     if value_array.size == 0:
         return _summarise(float("nan"), np.empty(0), int(resamples), confidence)
-    means = np.concatenate([value_array[indices].mean(axis=1)
-                            for indices in _resample_indices(value_array.size, int(resamples), seed)])
+    means = np.concatenate(
+        [value_array[indices].mean(axis=1) for indices in _resample_indices(value_array.size, int(resamples), seed)]
+    )
     return _summarise(float(value_array.mean()), means, 0, confidence)
 
 
-def bootstrap_paired_difference_ci(first: ArrayLike, second: ArrayLike, resamples: int = 1000,
-                                   confidence: float = 0.95, seed: int = 0) -> BootstrapResult:
+def bootstrap_paired_difference_ci(
+    first: ArrayLike, second: ArrayLike, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> BootstrapResult:
     """Mean of ``first - second`` over paired items with a percentile bootstrap interval.
 
     For two scores of the same items (HiResCAM and Grad-CAM OrganIoU of the same studies):
@@ -220,15 +240,17 @@ def bootstrap_paired_difference_ci(first: ArrayLike, second: ArrayLike, resample
     first_array = np.asarray(first, dtype=np.float64)
     second_array = np.asarray(second, dtype=np.float64)
     if first_array.ndim != 1 or second_array.ndim != 1:
-        raise ValueError("first and second must be 1-D (N,); got shapes "
-                         f"{first_array.shape} and {second_array.shape}")
+        raise ValueError(f"first and second must be 1-D (N,); got shapes {first_array.shape} and {second_array.shape}")
     if first_array.size != second_array.size:
-        raise ValueError(f"first and second must pair item for item but differ in length: "
-                         f"{first_array.size} vs {second_array.size}")
+        raise ValueError(
+            f"first and second must pair item for item but differ in length: {first_array.size} vs {second_array.size}"
+        )
     undefined_pairs = int((np.isnan(first_array) | np.isnan(second_array)).sum())
     if undefined_pairs:
-        raise ValueError(f"{undefined_pairs} of {first_array.size} pairs hold NaN; drop "
-                         "undefined pairs before bootstrapping their difference")
+        raise ValueError(
+            f"{undefined_pairs} of {first_array.size} pairs hold NaN; drop "
+            "undefined pairs before bootstrapping their difference"
+        )
     # Resampling the per-pair differences is resampling the pairs: the mean of a resample's
     # differences is the difference of its two means.
     return bootstrap_mean_ci(first_array - second_array, resamples, confidence, seed)
@@ -249,9 +271,14 @@ def format_interval(result: BootstrapResult | tuple[float, float, float], digits
     return f"{centre:.{digits}f} ({low:.{digits}f}, {high:.{digits}f})"
 
 
-def auroc_per_class(labels: ArrayLike, scores: ArrayLike, class_names: Sequence[str],
-                    resamples: int = 1000, seed: int = 0,
-                    confidence: float = 0.95) -> pd.DataFrame:
+def auroc_per_class(
+    labels: ArrayLike,
+    scores: ArrayLike,
+    class_names: Sequence[str],
+    resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """AUROC with bootstrap interval for every class of a multi-label problem, plus a macro mean.
 
     Args:
@@ -283,11 +310,16 @@ def auroc_per_class(labels: ArrayLike, scores: ArrayLike, class_names: Sequence[
     item_count, class_count = label_array.shape
 
     estimates = np.array([auroc(label_array[:, k], score_array[:, k]) for k in range(class_count)])
-    resampled = np.concatenate([
-        np.stack([_auroc_from_counts(counts, label_array[:, k], score_array[:, k])
-                  for k in range(class_count)], axis=1)
-        for counts in (_draw_counts(indices, item_count)
-                       for indices in _resample_indices(item_count, int(resamples), seed))])
+    resampled = np.concatenate(
+        [
+            np.stack(
+                [_auroc_from_counts(counts, label_array[:, k], score_array[:, k]) for k in range(class_count)], axis=1
+            )
+            for counts in (
+                _draw_counts(indices, item_count) for indices in _resample_indices(item_count, int(resamples), seed)
+            )
+        ]
+    )
 
     rows = []
     for k, name in enumerate(class_names):
@@ -295,20 +327,33 @@ def auroc_per_class(labels: ArrayLike, scores: ArrayLike, class_names: Sequence[
         defined = column[~np.isnan(column)]
         summary = _summarise(estimates[k], defined, int(resamples) - defined.size, confidence)
         positives = int(label_array[:, k].sum())
-        rows.append({"class": name, "auroc": summary.estimate, "ci_low": summary.low,
-                     "ci_high": summary.high, "positives": positives,
-                     "negatives": item_count - positives})
+        rows.append(
+            {
+                "class": name,
+                "auroc": summary.estimate,
+                "ci_low": summary.low,
+                "ci_high": summary.high,
+                "positives": positives,
+                "negatives": item_count - positives,
+            }
+        )
 
     included = ~np.isnan(estimates)
     if included.any():
         macro_per_resample = resampled[:, included].mean(axis=1)
         defined = macro_per_resample[~np.isnan(macro_per_resample)]
-        macro = _summarise(estimates[included].mean(), defined, int(resamples) - defined.size,
-                           confidence)
+        macro = _summarise(estimates[included].mean(), defined, int(resamples) - defined.size, confidence)
     else:
         macro = _summarise(float("nan"), np.empty(0), int(resamples), confidence)
     total_positives = int(label_array.sum())
-    rows.append({"class": MACRO_MEAN_ROW, "auroc": macro.estimate, "ci_low": macro.low,
-                 "ci_high": macro.high, "positives": total_positives,
-                 "negatives": label_array.size - total_positives})
+    rows.append(
+        {
+            "class": MACRO_MEAN_ROW,
+            "auroc": macro.estimate,
+            "ci_low": macro.low,
+            "ci_high": macro.high,
+            "positives": total_positives,
+            "negatives": label_array.size - total_positives,
+        }
+    )
     return pd.DataFrame(rows).set_index("class")

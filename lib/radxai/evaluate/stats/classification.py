@@ -19,6 +19,7 @@ from radxai.evaluate.stats.checks import (
 MICRO_AVERAGE_ROW = "micro average"
 MACRO_AVERAGE_ROW = "macro average"
 
+
 def threshold_predictions(scores: ArrayLike, threshold: float = 0.5) -> NDArray[np.int64]:
     """Binary predictions from scores: 1 where ``score > threshold``, else 0.
 
@@ -42,17 +43,14 @@ def _class_indices(values: ArrayLike, name: str, num_classes: int) -> NDArray[np
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D (N,); got shape {array.shape}")
     if array.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold class indices 0..{num_classes - 1}; got dtype "
-                         f"{array.dtype}")
+        raise ValueError(f"{name} must hold class indices 0..{num_classes - 1}; got dtype {array.dtype}")
     valid = (array == np.round(array)) & (array >= 0) & (array < num_classes)
     if not valid.all():
-        raise ValueError(f"{name} must hold class indices 0..{num_classes - 1}; found "
-                         f"{_preview(array[~valid])}")
+        raise ValueError(f"{name} must hold class indices 0..{num_classes - 1}; found {_preview(array[~valid])}")
     return array.astype(np.int64)
 
 
-def confusion_matrix(labels: ArrayLike, predictions: ArrayLike,
-                     num_classes: int = 2) -> NDArray[np.int64]:
+def confusion_matrix(labels: ArrayLike, predictions: ArrayLike, num_classes: int = 2) -> NDArray[np.int64]:
     """Counts of (true class, predicted class) pairs.
 
     Args:
@@ -74,15 +72,14 @@ def confusion_matrix(labels: ArrayLike, predictions: ArrayLike,
     true_classes = _class_indices(labels, "labels", num_classes)
     predicted_classes = _class_indices(predictions, "predictions", num_classes)
     if true_classes.size != predicted_classes.size:
-        raise ValueError(f"labels and predictions differ in length: {true_classes.size} vs "
-                         f"{predicted_classes.size}")
-    pair_counts = np.bincount(true_classes * num_classes + predicted_classes,
-                              minlength=num_classes * num_classes)
+        raise ValueError(f"labels and predictions differ in length: {true_classes.size} vs {predicted_classes.size}")
+    pair_counts = np.bincount(true_classes * num_classes + predicted_classes, minlength=num_classes * num_classes)
     return pair_counts.reshape(num_classes, num_classes)
 
 
-def _ratio_or_zero(numerator: NDArray[np.float64] | float,
-                   denominator: NDArray[np.float64] | float) -> NDArray[np.float64]:
+def _ratio_or_zero(
+    numerator: NDArray[np.float64] | float, denominator: NDArray[np.float64] | float
+) -> NDArray[np.float64]:
     """numerator / denominator, 0 where the denominator is 0."""
     numerator_array = np.asarray(numerator, dtype=np.float64)
     denominator_array = np.asarray(denominator, dtype=np.float64)
@@ -91,8 +88,7 @@ def _ratio_or_zero(numerator: NDArray[np.float64] | float,
     return result
 
 
-def precision_recall_f1(labels: ArrayLike, predictions: ArrayLike,
-                        class_names: Sequence[str]) -> pd.DataFrame:
+def precision_recall_f1(labels: ArrayLike, predictions: ArrayLike, class_names: Sequence[str]) -> pd.DataFrame:
     """Precision, recall and F1 per class of a multi-label problem, with micro and macro rows.
 
     Args:
@@ -114,34 +110,47 @@ def precision_recall_f1(labels: ArrayLike, predictions: ArrayLike,
     Raises:
         ValueError: shapes not (N, K) or unequal, K != len(class_names), values not in {0, 1}.
     """
-    label_array, prediction_values = _multilabel_labels_and_values(labels, predictions,
-                                                                   class_names, "predictions")
+    label_array, prediction_values = _multilabel_labels_and_values(labels, predictions, class_names, "predictions")
     prediction_array = _check_binary(prediction_values, "predictions")
     true_positives = (label_array & prediction_array).sum(axis=0)
     false_positives = ((1 - label_array) & prediction_array).sum(axis=0)
     false_negatives = (label_array & (1 - prediction_array)).sum(axis=0)
 
     def scores_of(tp: NDArray, fp: NDArray, fn: NDArray) -> dict[str, NDArray]:
-        return {"precision": _ratio_or_zero(tp, tp + fp), "recall": _ratio_or_zero(tp, tp + fn),
-                "f1": _ratio_or_zero(2 * tp, 2 * tp + fp + fn), "support": tp + fn}
+        return {
+            "precision": _ratio_or_zero(tp, tp + fp),
+            "recall": _ratio_or_zero(tp, tp + fn),
+            "f1": _ratio_or_zero(2 * tp, 2 * tp + fp + fn),
+            "support": tp + fn,
+        }
 
-    per_class = pd.DataFrame(scores_of(true_positives, false_positives, false_negatives),
-                             index=pd.Index(list(class_names), name="class"))
+    per_class = pd.DataFrame(
+        scores_of(true_positives, false_positives, false_negatives), index=pd.Index(list(class_names), name="class")
+    )
     micro = scores_of(true_positives.sum(), false_positives.sum(), false_negatives.sum())
-    table = pd.concat([
-        per_class,
-        pd.DataFrame({key: [value.item()] for key, value in micro.items()},
-                     index=pd.Index([MICRO_AVERAGE_ROW], name="class")),
-        pd.DataFrame({"precision": [per_class["precision"].mean()],
-                      "recall": [per_class["recall"].mean()], "f1": [per_class["f1"].mean()],
-                      "support": [int(per_class["support"].sum())]},
-                     index=pd.Index([MACRO_AVERAGE_ROW], name="class")),
-    ])
+    table = pd.concat(
+        [
+            per_class,
+            pd.DataFrame(
+                {key: [value.item()] for key, value in micro.items()}, index=pd.Index([MICRO_AVERAGE_ROW], name="class")
+            ),
+            pd.DataFrame(
+                {
+                    "precision": [per_class["precision"].mean()],
+                    "recall": [per_class["recall"].mean()],
+                    "f1": [per_class["f1"].mean()],
+                    "support": [int(per_class["support"].sum())],
+                },
+                index=pd.Index([MACRO_AVERAGE_ROW], name="class"),
+            ),
+        ]
+    )
     return table.astype({"support": np.int64})
 
 
-def accuracy_by_group(labels: ArrayLike, predictions: ArrayLike, groups: ArrayLike,
-                      group_order: Sequence[Hashable] | None = None) -> pd.DataFrame:
+def accuracy_by_group(
+    labels: ArrayLike, predictions: ArrayLike, groups: ArrayLike, group_order: Sequence[Hashable] | None = None
+) -> pd.DataFrame:
     """Accuracy within each subset, e.g. per severity grade CT-0..CT-4.
 
     Args:
@@ -159,16 +168,14 @@ def accuracy_by_group(labels: ArrayLike, predictions: ArrayLike, groups: ArrayLi
     Raises:
         ValueError: inputs not (N,) or of unequal length, a group missing from ``group_order``.
     """
-    arrays = {"labels": np.asarray(labels), "predictions": np.asarray(predictions),
-              "groups": np.asarray(groups)}
+    arrays = {"labels": np.asarray(labels), "predictions": np.asarray(predictions), "groups": np.asarray(groups)}
     for name, array in arrays.items():
         if array.ndim != 1:
             raise ValueError(f"{name} must be 1-D (N,); got shape {array.shape}")
     lengths = {name: array.size for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"labels, predictions and groups differ in length: {lengths}")
-    frame = pd.DataFrame({"group": arrays["groups"],
-                          "correct": arrays["labels"] == arrays["predictions"]})
+    frame = pd.DataFrame({"group": arrays["groups"], "correct": arrays["labels"] == arrays["predictions"]})
     table = frame.groupby("group", sort=True)["correct"].agg(n="size", correct="sum")
     if group_order is not None:
         unlisted = sorted(set(table.index) - set(group_order), key=str)
@@ -181,8 +188,9 @@ def accuracy_by_group(labels: ArrayLike, predictions: ArrayLike, groups: ArrayLi
     return table.assign(accuracy=accuracy, accuracy_ci_low=low, accuracy_ci_high=high)
 
 
-def wilson_interval(successes: ArrayLike, trials: ArrayLike,
-                    confidence: float = 0.95) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def wilson_interval(
+    successes: ArrayLike, trials: ArrayLike, confidence: float = 0.95
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Wilson score interval of binomial proportions successes / trials, elementwise.
 
     Unlike a bootstrap, it stays informative for small n and for proportions of 0 or 1 (a

@@ -18,9 +18,9 @@ def _rate(counts: NDArray[np.int64], total: int) -> NDArray[np.float64]:
     return counts / total
 
 
-def roc_curve(labels: ArrayLike,
-              scores: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64],
-                                          NDArray[np.float64]]:
+def roc_curve(
+    labels: ArrayLike, scores: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Receiver operating characteristic: one point per distinct score, plus the origin.
 
     Args:
@@ -82,8 +82,9 @@ def auroc(labels: ArrayLike, scores: ArrayLike) -> float:
     return float(wins / (positives * negatives))
 
 
-def _auroc_from_counts(draw_counts: NDArray[np.int64], labels: NDArray[np.int64],
-                       scores: NDArray[np.float64]) -> NDArray[np.float64]:
+def _auroc_from_counts(
+    draw_counts: NDArray[np.int64], labels: NDArray[np.int64], scores: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """AUROC of many resamples at once: draw_counts (B, N) -> (B,), NaN where single-class.
 
     ``draw_counts[b, i]`` is how often item i appears in resample b. The Mann-Whitney numerator

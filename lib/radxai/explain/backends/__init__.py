@@ -86,15 +86,11 @@ class Backend(Protocol):
     def scores(self, x: np.ndarray, target: TargetSpec) -> Scored:
         """Target scores of a batch, without gradients."""
 
-    def layer_capture(
-        self, x: np.ndarray, target: TargetSpec, layer: str | None, gradients: bool
-    ) -> LayerCapture:
+    def layer_capture(self, x: np.ndarray, target: TargetSpec, layer: str | None, gradients: bool) -> LayerCapture:
         """Activations of `layer` (None: the model's default CAM layer) and, if `gradients`,
         dS/dA, from one forward pass (plus a backward pass down to the layer only)."""
 
-    def input_gradients(
-        self, x: np.ndarray, target: TargetSpec, relu_rule: str = "plain"
-    ) -> InputGradients:
+    def input_gradients(self, x: np.ndarray, target: TargetSpec, relu_rule: str = "plain") -> InputGradients:
         """dS/dx by one forward and one backward pass. relu_rule: "plain", or "guided" /
         "deconvnet" to change the backward pass through the model's ReLUs."""
 

@@ -88,9 +88,7 @@ class KerasBackend:
                 "Keras backend explains a keras.Model"
             )
         channels_first = [
-            layer.name
-            for layer in _all_layers(model)
-            if getattr(layer, "data_format", None) == "channels_first"
+            layer.name for layer in _all_layers(model) if getattr(layer, "data_format", None) == "channels_first"
         ]
         if channels_first:
             raise ValueError(
@@ -115,9 +113,7 @@ class KerasBackend:
         scores, targets = self._target_scores(output, target, len(x))
         return Scored(_numpy(scores), targets)
 
-    def layer_capture(
-        self, x: np.ndarray, target: TargetSpec, layer: str | None, gradients: bool
-    ) -> LayerCapture:
+    def layer_capture(self, x: np.ndarray, target: TargetSpec, layer: str | None, gradients: bool) -> LayerCapture:
         """Activations A (N, F, *s) of `layer` and, if `gradients`, dS/dA (N, F, *s).
 
         One forward pass; with gradients the tape records from the layer on only and the
@@ -125,9 +121,10 @@ class KerasBackend:
         """
         name = self.resolve_layer(layer, x)
         inputs = self._tensor(x)
-        with tf.GradientTape(watch_accessed_variables=False) as tape, _recording(
-            self.model.get_layer(name), tape.watch if gradients else None
-        ) as recorder:
+        with (
+            tf.GradientTape(watch_accessed_variables=False) as tape,
+            _recording(self.model.get_layer(name), tape.watch if gradients else None) as recorder,
+        ):
             output = self._forward(inputs)
             activation = self._captured_activation(recorder, name, x)
             scores, targets = self._target_scores(output, target, len(x))
@@ -140,9 +137,7 @@ class KerasBackend:
             layer=name,
         )
 
-    def input_gradients(
-        self, x: np.ndarray, target: TargetSpec, relu_rule: ReluRule = "plain"
-    ) -> InputGradients:
+    def input_gradients(self, x: np.ndarray, target: TargetSpec, relu_rule: ReluRule = "plain") -> InputGradients:
         """dS/dx (N, C, *spatial) by one forward and one backward pass.
 
         relu_rule "guided" or "deconvnet" changes the backward pass through the model's ReLUs
@@ -208,9 +203,7 @@ class KerasBackend:
 
     def _layers(self) -> list[keras.Layer]:
         """The model's own layers that can be named, i.e. all but its input layers."""
-        return [
-            layer for layer in self.model.layers if not isinstance(layer, keras.layers.InputLayer)
-        ]
+        return [layer for layer in self.model.layers if not isinstance(layer, keras.layers.InputLayer)]
 
     def _last_spatial_layer(self, x: np.ndarray) -> str:
         candidates = self.spatial_layers(x)
@@ -260,22 +253,22 @@ class KerasBackend:
         expected = _declared_input_shape(self.model)
         if expected is not None:
             fits = len(expected) == channels_last.ndim and all(
-                size is None or size == actual for size, actual in zip(expected[1:], channels_last.shape[1:]))
+                size is None or size == actual for size, actual in zip(expected[1:], channels_last.shape[1:])
+            )
             if not fits:
                 as_channels_first = (expected[0], expected[-1], *expected[1:-1]) if len(expected) > 2 else expected
                 raise ValueError(
                     f"{_describe(self.model)} takes input {_shape_text(expected)} (channels last), that is "
                     f"{_shape_text(as_channels_first)} in radxai's (N, C, *spatial) order; got x of shape "
-                    f"{tuple(x.shape)}")
+                    f"{tuple(x.shape)}"
+                )
         return np.ascontiguousarray(channels_last)
 
     def _forward(self, inputs: tf.Tensor) -> Any:
         self.evaluations += int(inputs.shape[0])
         return self.model(inputs, training=False)
 
-    def _target_scores(
-        self, output: Any, target: TargetSpec, batch_size: int
-    ) -> tuple[tf.Tensor, Targets]:
+    def _target_scores(self, output: Any, target: TargetSpec, batch_size: int) -> tuple[tf.Tensor, Targets]:
         """(N,) target scores as a tensor (on the tape if one records) and the targets."""
         if callable(target) or isinstance(target, Targets):
             targets = resolve_targets(target, None, batch_size)
@@ -316,9 +309,7 @@ class _Recorder:
 
 
 @contextmanager
-def _recording(
-    layer: keras.Layer, watch: Callable[[tf.Tensor], None] | None
-) -> Iterator[_Recorder]:
+def _recording(layer: keras.Layer, watch: Callable[[tf.Tensor], None] | None) -> Iterator[_Recorder]:
     """Record the output of `layer` while the block runs; `watch` (a tape's) starts the
     gradient graph at it. The wrapper is removed on exit, also when the body raises."""
     recorder = _Recorder()
@@ -438,8 +429,11 @@ def _declared_input_shape(model: keras.Model) -> tuple[int | None, ...] | None:
 
 
 def _shape_text(shape: Sequence[int | None]) -> str:
-    return "(" + ", ".join("N" if index == 0 else "any" if size is None else str(size)
-                           for index, size in enumerate(shape)) + ")"
+    return (
+        "("
+        + ", ".join("N" if index == 0 else "any" if size is None else str(size) for index, size in enumerate(shape))
+        + ")"
+    )
 
 
 def _describe(model: keras.Model) -> str:
@@ -462,19 +456,14 @@ def _logits(output: Any, batch_size: int) -> tf.Tensor:
     return logits
 
 
-def _gradient(
-    tape: tf.GradientTape, scores: tf.Tensor, source: tf.Tensor, what: str
-) -> tf.Tensor:
+def _gradient(tape: tf.GradientTape, scores: tf.Tensor, source: tf.Tensor, what: str) -> tf.Tensor:
     """d(sum of scores)/d(source): each sample's own gradient, as samples do not interact.
 
     The tape sums a non-scalar target itself; a sum taken here, after the tape stopped
     recording, would not be on the tape."""
     gradient = tape.gradient(scores, source)
     if gradient is None:
-        raise ValueError(
-            f"the target scores do not depend on {what}: it is not on the model's path to "
-            "the scores"
-        )
+        raise ValueError(f"the target scores do not depend on {what}: it is not on the model's path to the scores")
     return gradient
 
 

@@ -40,9 +40,7 @@ __all__ = ["TorchBackend", "make_backend"]
 _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 # Default layers found by dry runs: model -> {input shape without N: layer name}. Weak keys,
 # so the cache never keeps a model alive.
-_DEFAULT_LAYERS: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], str]] = (
-    weakref.WeakKeyDictionary()
-)
+_DEFAULT_LAYERS: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
 
 
 def make_backend(model: nn.Module, engine: str | None = None) -> TorchBackend:
@@ -78,9 +76,7 @@ class TorchBackend:
             scores, targets = self._target_scores(output, target, len(x))
         return Scored(_numpy(scores), targets)
 
-    def layer_capture(
-        self, x: np.ndarray, target: TargetSpec, layer: str | None, gradients: bool
-    ) -> LayerCapture:
+    def layer_capture(self, x: np.ndarray, target: TargetSpec, layer: str | None, gradients: bool) -> LayerCapture:
         """Activations A (N, F, *s) of `layer` and, if `gradients`, dS/dA.
 
         With gradients, autograd records the forward pass from the layer on only and the
@@ -106,9 +102,7 @@ class TorchBackend:
             layer=name,
         )
 
-    def input_gradients(
-        self, x: np.ndarray, target: TargetSpec, relu_rule: ReluRule = "plain"
-    ) -> InputGradients:
+    def input_gradients(self, x: np.ndarray, target: TargetSpec, relu_rule: ReluRule = "plain") -> InputGradients:
         """dS/dx (N, C, *spatial) by one forward and one backward pass.
 
         relu_rule "guided" or "deconvnet" changes the backward pass through the model's
@@ -123,8 +117,7 @@ class TorchBackend:
         ):
             if relu_rule != "plain" and relu_count == 0:
                 raise ValueError(
-                    f"the {relu_rule} backward rule acts on nn.ReLU modules, and "
-                    f"{type(self.model).__name__} has none"
+                    f"the {relu_rule} backward rule acts on nn.ReLU modules, and {type(self.model).__name__} has none"
                 )
             output = self._forward(inputs)
             scores, targets = self._target_scores(output, target, len(x))
@@ -176,11 +169,7 @@ class TorchBackend:
 
             return hook
 
-        handles = [
-            module.register_forward_hook(recorder(name))
-            for name, module in self.model.named_modules()
-            if name
-        ]
+        handles = [module.register_forward_hook(recorder(name)) for name, module in self.model.named_modules() if name]
         try:
             with explanation_mode(self.model), torch.no_grad():
                 self._forward(self._tensor(probe))
@@ -211,16 +200,10 @@ class TorchBackend:
         try:
             names = self.spatial_layers(x)
         except Exception:  # any failure: this only chooses what to list in another error
-            names = [
-                name
-                for name, module in self.model.named_modules()
-                if isinstance(module, _CONVOLUTIONS)
-            ]
+            names = [name for name, module in self.model.named_modules() if isinstance(module, _CONVOLUTIONS)]
         return ", ".join(names) or "none"
 
-    def _captured_activation(
-        self, recorder: LayerRecorder, name: str, x: np.ndarray
-    ) -> torch.Tensor:
+    def _captured_activation(self, recorder: LayerRecorder, name: str, x: np.ndarray) -> torch.Tensor:
         """The recorded (N, F, *s) output of `name`, or ValueError saying what went wrong."""
         if recorder.calls == 0:
             raise ValueError(f"layer {name!r} did not run in the forward pass")
@@ -249,9 +232,7 @@ class TorchBackend:
         self.evaluations += len(inputs)
         return self.model(inputs)
 
-    def _target_scores(
-        self, output: Any, target: TargetSpec, batch_size: int
-    ) -> tuple[torch.Tensor, Targets]:
+    def _target_scores(self, output: Any, target: TargetSpec, batch_size: int) -> tuple[torch.Tensor, Targets]:
         """(N,) target scores as a tensor (connected to the graph if any) and the targets."""
         if callable(target) or isinstance(target, Targets):
             targets = resolve_targets(target, None, batch_size)
@@ -295,10 +276,7 @@ def _gradient(scores: torch.Tensor, source: torch.Tensor, what: str) -> torch.Te
     if scores.requires_grad:
         (gradient,) = torch.autograd.grad(scores.sum(), source, allow_unused=True)
     if gradient is None:
-        raise ValueError(
-            f"the target scores do not depend on {what}: it is not on the model's path to "
-            "the scores"
-        )
+        raise ValueError(f"the target scores do not depend on {what}: it is not on the model's path to the scores")
     return gradient
 
 

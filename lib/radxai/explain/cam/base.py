@@ -52,9 +52,7 @@ class BaseCAM(ABC):
 
     needs_gradients: ClassVar[bool] = True
 
-    def __call__(
-        self, backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None
-    ) -> Attribution:
+    def __call__(self, backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None) -> Attribution:
         """Explain x (N, C, *spatial) at `layer` (None: the model's default CAM layer).
 
         Returns maps (N, *spatial) in [0, 1] and raw (N, *s), the map before ReLU at the
@@ -74,9 +72,7 @@ class BaseCAM(ABC):
         maps = upsample_and_normalise(np.maximum(raw, 0.0), x.shape[2:])
         return Attribution(maps, raw, captured.targets, captured.layer, captured.scores)
 
-    def layer_map(
-        self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext
-    ) -> np.ndarray:
+    def layer_map(self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext) -> np.ndarray:
         """The signed map (N, *s) from activations (N, F, *s) and gradients (N, F, *s)."""
         result = np.asarray(self.weights_or_map(activations, gradients, context))
         n, features, *spatial = activations.shape
@@ -90,9 +86,7 @@ class BaseCAM(ABC):
         )
 
     @abstractmethod
-    def weights_or_map(
-        self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext
-    ) -> np.ndarray:
+    def weights_or_map(self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext) -> np.ndarray:
         """Weights (N, F) for sum_f w_f A_f, or the map (N, *s) itself.
 
         activations: A (N, F, *s). gradients: G = dS/dA (N, F, *s), or None when

@@ -21,9 +21,7 @@ __all__ = ["GradCAM"]
 class GradCAM(BaseCAM):
     """Grad-CAM over any number of spatial axes. No options."""
 
-    def weights_or_map(
-        self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext
-    ) -> np.ndarray:
+    def weights_or_map(self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext) -> np.ndarray:
         """Weights (N, F): the gradient averaged over all positions of each feature map."""
         assert gradients is not None
         n, features = gradients.shape[:2]

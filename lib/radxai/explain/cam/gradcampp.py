@@ -29,9 +29,7 @@ __all__ = ["GradCAMPlusPlus"]
 class GradCAMPlusPlus(BaseCAM):
     """Grad-CAM++ over any number of spatial axes. No options."""
 
-    def weights_or_map(
-        self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext
-    ) -> np.ndarray:
+    def weights_or_map(self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext) -> np.ndarray:
         """Weights (N, F) = sum over positions of alpha * ReLU(G)."""
         assert gradients is not None
         n, features = gradients.shape[:2]

@@ -23,9 +23,7 @@ __all__ = ["HiResCAM"]
 class HiResCAM(BaseCAM):
     """HiResCAM over any number of spatial axes. No options."""
 
-    def weights_or_map(
-        self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext
-    ) -> np.ndarray:
+    def weights_or_map(self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext) -> np.ndarray:
         """The map (N, *s) = sum over features of G * A."""
         assert gradients is not None
         return (gradients * activations).sum(axis=1)

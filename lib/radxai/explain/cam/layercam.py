@@ -20,9 +20,7 @@ __all__ = ["LayerCAM"]
 class LayerCAM(BaseCAM):
     """LayerCAM over any number of spatial axes. No options."""
 
-    def weights_or_map(
-        self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext
-    ) -> np.ndarray:
+    def weights_or_map(self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext) -> np.ndarray:
         """The map (N, *s) = sum over features of ReLU(G) * A."""
         assert gradients is not None
         return (np.maximum(gradients, 0.0) * activations).sum(axis=1)

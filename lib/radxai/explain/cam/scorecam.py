@@ -39,9 +39,7 @@ class ScoreCAM(BaseCAM):
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ValueError(f"scorecam batch_size must be a positive int, got {self.batch_size!r}")
 
-    def weights_or_map(
-        self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext
-    ) -> np.ndarray:
+    def weights_or_map(self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext) -> np.ndarray:
         """Weights (N, F): increase of the target score from the baseline, per masked input."""
         inputs, backend, targets = context.inputs, context.backend, context.targets
         n, _, *spatial = inputs.shape
@@ -55,7 +53,5 @@ class ScoreCAM(BaseCAM):
                 masks = minmax(resize(activations[sample, start:stop], spatial))
                 masked = inputs[sample] * masks[:, None]
                 copies = targets.rows(np.full(stop - start, sample))
-                weights[sample, start:stop] = (
-                    backend.scores(masked, copies).scores - baseline[sample]
-                )
+                weights[sample, start:stop] = backend.scores(masked, copies).scores - baseline[sample]
         return weights

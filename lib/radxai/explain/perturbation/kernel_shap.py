@@ -79,9 +79,7 @@ class KernelShapSolver:
 
     def __post_init__(self) -> None:
         if self.samples is not None and (
-            isinstance(self.samples, bool)
-            or not isinstance(self.samples, (int, np.integer))
-            or self.samples < 1
+            isinstance(self.samples, bool) or not isinstance(self.samples, (int, np.integer)) or self.samples < 1
         ):
             raise ValueError(f"samples must be a positive int or None; got {self.samples!r}")
         check_seed(self.seed)
@@ -230,4 +228,3 @@ def kernel_shap_values(
         KernelShapSolver(samples, seed),
         method="kernel_shap",
     )
-

@@ -35,9 +35,7 @@ class BatchedLimeImageExplainer(lime_image.LimeImageExplainer):
         """(on/off vectors (num_samples, S), classifier outputs (num_samples, K)) for an RGB
         image (H, W, 3), its "off" image and segments (H, W)."""
         segment_count = np.unique(segments).shape[0]
-        data = self.random_state.randint(0, 2, num_samples * segment_count).reshape(
-            (num_samples, segment_count)
-        )
+        data = self.random_state.randint(0, 2, num_samples * segment_count).reshape((num_samples, segment_count))
         data[0, :] = 1
         labels = []
         for start in range(0, num_samples, batch_size):

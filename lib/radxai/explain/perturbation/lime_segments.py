@@ -74,14 +74,9 @@ class LimeSolver:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.samples, bool)
-            or not isinstance(self.samples, (int, np.integer))
-            or self.samples < 2
-        ):
+        if isinstance(self.samples, bool) or not isinstance(self.samples, (int, np.integer)) or self.samples < 2:
             raise ValueError(
-                "samples must be an int >= 2 (the input itself and at least one perturbed "
-                f"copy); got {self.samples!r}"
+                f"samples must be an int >= 2 (the input itself and at least one perturbed copy); got {self.samples!r}"
             )
         if not (isinstance(self.kernel_width, (int, float)) and self.kernel_width > 0):
             raise ValueError(f"kernel_width must be a positive number; got {self.kernel_width!r}")
@@ -97,9 +92,7 @@ class LimeSolver:
             return self._with_image_explainer(game)
         return self._with_lime_base(game)
 
-    def _with_image_explainer(
-        self, game: SegmentGame
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _with_image_explainer(self, game: SegmentGame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         channels = game.image.shape[0]
         if channels == 1:
             image = game.image[0]  # lime turns a 2D image into RGB itself
@@ -160,15 +153,11 @@ class LimeSolver:
 
         random_state = np.random.RandomState(self.seed)
         # The draw of lime_image.LimeImageExplainer.data_labels.
-        data = random_state.randint(0, 2, self.samples * game.count).reshape(
-            self.samples, game.count
-        )
+        data = random_state.randint(0, 2, self.samples * game.count).reshape(self.samples, game.count)
         data[0, :] = 1
         labels = game.score(data.astype(bool))
         distances = pairwise_distances(data, data[:1], metric="cosine").ravel()
-        explainer = lime_base.LimeBase(
-            lambda d: lime_kernel(d, self.kernel_width), random_state=random_state
-        )
+        explainer = lime_base.LimeBase(lambda d: lime_kernel(d, self.kernel_width), random_state=random_state)
         values = np.zeros((labels.shape[1], game.count))
         intercepts = np.zeros(labels.shape[1])
         for class_index in range(labels.shape[1]):

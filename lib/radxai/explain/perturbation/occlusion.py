@@ -49,9 +49,7 @@ def occlusion_windows(
     patches = _per_axis("patch_size", patch_size, len(extents))
     strides = _per_axis("stride", stride, len(extents))
     if any(patch > extent for patch, extent in zip(patches, extents)):
-        raise ValueError(
-            f"patch_size {patches} is larger than the image {extents} along some axis"
-        )
+        raise ValueError(f"patch_size {patches} is larger than the image {extents} along some axis")
     if any(step > patch for step, patch in zip(strides, patches)):
         raise ValueError(
             f"stride {strides} is larger than patch_size {patches} along some axis: the "
@@ -116,16 +114,11 @@ def occlusion(
             for drop, window in zip(drops, batch_windows):
                 drops_sum[sample][window] += drop
     raw = (drops_sum / coverage).astype(np.float32)
-    return Attribution(
-        minmax(np.maximum(raw, 0.0)), raw, resolved.targets, None, resolved.scores
-    )
+    return Attribution(minmax(np.maximum(raw, 0.0)), raw, resolved.targets, None, resolved.scores)
 
 
 def _per_axis(name: str, value: Any, axes: int) -> tuple[int, ...]:
-    message = (
-        f"{name} must be a positive int or {axes} positive ints (one per spatial axis); "
-        f"got {value!r}"
-    )
+    message = f"{name} must be a positive int or {axes} positive ints (one per spatial axis); got {value!r}"
     if isinstance(value, (int, np.integer)):
         values = (value,) * axes
     else:
@@ -134,8 +127,7 @@ def _per_axis(name: str, value: Any, axes: int) -> tuple[int, ...]:
         except TypeError:
             raise ValueError(message) from None
     if len(values) != axes or any(
-        isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1
-        for size in values
+        isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 for size in values
     ):
         raise ValueError(message)
     return tuple(int(size) for size in values)

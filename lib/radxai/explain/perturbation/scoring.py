@@ -94,10 +94,7 @@ class ClassScorer:
         """The explained output (B, K) float64 of every class for inputs x (B, C, *spatial),
         run in model calls of at most `batch_size` samples."""
         if self.target_function is not None:
-            scores = [
-                self.backend.scores(chunk, self.target_function).scores
-                for chunk in self._chunks(x)
-            ]
+            scores = [self.backend.scores(chunk, self.target_function).scores for chunk in self._chunks(x)]
             return np.concatenate(scores).astype(np.float64)[:, None]
         return self.class_values(self.logits(x))
 
@@ -216,10 +213,7 @@ class SegmentGame:
         images are composed and scored `batch_size` at a time, so memory stays bounded."""
         chosen = np.asarray(coalitions, dtype=bool)
         if chosen.ndim != 2 or chosen.shape[1] != self.count:
-            raise ValueError(
-                f"coalitions must be (M, {self.count}) for {self.count} segments; got "
-                f"{chosen.shape}"
-            )
+            raise ValueError(f"coalitions must be (M, {self.count}) for {self.count} segments; got {chosen.shape}")
         return np.concatenate(
             [
                 self.scorer.values(self.compose(chosen[start : start + self.batch_size]))
@@ -242,9 +236,7 @@ def check_batch_size(batch_size: Any) -> None:
 
 def check_seed(seed: Any) -> None:
     """ValueError unless seed is an int in [0, 2**32) (what numpy's RandomState accepts)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
-        0 <= seed < 2**32
-    ):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**32):
         raise ValueError(f"seed must be an int in [0, 2**32); got {seed!r}")
 
 

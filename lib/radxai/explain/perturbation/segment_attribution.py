@@ -120,9 +120,7 @@ class SegmentOptions:
     def segments_for(self, x: np.ndarray) -> np.ndarray:
         """The segments (N, *spatial) of the batch x (N, C, *spatial)."""
         if self.segments is None:
-            return slic_segments(
-                x, n_segments=self.n_segments, compactness=self.compactness, sigma=self.sigma
-            )
+            return slic_segments(x, n_segments=self.n_segments, compactness=self.compactness, sigma=self.sigma)
         return check_segments(self.segments, x.shape)
 
     def reference_for(self, x: np.ndarray) -> np.ndarray:
@@ -145,9 +143,7 @@ def attribute_segments(
     started = time.perf_counter()
     evaluations_before = scorer.backend.evaluations
     segments, counts, reference = _prepare(x, options, solver)
-    return _solve_all(
-        scorer, x, segments, counts, reference, solver, method, started, evaluations_before
-    )
+    return _solve_all(scorer, x, segments, counts, reference, solver, method, started, evaluations_before)
 
 
 def explain_segments(
@@ -171,9 +167,7 @@ def explain_segments(
     evaluations_before = backend.evaluations
     segments, counts, reference = _prepare(x, options, solver)
     resolved = scorer.resolve(x, target)
-    attribution = _solve_all(
-        scorer, x, segments, counts, reference, solver, method, started, evaluations_before
-    )
+    attribution = _solve_all(scorer, x, segments, counts, reference, solver, method, started, evaluations_before)
     # Each sample's target class among the K, as (N, 1, S) for take_along_axis.
     chosen = np.take_along_axis(attribution.values, resolved.classes[:, None, None], axis=1)
     raw = paint_segments(chosen[:, 0], segments)
