@@ -141,3 +141,24 @@ def test_bad_settings_fail_before_training() -> None:
         fit.fit_mask_loss(tiny_axialnet(), TinyVolumes(4, 0), TinyVolumes(2, 1), quick(), form="l2")
     with pytest.raises(ValueError, match="non-empty datasets; got 4 training and 0 validation"):
         fit.fit_mask_loss(tiny_axialnet(), TinyVolumes(4, 0), TinyVolumes(0, 1), quick())
+    with pytest.raises(ValueError, match="non-empty datasets; got 0 training and 2 validation"):
+        fit.fit_mask_loss(tiny_axialnet(), TinyVolumes(0, 0), TinyVolumes(2, 1), quick())
+
+
+def test_fit_guided_trains_on_what_the_joint_augmenter_returns() -> None:
+    """fit_guided hands each training batch's (x, companion) to the augmenter and trains on
+    what it returns (here zeroed images); validation batches are not augmented."""
+    seen: list[tuple[torch.Size, torch.Size]] = []
+
+    def zero_images(inputs: torch.Tensor, allowed: torch.Tensor, generator: torch.Generator):
+        seen.append((inputs.shape, allowed.shape))
+        return torch.zeros_like(inputs), allowed
+
+    def batch_losses(model, batch, training):
+        if training:
+            assert float(batch[0].abs().sum()) == 0.0
+        terms = mask_loss.guided_mask_loss(model, *batch, mask_weight=0.0, create_graph=training)
+        return train.BatchLosses(terms.total, terms.logits)
+
+    fit.fit_guided(tiny_axialnet(), TinyVolumes(8, 0), TinyVolumes(4, 1), batch_losses, quick(1), zero_images)
+    assert seen == [(torch.Size([4, 1, 4, 16, 16]), torch.Size([4, 1, 4, 16, 16]))] * 2

@@ -133,33 +133,92 @@ def _as_batch(targets: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return targets.reshape(logits.shape).to(logits.dtype)
 
 
+def check_fit_datasets(train_dataset: Any, validation_dataset: Any) -> None:
+    """Raise ValueError with both counts unless the training and validation datasets hold samples."""
+    if len(train_dataset) == 0 or len(validation_dataset) == 0:
+        raise ValueError(
+            f"fit needs non-empty datasets; got {len(train_dataset)} training and "
+            f"{len(validation_dataset)} validation samples"
+        )
+
+
+def positive_weight_for(config: FitConfig, train_dataset: Any) -> torch.Tensor | None:
+    """BCE ``pos_weight`` (K,) for ``config.positive_weight`` and the training labels: "balanced"
+    (negatives / positives per output), None, or the given numbers."""
+    if config.positive_weight == "balanced":
+        return balanced_positive_weight(targets_of(train_dataset))
+    if config.positive_weight is None:
+        return None
+    return torch.as_tensor(config.positive_weight, dtype=torch.float32)
+
+
+@dataclass(frozen=True)
+class BatchLosses:
+    """The loss of one batch: ``total`` (scalar, what is minimised), the model's ``logits``
+    (N, K) and named ``parts`` (scalars, e.g. "classification" and "mask") for the record."""
+
+    total: torch.Tensor
+    logits: torch.Tensor
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+# (model, batch of tensors (x, y, *companions), training) -> BatchLosses. ``training`` False
+# means validation: no weight update follows, so the loss may skip graphs only training needs.
+BatchLossFunction = Callable[[nn.Module, Sequence[torch.Tensor], bool], BatchLosses]
+
+# (batch of tensors (x, y, *companions), generator) -> the batch transformed, e.g. x rotated and
+# a companion mask rotated with it.
+BatchAugmentation = Callable[[list[torch.Tensor], torch.Generator], list[torch.Tensor]]
+
+
+class _ImagesAndLabels:
+    """A view of a dataset of (x, y, *companions) as (x, y) pairs, for batch-norm recalibration."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        image, label = self.dataset[index][:2]
+        return image, label
+
+
 def _run_epoch(
     model: nn.Module,
-    loader: DataLoader,
-    loss_function: nn.Module,
+    batches: DataLoader,
+    batch_losses: BatchLossFunction,
     optimiser: torch.optim.Optimizer | None,
-    augmentation: Augmentation | None,
+    augmentation: BatchAugmentation | None,
     generator: torch.Generator,
-) -> tuple[float, float, int]:
+) -> tuple[dict[str, float], int]:
+    """One pass over ``batches``; returns the sample-weighted mean losses and accuracy, and the count."""
     training = optimiser is not None
     model.train(training)
-    total_loss, correct, count, seen = 0.0, 0.0, 0, 0
+    sums: dict[str, float] = {}
+    correct, count, seen = 0.0, 0, 0
     with torch.set_grad_enabled(training):
-        for inputs, targets in loader:
+        for batch in batches:
+            batch = list(batch)
             if training and augmentation is not None:
-                inputs = augmentation(inputs, generator)
-            logits = _logits(model(inputs))
-            targets = _as_batch(targets, logits)
-            loss = loss_function(logits, targets)
+                batch = augmentation(batch, generator)
+            losses = batch_losses(model, batch, training)
             if training:
                 optimiser.zero_grad(set_to_none=True)
-                loss.backward()
+                losses.total.backward()
                 optimiser.step()
-            total_loss += loss.item() * inputs.shape[0]
-            correct += float(((logits > 0).to(targets.dtype) == targets).float().sum())
+            size = batch[0].shape[0]
+            named = {"loss": losses.total, **{f"{part}_loss": term for part, term in losses.parts.items()}}
+            for name, value in named.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach()) * size
+            targets = _as_batch(batch[1], losses.logits)
+            correct += float(((losses.logits.detach() > 0).to(targets.dtype) == targets).float().sum())
             count += targets.numel()
-            seen += inputs.shape[0]
-    return total_loss / max(seen, 1), correct / max(count, 1), seen
+            seen += size
+    means = {name: total / max(seen, 1) for name, total in sums.items()}
+    means["accuracy"] = correct / max(count, 1)
+    return means, seen
 
 
 def _logits(output: Any) -> torch.Tensor:
@@ -167,74 +226,67 @@ def _logits(output: Any) -> torch.Tensor:
     return output.logits if hasattr(output, "logits") else output
 
 
-def fit(
+def fit_batch_losses(
     model: nn.Module,
-    train_dataset,
-    validation_dataset,
+    train_dataset: Any,
+    validation_dataset: Any,
+    batch_losses: BatchLossFunction,
     config: FitConfig | None = None,
+    augmentation: BatchAugmentation | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
-    augmentation: Augmentation | None = None,
+    checkpoint_extra: dict[str, Any] | None = None,
+    description: str | None = None,
 ) -> History:
-    """Train ``model`` with Adam and binary cross-entropy on logits; return the ``History``.
+    """The fit loop: train ``model`` with Adam on ``batch_losses``; return the ``History``.
 
-    Each epoch trains on ``train_dataset`` (shuffled with the seed) and measures the loss on
-    ``validation_dataset``. The weights of the epoch with the lowest validation loss are restored
-    at the end (and written to ``checkpoint`` with ``radxai.models.save`` if given); training
-    stops after ``config.patience`` epochs without improvement. ``augmentation(x, generator)``
-    transforms each training batch x (N, C, *spatial).
+    Datasets are map-style, ``dataset[i] -> (x, y, *companions)`` with numpy arrays (x
+    (C, *spatial), y (K,) or a scalar; companions such as the allowed regions of the mask loss
+    or a gaze heatmap). Each epoch trains on ``train_dataset`` shuffled with the seed
+    (``augmentation(batch, generator)`` transforms each training batch), recalibrates batch norm
+    on its (x, y) pairs (``config.recalibrate_batch_norm``) and measures the losses on
+    ``validation_dataset``. Training stops after ``config.patience`` epochs without a lower total
+    validation loss; the best epoch's weights are restored (and saved to ``checkpoint`` with
+    `radxai.models.save`, with the dataset's model-input record and ``checkpoint_extra``).
+
+    Every epoch record holds train/validation ``loss`` (the total) and ``accuracy`` (logit > 0
+    against the targets), plus ``{train,validation}_{part}_loss`` for each named part of the
+    batch losses. ``description`` names the model in progress lines (default: its architecture).
+    `fit` is this loop with binary cross-entropy; `radxai.guided` extends it with guided losses.
     """
     config = config or FitConfig()
-    if len(train_dataset) == 0 or len(validation_dataset) == 0:
-        raise ValueError(
-            f"fit needs non-empty datasets; got {len(train_dataset)} training and "
-            f"{len(validation_dataset)} validation samples"
-        )
+    check_fit_datasets(train_dataset, validation_dataset)
     set_threads(config.threads)
     seed_everything(config.seed)
-    targets = targets_of(train_dataset)
-    if config.positive_weight == "balanced":
-        positive_weight = balanced_positive_weight(targets)
-    elif config.positive_weight is None:
-        positive_weight = None
-    else:
-        positive_weight = torch.as_tensor(config.positive_weight, dtype=torch.float32)
-    loss_function = nn.BCEWithLogitsLoss(pos_weight=positive_weight)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     augmentation_generator = torch.Generator().manual_seed(config.seed + 1)
     history = History()
     best_state = copy.deepcopy(model.state_dict())
-    epochs = range(1, config.epochs + 1)
+    epochs: Any = range(1, config.epochs + 1)
     if config.progress:
         from tqdm.auto import tqdm
 
         epochs = tqdm(epochs, desc="epochs")
-    progress = EpochProgress(getattr(model, "architecture", type(model).__name__), config.epochs)
+    progress = EpochProgress(description or getattr(model, "architecture", type(model).__name__), config.epochs)
     for epoch in epochs:
         started = time.perf_counter()
-        train_loader = loader(train_dataset, config.batch_size, True, config.seed + epoch)
-        train_loss, train_accuracy, seen = _run_epoch(
-            model, train_loader, loss_function, optimiser, augmentation, augmentation_generator
-        )
+        train_batches = loader(train_dataset, config.batch_size, True, config.seed + epoch)
+        train, seen = _run_epoch(model, train_batches, batch_losses, optimiser, augmentation, augmentation_generator)
         train_seconds = time.perf_counter() - started
         if config.recalibrate_batch_norm:
-            recalibrate_batch_norm(model, loader(train_dataset, config.batch_size, False, 0))
-        validation_loss, validation_accuracy, _ = _run_epoch(
-            model,
-            loader(validation_dataset, config.batch_size, False, 0),
-            loss_function,
-            None,
-            None,
-            augmentation_generator,
-        )
-        history.epochs.append(
-            {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "validation_loss": validation_loss,
-                "train_accuracy": train_accuracy,
-                "validation_accuracy": validation_accuracy,
-            }
-        )
+            recalibrate_batch_norm(model, loader(_ImagesAndLabels(train_dataset), config.batch_size, False, 0))
+        validation_batches = loader(validation_dataset, config.batch_size, False, 0)
+        validation, _ = _run_epoch(model, validation_batches, batch_losses, None, None, augmentation_generator)
+        record: dict[str, float] = {
+            "epoch": epoch,
+            "train_loss": train["loss"],
+            "validation_loss": validation["loss"],
+            "train_accuracy": train["accuracy"],
+            "validation_accuracy": validation["accuracy"],
+        }
+        for name in sorted(set(train) - {"loss", "accuracy"}):
+            record[f"train_{name}"] = train[name]
+            record[f"validation_{name}"] = validation[name]
+        history.epochs.append(record)
         history.timings.append(
             {
                 "epoch": epoch,
@@ -242,9 +294,9 @@ def fit(
                 "train_samples_per_second": seen / max(train_seconds, 1e-9),
             }
         )
-        progress.epoch_done(epoch, train_loss=train_loss, validation_loss=validation_loss)
-        if validation_loss < history.best_validation_loss:
-            history.best_validation_loss = validation_loss
+        progress.epoch_done(epoch, train_loss=train["loss"], validation_loss=validation["loss"])
+        if validation["loss"] < history.best_validation_loss:
+            history.best_validation_loss = validation["loss"]
             history.best_epoch = epoch
             best_state = copy.deepcopy(model.state_dict())
         elif epoch - history.best_epoch >= config.patience:
@@ -261,8 +313,49 @@ def fit(
             history=history.as_dict(),
             fit_config=asdict(config),
             **model_input_record(train_dataset),
+            **(checkpoint_extra or {}),
         )
     return history
+
+
+def fit(
+    model: nn.Module,
+    train_dataset,
+    validation_dataset,
+    config: FitConfig | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    augmentation: Augmentation | None = None,
+) -> History:
+    """Train ``model`` with Adam and binary cross-entropy on logits; return the ``History``.
+
+    `fit_batch_losses` with the loss BCE-with-logits (``config.positive_weight`` weighing the
+    positives) on datasets of (x, y) pairs: each epoch trains on ``train_dataset`` (shuffled
+    with the seed) and measures the loss on ``validation_dataset``; the weights of the epoch
+    with the lowest validation loss are restored at the end (and written to ``checkpoint``
+    with ``radxai.models.save`` if given); training stops after ``config.patience`` epochs
+    without improvement. ``augmentation(x, generator)`` transforms each training batch x
+    (N, C, *spatial).
+    """
+    config = config or FitConfig()
+    check_fit_datasets(train_dataset, validation_dataset)
+    loss_function = nn.BCEWithLogitsLoss(pos_weight=positive_weight_for(config, train_dataset))
+
+    def batch_losses(model: nn.Module, batch: Sequence[torch.Tensor], training: bool) -> BatchLosses:
+        logits = _logits(model(batch[0]))
+        return BatchLosses(loss_function(logits, _as_batch(batch[1], logits)), logits)
+
+    def augment_inputs(batch: list[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
+        return [augmentation(batch[0], generator), *batch[1:]]
+
+    return fit_batch_losses(
+        model,
+        train_dataset,
+        validation_dataset,
+        batch_losses,
+        config,
+        None if augmentation is None else augment_inputs,
+        checkpoint,
+    )
 
 
 def model_input_record(dataset: Any) -> dict[str, Any]:

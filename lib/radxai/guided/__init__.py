@@ -8,6 +8,6 @@
   differentiable with respect to the weights (double backpropagation).
 - `radxai.guided.gaze_training`: the U-Net with a classification head trained against gaze
   heatmaps (the eye-gaze heatmap-generator work's baseline and experiment sets 1-3).
-- `radxai.guided.fit`: the training loop shared by both (`radxai.train.fit`'s settings and
-  `History`), and `fit_mask_loss`.
+- `radxai.guided.fit`: `radxai.train`'s one fit loop for (x, y, companion) datasets (`fit_guided`),
+  and `fit_mask_loss`.
 """
