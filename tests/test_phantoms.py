@@ -60,6 +60,15 @@ def test_ct_same_seed_gives_identical_arrays_and_other_seed_differs():
     assert not np.array_equal(first.organ_mask, other.organ_mask)
 
 
+def test_lung_mask_of_keeps_exactly_the_two_lung_labels(ct_grade_3):
+    organs = ct_grade_3.organ_mask
+    lungs = phantoms.lung_mask_of(organs)
+    labels = set(np.unique(organs[lungs]).tolist())
+    assert labels == {phantoms.ORGAN_LABELS["right_lung"], phantoms.ORGAN_LABELS["left_lung"]}
+    assert not np.isin(organs[~lungs], list(labels)).any()
+    assert np.array_equal(lungs, ct_grade_3.lung_mask)
+
+
 def test_ct_types_shapes_and_spacing(ct_grade_3):
     assert ct_grade_3.hu.dtype == np.float32 and ct_grade_3.hu.shape == CT_SHAPE
     assert ct_grade_3.lesion_mask.dtype == np.uint8 and ct_grade_3.organ_mask.dtype == np.uint8

@@ -251,3 +251,24 @@ def test_keras_validation_loss_carries_the_positive_weight_as_fit_does() -> None
     logits = torch.as_tensor(np.asarray(model(np.moveaxis(validation.images, 1, -1))))
     expected = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([3.0]))(logits, torch.as_tensor(validation.targets))
     assert history.epochs[0]["validation_loss"] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_inputs_of_stacks_the_selected_samples_in_order() -> None:
+    dataset = [(np.full((1, 2, 3), index, dtype=np.float32), np.float32(index % 2)) for index in range(5)]
+    batch = train.inputs_of(dataset, [3, 0])
+    assert batch.shape == (2, 1, 2, 3)
+    assert batch[0].max() == 3 and batch[1].max() == 0
+    assert train.inputs_of(dataset).shape == (5, 1, 2, 3)
+    with pytest.raises(ValueError, match="no samples selected from a dataset of 5"):
+        train.inputs_of(dataset, [])
+
+
+def test_logits_of_batch_equals_the_model_in_eval_mode() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.LazyLinear(1))
+    inputs = np.random.default_rng(0).random((3, 1, 6, 6), dtype=np.float32)
+    model(torch.as_tensor(inputs))  # materialise the lazy layer, in training mode
+    logits = train.logits_of_batch(model, inputs)
+    assert not model.training and logits.shape == (3, 1)
+    with torch.no_grad():
+        assert np.array_equal(logits, model(torch.as_tensor(inputs)).numpy())

@@ -107,6 +107,16 @@ class History:
         return float(np.mean(rates)) if rates else math.nan
 
 
+def inputs_of(dataset: Any, indices: Sequence[int] | None = None) -> np.ndarray:
+    """The inputs x of a map-style dataset (``dataset[i] -> (x, y, ...)``) stacked into one batch
+    (N, C, *spatial), for ``indices`` in their order (default: every sample). Raises ValueError
+    for an empty selection (a batch needs a sample to have a shape)."""
+    indices = range(len(dataset)) if indices is None else [int(index) for index in indices]
+    if len(indices) == 0:
+        raise ValueError(f"no samples selected from a dataset of {len(dataset)}: a batch needs at least one")
+    return np.stack([np.asarray(dataset[index][0]) for index in indices])
+
+
 def targets_of(dataset) -> np.ndarray:
     """The targets of a map-style dataset as float32 (N, K), K = 1 for a scalar label."""
     targets = [np.atleast_1d(np.asarray(dataset[index][1], dtype=np.float32)) for index in range(len(dataset))]
@@ -401,13 +411,20 @@ def predict_logits(model: nn.Module, dataset, batch_size: int = 8) -> tuple[np.n
     Logits are not probabilities: compare them with 0, or use :func:`predict_probabilities`
     where a probability threshold (0.5, the X-ray work's 0.7) is meant.
     """
-    model.eval()
     logits, targets = [], []
     for inputs, batch_targets in loader(dataset, batch_size, False, 0):
-        output = _logits(model(inputs))
-        logits.append(output.numpy())
+        output = logits_of_batch(model, inputs.numpy())
+        logits.append(output)
         targets.append(batch_targets.reshape(output.shape[0], -1).numpy())
     return np.concatenate(logits), np.concatenate(targets)
+
+
+@torch.no_grad()
+def logits_of_batch(model: nn.Module, inputs: np.ndarray) -> np.ndarray:
+    """Logits (N, K) of ``model`` in eval mode on one batch of inputs (N, C, *spatial), e.g. a
+    scan and its baselines side by side; ``predict_logits`` does this over a whole dataset."""
+    model.eval()
+    return _logits(model(torch.as_tensor(inputs))).reshape(len(inputs), -1).numpy()
 
 
 def predict_probabilities(model: nn.Module, dataset, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,9 @@
 
 One module per concern: `runner` (runs and their run.json), `profiles`, `cache` (load or
 build, keyed by parameters and code), `recipes` (the datasets and trained models the notebooks
-share) and `files` (hashes and atomic JSON). Everything public is importable from here, as the
-notebooks do (``pipeline.trained_model(...)``).
+share), `guided_models` (the explanation-guided trainings of notebook 08) and `files` (hashes
+and atomic JSON). Everything public is importable from here, as the notebooks do
+(``pipeline.trained_model(...)``).
 
 A *profile* (``params/<name>.yaml``) holds the parameters of one run size::
 
@@ -32,6 +33,12 @@ from radxai.pipeline.cache import (
     source_fingerprint,
 )
 from radxai.pipeline.files import RUN_RECORD, output_hashes, read_json_record, sha256_of_file, write_json_atomically
+from radxai.pipeline.guided_models import (
+    gaze_datasets,
+    mask_loss_datasets,
+    trained_gaze_model,
+    trained_mask_loss_model,
+)
 from radxai.pipeline.profiles import (
     ProfileError,
     available_profiles,
@@ -52,6 +59,7 @@ from radxai.pipeline.recipes import (
     trained_model,
     training_history,
     training_timings,
+    write_history,
 )
 from radxai.pipeline.runner import (
     DEFAULT_KERNEL,
@@ -86,11 +94,13 @@ __all__ = [
     "available_profiles",
     "dataset_spec",
     "declared_parameters",
+    "gaze_datasets",
     "git_commit",
     "list_notebooks",
     "load_or_build",
     "load_profile",
     "machine_description",
+    "mask_loss_datasets",
     "model_datasets",
     "new_run_directory",
     "notebook_parameters",
@@ -108,10 +118,13 @@ __all__ = [
     "synthetic_ct_dataset",
     "synthetic_cxr_dataset",
     "torch_training_code",
+    "trained_gaze_model",
     "trained_keras_cnn3d",
+    "trained_mask_loss_model",
     "trained_model",
     "training_history",
     "training_timings",
     "with_overrides",
+    "write_history",
     "write_json_atomically",
 ]

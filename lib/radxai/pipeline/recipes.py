@@ -223,7 +223,7 @@ def trained_model(
             checkpoint=folder / "model.pt",
             augmentation=augmentation,
         )
-        _write_history(history, folder)
+        write_history(history, folder)
 
     folder = load_or_build(run_dir, f"model-{architecture}", parameters, build, code=torch_training_code())
     return folder / "model.pt"
@@ -269,7 +269,7 @@ def trained_keras_cnn3d(
         model = keras_cnn3d.build_keras_cnn3d(**build_arguments)
         history = train.fit_keras(model, splits["train"], splits["val"], config)
         keras_cnn3d.save_keras_cnn3d(model, folder / "model.zip", build_arguments)
-        _write_history(history, folder)
+        write_history(history, folder)
 
     folder = load_or_build(run_dir, "model-keras-cnn3d", parameters, build, code=torch_training_code())
     return folder / "model.zip"
@@ -278,7 +278,7 @@ def trained_keras_cnn3d(
 TIMINGS_FILE = "timings.json"
 
 
-def _write_history(history: Any, folder: Path) -> None:
+def write_history(history: Any, folder: Path) -> None:
     """``history.json`` (deterministic) and ``timings.json`` (wall clock) next to a checkpoint."""
     write_json_atomically(history.as_dict(), folder / "history.json")
     write_json_atomically(

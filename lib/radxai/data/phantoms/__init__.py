@@ -45,6 +45,7 @@ from radxai.data.phantoms.ct import (
     CTPhantom,
     ct_phantom,
     grade_for_involvement,
+    lung_mask_of,
 )
 from radxai.data.phantoms.xray import CXR_CONFOUNDERS, CXR_FINDINGS, NO_FINDING, CXRPhantom, ReaderBox, cxr_phantom
 
@@ -62,4 +63,5 @@ __all__ = [
     "ct_phantom",
     "cxr_phantom",
     "grade_for_involvement",
+    "lung_mask_of",
 ]

@@ -74,12 +74,18 @@ class CTPhantom:
     @property
     def lung_mask(self) -> np.ndarray:
         """bool (D, H, W): both lungs."""
-        return (self.organ_mask == ORGAN_LABELS["right_lung"]) | (self.organ_mask == ORGAN_LABELS["left_lung"])
+        return lung_mask_of(self.organ_mask)
 
     @property
     def lesion_binary(self) -> np.ndarray:
         """bool (D, H, W): any lesion (ground glass or consolidation)."""
         return self.lesion_mask > 0
+
+
+def lung_mask_of(organs: np.ndarray) -> np.ndarray:
+    """bool, the shape of ``organs``: both lungs of an organ label volume (``ORGAN_LABELS``), e.g.
+    a study's ``masks["organs"]`` at any resolution that kept the labels (nearest neighbour)."""
+    return np.isin(organs, [ORGAN_LABELS["right_lung"], ORGAN_LABELS["left_lung"]])
 
 
 # --------------------------------------------------------------------------- CT: input
