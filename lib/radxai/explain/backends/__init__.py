@@ -11,8 +11,10 @@ framework is channel-last transposes at its own edge.
 defines its class and imports the matching module of this package lazily, so that no
 framework is imported before a model of it is explained. The table `_BACKENDS` names the torch
 and Keras modules; each provides ``make_backend(model, engine) -> Backend``. Adding a framework
-means adding a row and such a module; `radxai.explain.explain` does not change. The engine of
-a backend's forward-only passes is `radxai.explain.engines`'s.
+means adding a row and such a module; `radxai.explain.explain` does not change. What the two
+backends share (choosing a layer by name, checking recorded outputs and logits) is
+`radxai.explain.backends.named_layers`. The engine of a backend's forward-only passes is
+`radxai.explain.engines`'s.
 """
 
 from __future__ import annotations
@@ -119,8 +121,7 @@ def detect_backend(model: Any, engine: str | None = None) -> Backend:
     `radxai.explain.engines`; None: its default). Keras models always run in Keras.
 
     Raises TypeError naming the model's type if no backend recognises it, or if its
-    backend module is not part of this installation (the Keras backend, until written);
-    ValueError for an engine that does not exist.
+    backend module is not part of this installation; ValueError for an engine that does not exist.
     """
     if engine is not None:
         check_engine(engine)

@@ -52,6 +52,7 @@ from typing import Any, get_args
 import numpy as np
 
 from radxai.explain.backends import InputGradients, LayerCapture, Scored
+from radxai.explain.backends.named_layers import NamedLayers, check_callable_scores, check_logits
 from radxai.explain.capture import ReluRule
 from radxai.explain.engines import KerasForwardEngine
 from radxai.explain.targets import Targets, TargetSpec, logits_of, resolve_targets
@@ -73,13 +74,15 @@ def make_backend(model: keras.Model, engine: str | None = None) -> KerasBackend:
     return KerasBackend(model, engine)
 
 
-class KerasBackend:
+class KerasBackend(NamedLayers):
     """Explains one Keras model; see the module docstring. `evaluations` counts samples run.
 
     ``engine`` runs the forward-only passes of `scores` (Keras, or the model exported to ONNX
     and run by ONNX Runtime, `radxai.explain.engines.KerasForwardEngine`); passes with
     gradients always run in Keras.
     """
+
+    ACTIVATION_LAYOUT = "(N, *s, F)"
 
     def __init__(self, model: keras.Model, engine: str | None = None) -> None:
         if not isinstance(model, keras.Model):
@@ -160,31 +163,11 @@ class KerasBackend:
 
     # ------------------------------------------------------------------ layers
 
-    def resolve_layer(self, layer: str | None, x: np.ndarray) -> str:
-        """The name of the layer to explain for input x (N, C, *spatial); see module docstring.
+    def _layer_names(self) -> set[str]:
+        return {candidate.name for candidate in self._layers()}
 
-        Raises ValueError for a name that is not a layer of the model, listing the spatial
-        layers, and TypeError for a layer that is not given by name.
-        """
-        names = {candidate.name for candidate in self._layers()}
-        if layer is None:
-            default = getattr(self.model, "cam_layer", None)
-            if default is None:
-                return self._last_spatial_layer(x)
-            if default not in names:
-                raise ValueError(
-                    f"{_describe(self.model)}.cam_layer = {default!r} is not a layer of the "
-                    f"model; layers with a spatial output: {self._layer_listing(x)}"
-                )
-            return default
-        if not isinstance(layer, str):
-            raise TypeError(f"layer must be a layer name (str) or None, got {layer!r}")
-        if layer not in names:
-            raise ValueError(
-                f"unknown layer {layer!r} for {_describe(self.model)}; "
-                f"layers with a spatial output: {self._layer_listing(x)}"
-            )
-        return layer
+    def _model_description(self) -> str:
+        return _describe(self.model)
 
     def spatial_layers(self, x: np.ndarray) -> list[str]:
         """Names of the layers whose output for x (N, C, *spatial) is (N, *s, F) with x's
@@ -208,10 +191,7 @@ class KerasBackend:
     def _last_spatial_layer(self, x: np.ndarray) -> str:
         candidates = self.spatial_layers(x)
         if not candidates:
-            raise ValueError(
-                f"no layer of {_describe(self.model)} outputs a spatial map (N, *s, F) for "
-                f"input shape {tuple(x.shape)}; pass layer= explicitly"
-            )
+            raise self._no_spatial_layer(x)
         return candidates[-1]
 
     def _layer_listing(self, x: np.ndarray) -> str:
@@ -219,22 +199,9 @@ class KerasBackend:
 
     def _captured_activation(self, recorder: _Recorder, name: str, x: np.ndarray) -> tf.Tensor:
         """The recorded (N, *s, F) output of `name`, or ValueError saying what went wrong."""
-        if recorder.calls == 0:
-            raise ValueError(f"layer {name!r} did not run in the forward pass")
-        if recorder.calls > 1:
-            raise ValueError(
-                f"layer {name!r} ran {recorder.calls} times in one forward pass (a layer "
-                "reused at several places); choose a layer that runs once"
-            )
         activation = recorder.activation
-        spatial_axes = x.ndim - 2
-        if activation is None or activation.ndim != x.ndim or activation.shape[0] != x.shape[0]:
-            got = recorder.output_kind if activation is None else f"shape {tuple(activation.shape)}"
-            raise ValueError(
-                f"layer {name!r} outputs {got}, not a map (N, *s, F) with {spatial_axes} "
-                f"spatial axes for input {tuple(x.shape)}; layers with a spatial output: "
-                f"{self._layer_listing(x)}"
-            )
+        shape = None if activation is None else tuple(activation.shape)
+        self._check_recorded_output(name, recorder.calls, shape, recorder.output_kind, x)
         return activation
 
     # ------------------------------------------------------------------ running the model
@@ -276,12 +243,7 @@ class KerasBackend:
             targets = resolve_targets(target, _logits(output, batch_size).numpy(), batch_size)
         if targets.function is not None:
             scores = targets.function(output)
-            if not tf.is_tensor(scores) or tuple(scores.shape) != (batch_size,):
-                shape = tuple(scores.shape) if tf.is_tensor(scores) else type(scores)
-                raise ValueError(
-                    f"the target callable must return a tensor of shape ({batch_size},) "
-                    f"(one score per sample); got {shape}"
-                )
+            check_callable_scores(scores, tf.is_tensor(scores), batch_size)
             return scores, targets
         logits = tf.reshape(_logits(output, batch_size), (batch_size, -1))
         assert targets.columns is not None and targets.signs is not None
@@ -443,16 +405,7 @@ def _describe(model: keras.Model) -> str:
 def _logits(output: Any, batch_size: int) -> tf.Tensor:
     """The (N,) or (N, K) logits of a model output, or ValueError describing the output."""
     logits = logits_of(output)
-    if not tf.is_tensor(logits):
-        raise ValueError(
-            f"the model returned a {type(output).__name__} without logits; pass a callable "
-            "target that returns (N,) scores from it"
-        )
-    if logits.ndim not in (1, 2) or logits.shape[0] != batch_size:
-        raise ValueError(
-            f"model logits have shape {tuple(logits.shape)}; expected (N,) or (N, K) with "
-            f"N = {batch_size}; for other outputs pass a callable target returning (N,) scores"
-        )
+    check_logits(output, logits, tf.is_tensor(logits), batch_size)
     return logits
 
 

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from radxai.explain.backends import InputGradients, LayerCapture, Scored
+from radxai.explain.backends.named_layers import NamedLayers, check_callable_scores, check_logits
 from radxai.explain.capture import (
     LayerRecorder,
     ReluRule,
@@ -49,12 +50,14 @@ def make_backend(model: nn.Module, engine: str | None = None) -> TorchBackend:
     return TorchBackend(model, engine)
 
 
-class TorchBackend:
+class TorchBackend(NamedLayers):
     """Explains one ``nn.Module``; see the module docstring. `evaluations` counts samples run.
 
     ``engine`` runs the forward-only passes of `scores` ("auto", "torch" or "onnxruntime"; None:
     `radxai.explain.engines.default_engine`); passes with gradients always run in PyTorch.
     """
+
+    ACTIVATION_LAYOUT = "(N, F, *s)"
 
     def __init__(self, model: nn.Module, engine: str | None = None) -> None:
         self.model = model
@@ -126,30 +129,11 @@ class TorchBackend:
 
     # ------------------------------------------------------------------ layers
 
-    def resolve_layer(self, layer: str | None, x: np.ndarray) -> str:
-        """The name of the layer to explain for input x (N, C, *spatial); see module docstring.
+    def _layer_names(self) -> set[str]:
+        return {name for name, _ in self.model.named_modules() if name}
 
-        Raises ValueError for a name that is not a submodule, listing the spatial layers.
-        """
-        modules = dict(self.model.named_modules())
-        if layer is None:
-            default = getattr(self.model, "cam_layer", None)
-            if default is None:
-                return self._last_spatial_layer(x)
-            if default not in modules or default == "":
-                raise ValueError(
-                    f"{type(self.model).__name__}.cam_layer = {default!r} is not a layer of "
-                    f"the model; layers with a spatial output: {self._layer_listing(x)}"
-                )
-            return default
-        if not isinstance(layer, str):
-            raise TypeError(f"layer must be a layer name (str) or None, got {layer!r}")
-        if layer == "" or layer not in modules:
-            raise ValueError(
-                f"unknown layer {layer!r} for {type(self.model).__name__}; "
-                f"layers with a spatial output: {self._layer_listing(x)}"
-            )
-        return layer
+    def _model_description(self) -> str:
+        return type(self.model).__name__
 
     def spatial_layers(self, x: np.ndarray) -> list[str]:
         """Names of the layers whose output for x is (N, F, *s) with x's spatial axes, not all
@@ -187,10 +171,7 @@ class TorchBackend:
             return cached
         candidates = self.spatial_layers(x)
         if not candidates:
-            raise ValueError(
-                f"no layer of {type(self.model).__name__} outputs a spatial map (N, F, *s) for "
-                f"input shape {tuple(x.shape)}; pass layer= explicitly"
-            )
+            raise self._no_spatial_layer(x)
         _DEFAULT_LAYERS.setdefault(self.model, {})[shape] = candidates[-1]
         return candidates[-1]
 
@@ -205,22 +186,9 @@ class TorchBackend:
 
     def _captured_activation(self, recorder: LayerRecorder, name: str, x: np.ndarray) -> torch.Tensor:
         """The recorded (N, F, *s) output of `name`, or ValueError saying what went wrong."""
-        if recorder.calls == 0:
-            raise ValueError(f"layer {name!r} did not run in the forward pass")
-        if recorder.calls > 1:
-            raise ValueError(
-                f"layer {name!r} ran {recorder.calls} times in one forward pass (a module "
-                "reused at several places); choose a layer that runs once"
-            )
         activation = recorder.activation
-        spatial_axes = x.ndim - 2
-        if activation is None or activation.ndim != x.ndim or activation.shape[0] != x.shape[0]:
-            got = recorder.output_kind if activation is None else f"shape {tuple(activation.shape)}"
-            raise ValueError(
-                f"layer {name!r} outputs {got}, not a map (N, F, *s) with {spatial_axes} "
-                f"spatial axes for input {tuple(x.shape)}; layers with a spatial output: "
-                f"{self._layer_listing(x)}"
-            )
+        shape = None if activation is None else tuple(activation.shape)
+        self._check_recorded_output(name, recorder.calls, shape, recorder.output_kind, x)
         return activation
 
     # ------------------------------------------------------------------ running the model
@@ -240,12 +208,7 @@ class TorchBackend:
             targets = resolve_targets(target, _numpy(_logits(output, batch_size)), batch_size)
         if targets.function is not None:
             scores = targets.function(output)
-            if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (batch_size,):
-                shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores)
-                raise ValueError(
-                    f"the target callable must return a tensor of shape ({batch_size},) "
-                    f"(one score per sample); got {shape}"
-                )
+            check_callable_scores(scores, isinstance(scores, torch.Tensor), batch_size)
             return scores, targets
         logits = _logits(output, batch_size).reshape(batch_size, -1)
         assert targets.columns is not None and targets.signs is not None
@@ -257,16 +220,7 @@ class TorchBackend:
 def _logits(output: Any, batch_size: int) -> torch.Tensor:
     """The (N,) or (N, K) logits of a model output, or ValueError describing the output."""
     logits = logits_of(output)
-    if not isinstance(logits, torch.Tensor):
-        raise ValueError(
-            f"the model returned a {type(output).__name__} without logits; pass a callable "
-            "target that returns (N,) scores from it"
-        )
-    if logits.ndim not in (1, 2) or logits.shape[0] != batch_size:
-        raise ValueError(
-            f"model logits have shape {tuple(logits.shape)}; expected (N,) or (N, K) with "
-            f"N = {batch_size}; for other outputs pass a callable target returning (N,) scores"
-        )
+    check_logits(output, logits, isinstance(logits, torch.Tensor), batch_size)
     return logits
 
 
