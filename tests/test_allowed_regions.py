@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from radxai.data import datasets, preprocess
+from radxai.data import datasets, preprocess, real
 from radxai.data.phantoms import ORGAN_LABELS
 from radxai.evaluate.binarise import resample_mask
 from radxai.guided import allowed_regions
@@ -130,7 +130,7 @@ def ct_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_dataset_gives_volumes_labels_and_lung_regions(ct_folder: Path) -> None:
-    studies = datasets.read_ct_studies(ct_folder)
+    studies = real.load_dataset("mosmeddata", ct_folder)
     volumes = datasets.CTVolumeDataset(studies, shape=(8, 16, 16))
     dataset = allowed_regions.AllowedRegionDataset(volumes)
     assert len(dataset) == 2
@@ -149,7 +149,7 @@ def test_dataset_gives_volumes_labels_and_lung_regions(ct_folder: Path) -> None:
 def test_dataset_without_organ_masks_is_rejected(ct_folder: Path) -> None:
     studies = [
         datasets.CTStudy(study.study_id, study.grade, study.path, study.split)
-        for study in datasets.read_ct_studies(ct_folder)
+        for study in real.load_dataset("mosmeddata", ct_folder)
     ]
     with pytest.raises(ValueError, match="study_0000 has no organ mask"):
         allowed_regions.AllowedRegionDataset(datasets.CTVolumeDataset(studies, shape=(8, 16, 16)))

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from radxai.data import checksums, datasets
+from radxai.data import checksums, datasets, real
 
 CT_SHAPE = (16, 32, 32)
 
@@ -62,17 +62,17 @@ def test_read_sums_skips_comments_and_drops_the_binary_mark(tmp_path):
 
 def test_a_synthetic_ct_study_changed_after_writing_is_refused_by_name(tmp_path):
     root = datasets.write_synthetic_ct(tmp_path / "ct", count=4, seed=1, shape=CT_SHAPE)
-    assert len(datasets.read_ct_studies(root)) == 4
+    assert len(real.load_dataset("mosmeddata", root)) == 4
     mask = sorted((root / "masks").iterdir())[0]
     mask.write_bytes(sorted((root / "masks").iterdir())[1].read_bytes())  # a valid file, the wrong one
     with pytest.raises(checksums.DatasetIntegrityError, match=f"masks/{mask.name}"):
-        datasets.read_ct_studies(root)
+        real.load_dataset("mosmeddata", root)
 
 
 def test_a_synthetic_xray_image_removed_after_writing_is_refused_by_name(tmp_path):
     root = datasets.write_synthetic_cxr(tmp_path / "cxr", count=4, seed=2, shape=(64, 64))
-    assert len(datasets.read_cxr_images(root)) == 4
+    assert len(real.load_dataset("vindr_cxr", root)) == 4
     image = sorted((root / "train").iterdir())[0]
     image.unlink()
     with pytest.raises(checksums.DatasetIntegrityError, match=f"1 missing: train/{image.name}"):
-        datasets.read_cxr_images(root)
+        real.load_dataset("vindr_cxr", root)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from radxai.data import ct_slices, datasets
+from radxai.data import ct_slices, datasets, real
 
 CT_SHAPE = (16, 32, 32)
 
@@ -15,7 +15,7 @@ CT_SHAPE = (16, 32, 32)
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory: pytest.TempPathFactory) -> list[datasets.CTStudy]:
     root = datasets.write_synthetic_ct(tmp_path_factory.mktemp("ct"), count=6, seed=3, shape=CT_SHAPE)
-    return datasets.read_ct_studies(root)
+    return real.load_dataset("mosmeddata", root)
 
 
 def test_lung_slice_range_finds_the_lungs_and_rejects_no_lungs() -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radxai.data import datasets, phantoms
+from radxai.data import datasets, phantoms, real
 
 CT_SHAPE = (16, 32, 32)
 
@@ -38,7 +38,7 @@ def digest_tree(root: Path) -> dict[str, str]:
 
 
 def test_ct_dataset_uses_the_mosmed_layout_and_reads_back(ct_root: Path) -> None:
-    studies = datasets.read_ct_studies(ct_root)
+    studies = real.load_dataset("mosmeddata", ct_root)
     assert len(studies) == 8
     assert Counter(study.grade for study in studies)[0] == 4  # half normal by default
     for study in studies:
@@ -61,7 +61,7 @@ def test_ct_dataset_is_byte_identical_for_the_same_seed(ct_root: Path, tmp_path:
 
 
 def test_ct_volume_dataset_gives_model_inputs(ct_root: Path) -> None:
-    studies = datasets.read_ct_studies(ct_root)
+    studies = real.load_dataset("mosmeddata", ct_root)
     dataset = datasets.CTVolumeDataset(studies, shape=(8, 16, 16))
     image, label = dataset[0]
     assert image.shape == (1, 8, 16, 16) and image.dtype == np.float32
@@ -74,7 +74,7 @@ def test_confounded_ct_dataset_ties_the_marker_to_the_label_in_training_only(tmp
     root = datasets.write_synthetic_ct(
         tmp_path, count=10, seed=4, shape=CT_SHAPE, confounder="marker", confounder_strength=1.0
     )
-    for study in datasets.read_ct_studies(root):
+    for study in real.load_dataset("mosmeddata", root):
         if study.split == "train":
             assert ("marker" in study.confounders) == bool(study.label)
         masks = study.load().masks
@@ -93,7 +93,7 @@ def test_focal_set_has_small_lesions_and_lesion_free_twins_that_differ_only_near
         involvement_range=(0.01, 0.03),
         lesion_free_twins=True,
     )
-    studies = datasets.read_ct_studies(root)
+    studies = real.load_dataset("mosmeddata", root)
     positives = [study for study in studies if study.label == 1]
     assert len(positives) == 3 and all(study.grade == 1 for study in positives)
     for study in positives:
@@ -137,7 +137,7 @@ def test_cxr_dataset_uses_the_vindr_layout_and_keeps_readers_apart(cxr_root: Pat
     with open(cxr_root / "train.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert tuple(rows[0].keys()) == datasets.VINDR_COLUMNS
-    images = datasets.read_cxr_images(cxr_root)
+    images = real.load_dataset("vindr_cxr", cxr_root)
     assert len(images) == 10
     names = datasets.cxr_class_names()
     assert names[-1] == "No finding" and len(names) == 8
@@ -157,7 +157,7 @@ def test_cxr_dataset_uses_the_vindr_layout_and_keeps_readers_apart(cxr_root: Pat
 
 
 def test_cxr_image_dataset_targets(cxr_root: Path) -> None:
-    images = datasets.read_cxr_images(cxr_root)
+    images = real.load_dataset("vindr_cxr", cxr_root)
     dataset = datasets.CXRImageDataset(images, shape=(32, 32))
     image, target = dataset[1]
     assert image.shape == (1, 32, 32)
@@ -168,19 +168,21 @@ def test_cxr_image_dataset_targets(cxr_root: Path) -> None:
 
 
 def test_missing_ct_layout_names_the_expected_layout(tmp_path: Path) -> None:
-    with pytest.raises(datasets.DatasetLayoutError, match=r"studies/CT-<grade>/study_<number>\.nii\.gz"):
-        datasets.read_ct_studies(tmp_path)
+    with pytest.raises(
+        datasets.DatasetLayoutError, match=r"not a MosMedData folder(.|\n)*studies/CT-0/study_0001\.nii\.gz"
+    ):
+        real.load_dataset("mosmeddata", tmp_path)
 
 
 def test_missing_vindr_files_are_named(cxr_root: Path, tmp_path: Path) -> None:
     with pytest.raises(datasets.DatasetLayoutError, match="train.csv"):
-        datasets.read_cxr_images(tmp_path)
+        real.load_dataset("vindr_cxr", tmp_path)
     (tmp_path / "train.csv").write_text("image_id,class_name\n")
     with pytest.raises(datasets.DatasetLayoutError, match="x_min"):
-        datasets.read_cxr_images(tmp_path)
+        real.load_dataset("vindr_cxr", tmp_path)
     (tmp_path / "train.csv").write_text((cxr_root / "train.csv").read_text())
-    with pytest.raises(datasets.DatasetLayoutError, match=r"synthetic_00000\.png does not exist"):
-        datasets.read_cxr_images(tmp_path)
+    with pytest.raises(datasets.DatasetLayoutError, match=r"missing train/synthetic_00000\.<dicom\|png\|jpg>"):
+        real.load_dataset("vindr_cxr", tmp_path)
 
 
 def test_bad_dataset_arguments_are_named(tmp_path: Path) -> None:
@@ -224,7 +226,7 @@ def test_draw_findings_keeps_a_share_of_normal_images() -> None:
 
 
 def test_reader_boxes_are_rescaled_to_the_model_grid(cxr_root: Path) -> None:
-    image = next(image for image in datasets.read_cxr_images(cxr_root) if image.annotations)
+    image = next(image for image in real.load_dataset("vindr_cxr", cxr_root) if image.annotations)
     names = datasets.cxr_class_names()
     on_grid = image.reader_boxes_on_grid(names, (32, 128))  # stored 64 x 64: rows / 2, columns * 2
     finding = image.annotations[0].finding
@@ -234,6 +236,29 @@ def test_reader_boxes_are_rescaled_to_the_model_grid(cxr_root: Path) -> None:
 
 
 def test_cxr_image_dataset_names_an_image_without_a_requested_class(cxr_root: Path) -> None:
-    images = datasets.read_cxr_images(cxr_root)
+    images = real.load_dataset("vindr_cxr", cxr_root)
     with pytest.raises(ValueError, match=f"{images[0].image_id}.*no label for classes \\['CHF'\\]"):
         datasets.CXRImageDataset(images[:1], shape=(16, 16), class_names=["CHF"])
+
+
+def test_synthetic_xrays_are_read_by_the_vindr_loader_as_the_synthetic_layout(cxr_root: Path) -> None:
+    assert real.survey_dataset("vindr_cxr", cxr_root).layout == "synthetic"
+    with open(cxr_root / "synthetic_images.csv", newline="") as handle:
+        side_table = {row["image_id"]: row for row in csv.DictReader(handle)}
+    images = real.load_dataset("vindr_cxr", cxr_root)
+    assert [image.split for image in images] == [side_table[image.image_id]["split"] for image in images]
+    for image in images:
+        true_findings = set(side_table[image.image_id]["true_findings"].split(";")) - {phantoms.NO_FINDING[0]}
+        assert set(image.mask_paths) == true_findings
+        assert all(path.is_file() for path in image.mask_paths.values())
+
+
+def test_a_synthetic_side_table_without_a_study_is_refused_by_name(tmp_path: Path) -> None:
+    from radxai.data import checksums
+
+    root = datasets.write_synthetic_ct(tmp_path, count=2, seed=0, shape=CT_SHAPE)
+    table = root / "synthetic_studies.csv"
+    table.write_text("\n".join(table.read_text().splitlines()[:-1]) + "\n")
+    checksums.write_sums(root)  # a deliberate edit: the sums follow it, the layout check must not
+    with pytest.raises(datasets.DatasetLayoutError, match=r"synthetic_studies\.csv: has no split for study_0001"):
+        real.load_dataset("mosmeddata", root)

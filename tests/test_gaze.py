@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radxai.data import datasets, gaze, phantoms
+from radxai.data import datasets, gaze, phantoms, real
 
 
 def test_one_fixation_is_a_gaussian_peaking_at_its_pixel() -> None:
@@ -99,7 +99,7 @@ def test_rescaling_keeps_image_edges_and_durations() -> None:
 
 def test_simulated_heatmaps_of_a_synthetic_dataset(tmp_path: Path) -> None:
     root = datasets.write_synthetic_cxr(tmp_path, count=3, seed=0, shape=(64, 64), prevalence=0.5, normal_share=0.3)
-    images = datasets.read_cxr_images(root)
+    images = real.load_dataset("vindr_cxr", root)
     heatmaps = gaze.simulated_gaze_heatmaps(images, (32, 32), sigma=2.0, seed=1)
     assert heatmaps.shape == (3, 32, 32) and heatmaps.dtype == np.float32
     assert np.allclose(heatmaps.reshape(3, -1).max(axis=1), 1.0)

@@ -88,23 +88,23 @@ class DeletionSettings:
             raise ValueError(f"deletion baseline {self.baseline!r}: use 'blur', 'mean' or 'zero'")
 
 
+# The synthetic sets by the real layout they are written in (and read by).
+SYNTHETIC_LAYOUTS = {"synthetic": "mosmeddata", "synthetic_xray": "vindr_cxr"}
+
+
 def cohort_cases(dataset: str, root: str | Path, *, split: str | None = None, split_seed: int = 0) -> list[Case]:
     """The cases of a dataset: "synthetic" (a `radxai data synthesize ct` folder), "synthetic_xray"
     (a `radxai data synthesize cxr` folder) or a real dataset name (`radxai.data.real.dataset_names()`,
-    CT or X-ray), all splits or one ("train", "val", "test")."""
-    from radxai.data import datasets, real
+    CT or X-ray), all splits or one ("train", "val", "test"). Synthetic folders are in the
+    MosMedData and VinDr-CXR layouts and are read by those datasets' loaders."""
+    from radxai.data import real
 
-    root = Path(root)
-    if dataset == "synthetic":
-        records = datasets.read_ct_studies(root, split_seed=split_seed)
-    elif dataset == "synthetic_xray":
-        records = datasets.read_cxr_images(root, split_seed=split_seed)
-    else:
-        if dataset not in real.dataset_names():
-            raise ValueError(
-                f"unknown dataset {dataset!r}; use 'synthetic', 'synthetic_xray' or one of {real.dataset_names()}"
-            )
-        records = real.load_dataset(dataset, root, split_seed=split_seed)
+    name = SYNTHETIC_LAYOUTS.get(dataset, dataset)
+    if name not in real.dataset_names():
+        raise ValueError(
+            f"unknown dataset {dataset!r}; use 'synthetic', 'synthetic_xray' or one of {real.dataset_names()}"
+        )
+    records = real.load_dataset(name, Path(root), split_seed=split_seed)
     if split is not None:
         records = [record for record in records if record.split == split]
     return [_case_of(record) for record in records]

@@ -1,8 +1,10 @@
-"""Synthetic datasets written in real datasets' layouts, the loaders that read them, and splits.
+"""Synthetic datasets written in real datasets' layouts, the records and model-input datasets
+that every loader gives, and splits.
 
 The synthetic CT set is written in the MosMedData layout and the synthetic X-ray set in the
-VinDr-CXR layout, so the code path that reads a researcher's real copy is the one the tests and
-the smoke notebooks exercise:
+VinDr-CXR layout, and both are read by those datasets' loaders (`radxai.data.real`, layout
+"synthetic"), so the code path that reads a researcher's real copy is the one the tests and the
+smoke notebooks exercise:
 
 CT (MosMedData)::
 
@@ -38,12 +40,12 @@ import numpy as np
 
 from radxai.data import checksums, io, phantoms, preprocess
 from radxai.data.model_input import ModelInput
+from radxai.data.orientation import reorient_like_phantoms
 from radxai.data.volume import Volume
 
 SPLITS = ("train", "val", "test")
 DEFAULT_SPLIT_FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 CT_STUDY_PATTERN = re.compile(r"study_(\d+)\.nii(\.gz)?$")
-CT_GRADE_FOLDER = re.compile(r"CT-(\d)$")
 VINDR_COLUMNS = ("image_id", "class_name", "class_id", "rad_id", "x_min", "y_min", "x_max", "y_max")
 
 
@@ -174,7 +176,8 @@ def write_synthetic_ct(
     """Write ``count`` CT phantoms to ``root`` in the MosMedData layout; return ``root``.
 
     The last file written is ``SHA256SUMS.txt`` (`radxai.data.checksums`): the sha256 of every
-    file, checked by `read_ct_studies`, so a study changed afterwards is refused by name.
+    file, checked each time the copy is read (``radxai.data.real.load_dataset("mosmeddata", root)``),
+    so a study changed afterwards is refused by name.
 
     Grades are drawn with exact shares ``grade_shares`` over CT-0..CT-4 (default: half normal,
     the rest spread over CT-1..CT-4), splits are stratified by grade, and the optional
@@ -274,21 +277,35 @@ class CTStudy:
         return int(self.grade > 0)
 
     def load(self, allow_nan: bool = False) -> Volume:
-        """The study as a ``Volume`` in HU with ``masks['lesion']``, ``masks['organs']`` and
-        ``masks['confounders']`` where the dataset has them."""
-        volume = io.read_nifti(self.path, allow_nan=allow_nan)
+        """The study as a ``Volume`` in HU, its voxels in the phantoms' order (columns toward the
+        patient's left, rows toward posterior, slices toward the feet; `radxai.data.orientation`),
+        with ``masks['lesion']``, ``masks['organs']`` and ``masks['confounders']`` where the
+        dataset has them, reordered alike. A synthetic study is already in that order.
+
+        Raises ``io.ImageReadError`` naming the file that cannot be read, or a mask whose shape
+        differs from the study's.
+        """
+        volume = reorient_like_phantoms(io.read_nifti(self.path, allow_nan=allow_nan))
         masks = {}
         for name, path in (
             ("lesion", self.mask_path),
             ("organs", self.organ_path),
             ("confounders", self.confounder_path),
         ):
-            if path is not None:
-                masks[name] = io.read_nifti(path).array
+            if path is None:
+                continue
+            mask = reorient_like_phantoms(io.read_nifti(path))
+            if mask.shape != volume.shape:
+                raise io.ImageReadError(
+                    f"{path}: mask shape {mask.shape} differs from the study {self.path.name} shape {volume.shape} "
+                    "(D, H, W)"
+                )
+            masks[name] = mask.array
         return Volume(volume.array, volume.affine, volume.spacing, masks=masks)
 
     def load_lesion_free(self) -> Volume:
-        """The same patient without its lesions (a synthetic set's positive control), in HU.
+        """The same patient without its lesions (a synthetic set's positive control), in HU, in
+        the phantoms' voxel order as `load` gives the study.
 
         Raises DatasetLayoutError naming the study if the dataset has no lesion-free twin of it
         (real datasets never do; synthetic ones only when written with ``lesion_free_twins``).
@@ -299,54 +316,7 @@ class CTStudy:
                 "written with lesion_free_twins=True hold "
                 "lesion_free/<study_id>_lesion_free.nii.gz"
             )
-        return io.read_nifti(self.lesion_free_path)
-
-
-def read_ct_studies(root: Path, split_seed: int = 0) -> list[CTStudy]:
-    """The studies of a MosMedData-layout folder (real or synthetic), ordered by study id.
-
-    Grades come from the ``CT-<g>`` folder names. Splits come from ``synthetic_studies.csv`` if
-    present, otherwise from a stratified split by grade with ``split_seed``. Raises
-    ``DatasetLayoutError`` naming the folder and the expected layout if no study is found, and
-    ``checksums.DatasetIntegrityError`` naming the files if the root's ``SHA256SUMS.txt`` (which
-    the synthetic writers leave) lists a file that is missing or changed.
-    """
-    root = Path(root)
-    studies_folder = root / "studies"
-    found = []
-    for grade_folder in sorted(studies_folder.glob("CT-*")) if studies_folder.is_dir() else []:
-        grade_match = CT_GRADE_FOLDER.search(grade_folder.name)
-        if not grade_match or not grade_folder.is_dir():
-            continue
-        for path in sorted(grade_folder.iterdir()):
-            match = CT_STUDY_PATTERN.search(path.name)
-            if match:
-                found.append((f"study_{match.group(1)}", int(grade_match.group(1)), path))
-    if not found:
-        raise DatasetLayoutError(
-            f"no CT studies under {studies_folder}: expected the MosMedData layout "
-            "studies/CT-<grade>/study_<number>.nii.gz"
-        )
-    found.sort()
-    checksums.check_sums(root)
-    metadata = _read_csv_by(root / "synthetic_studies.csv", "study_id")
-    if metadata:
-        splits = [metadata.get(study_id, {}).get("split", "") for study_id, _, _ in found]
-    else:
-        splits = stratified_split([grade for _, grade, _ in found], seed=split_seed)
-    studies = []
-    for (study_id, grade, path), split in zip(found, splits):
-        extra = metadata.get(study_id, {})
-        mask = _existing(root / "masks" / f"{study_id}_mask.nii.gz")
-        organs = _existing(root / "organs" / f"{study_id}_organs.nii.gz")
-        confounders = tuple(name for name in extra.get("confounders", "").split(";") if name)
-        involvement = float(extra["involvement"]) if extra.get("involvement") else None
-        confounder_mask = _existing(root / "confounders" / f"{study_id}_confounders.nii.gz")
-        lesion_free = _existing(root / "lesion_free" / f"{study_id}_lesion_free.nii.gz")
-        studies.append(
-            CTStudy(study_id, grade, path, split, mask, organs, confounders, involvement, confounder_mask, lesion_free)
-        )
-    return studies
+        return reorient_like_phantoms(io.read_nifti(self.lesion_free_path))
 
 
 @dataclass
@@ -442,8 +412,8 @@ def write_synthetic_cxr(
 ) -> Path:
     """Write ``count`` X-ray phantoms to ``root`` in the VinDr-CXR layout; return ``root``.
 
-    The last file written is ``SHA256SUMS.txt`` (`radxai.data.checksums`), checked by
-    `read_cxr_images`.
+    The last file written is ``SHA256SUMS.txt`` (`radxai.data.checksums`), checked each time
+    the copy is read (``radxai.data.real.load_dataset("vindr_cxr", root)``).
 
     Findings follow ``draw_findings(normal_share, prevalence)``. Every image is read by
     ``n_readers`` simulated readers (``R1``, ``R2``, ...); each reader's boxes become rows of
@@ -571,55 +541,6 @@ class CXRImage:
         }
 
 
-def read_cxr_images(root: Path, split_seed: int = 0) -> list[CXRImage]:
-    """The images of a VinDr-CXR-layout folder (real resized-PNG variant or synthetic).
-
-    Raises ``DatasetLayoutError`` naming the missing file or folder and the expected layout, and
-    ``checksums.DatasetIntegrityError`` naming the files if the root's ``SHA256SUMS.txt`` lists a
-    file that is missing or changed.
-    """
-    root = Path(root)
-    table = root / "train.csv"
-    if not table.is_file():
-        raise DatasetLayoutError(f"{table} not found: expected the VinDr-CXR layout train.csv + train/<image_id>.png ")
-    with open(table, newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [column for column in VINDR_COLUMNS if column not in (reader.fieldnames or [])]
-        if missing:
-            raise DatasetLayoutError(f"{table} lacks the VinDr-CXR columns {missing}")
-        rows = list(reader)
-    checksums.check_sums(root)
-    names = cxr_class_names()
-    by_image: dict[str, list[ReaderAnnotation]] = {}
-    for row in rows:
-        annotations = by_image.setdefault(row["image_id"], [])
-        if row["class_name"] == phantoms.NO_FINDING[0] or not row["x_min"]:
-            continue
-        box = tuple(float(row[key]) for key in ("x_min", "y_min", "x_max", "y_max"))
-        annotations.append(ReaderAnnotation(row["rad_id"], row["class_name"], box))
-    metadata = _read_csv_by(root / "synthetic_images.csv", "image_id")
-    image_ids = sorted(by_image)
-    splits = (
-        [metadata.get(image_id, {}).get("split", "") for image_id in image_ids]
-        if metadata
-        else stratified_split([bool(by_image[i]) for i in image_ids], seed=split_seed)
-    )
-    images = []
-    for image_id, split in zip(image_ids, splits):
-        path = root / "train" / f"{image_id}.png"
-        if not path.is_file():
-            raise DatasetLayoutError(f"{table} lists {image_id} but {path} does not exist")
-        marked = {annotation.finding for annotation in by_image[image_id]}
-        labels = {name: name in marked for name in names}
-        labels[phantoms.NO_FINDING[0]] = not marked
-        masks = {
-            name: mask for name in names if (mask := root / "masks" / f"{image_id}_{_class_id(name)}.png").is_file()
-        }
-        confounders = tuple(n for n in metadata.get(image_id, {}).get("confounders", "").split(";") if n)
-        images.append(CXRImage(image_id, path, split, labels, tuple(by_image[image_id]), confounders, masks))
-    return images
-
-
 @dataclass
 class CXRImageDataset:
     """X-rays as model inputs: ``dataset[i] -> (x, y)`` with x float32 (1, H, W) in [0, 1] resized
@@ -676,10 +597,6 @@ class CXRImageDataset:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _existing(path: Path) -> Path | None:
-    return path if path.is_file() else None
-
-
 def _write_csv(path: Path, rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> None:
     columns = list(columns or (rows[0].keys() if rows else []))
     temporary = path.with_name(f".{path.name}.partial")
@@ -688,10 +605,3 @@ def _write_csv(path: Path, rows: Sequence[Mapping[str, object]], columns: Sequen
         writer.writeheader()
         writer.writerows(rows)
     temporary.replace(path)
-
-
-def _read_csv_by(path: Path, key: str) -> dict[str, dict[str, str]]:
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as handle:
-        return {row[key]: row for row in csv.DictReader(handle)}

@@ -199,9 +199,9 @@ def simulated_gaze_heatmaps(
 ) -> np.ndarray:
     """Simulated gaze heatmaps float32 (N, H, W) for the images of a synthetic X-ray dataset.
 
-    images: `radxai.data.datasets.read_cxr_images` entries; their true finding masks (written
-    by `write_synthetic_cxr`) are where the simulated reader dwells, an image without masks is
-    only scanned. Image i's reader is seeded with ``child_seed(seed, i)``. The fixations are
+    images: the records of a synthetic VinDr-CXR copy (`radxai.data.real.load_dataset`); their
+    true finding masks (written by `write_synthetic_cxr`) are where the simulated reader dwells,
+    an image without masks is only scanned. Image i's reader is seeded with ``child_seed(seed, i)``. The fixations are
     made on the stored image and moved to ``shape`` (the model input, as `CXRImageDataset`
     resizes), where the heatmap is drawn with ``sigma`` pixels.
     """

@@ -153,7 +153,7 @@ def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any], input_s
     studies resized to ``input_shape``, labelled by whether they show a lesion; see
     `radxai.data.ct_slices.CTSliceDataset`).
     """
-    from radxai.data import ct_slices, datasets
+    from radxai.data import ct_slices, datasets, real
 
     shape = tuple(int(size) for size in input_shape)
     if task not in ("ct", "ct-slices", "cxr"):
@@ -164,9 +164,9 @@ def model_datasets(run_dir: Path, task: str, dataset: Mapping[str, Any], input_s
     if "name" in source:
         records, class_names = _real_records(task, source)
     elif task == "cxr":
-        records = datasets.read_cxr_images(synthetic_cxr_dataset(run_dir, **source))
+        records = real.load_dataset("vindr_cxr", synthetic_cxr_dataset(run_dir, **source))
     else:
-        records = datasets.read_ct_studies(synthetic_ct_dataset(run_dir, **source))
+        records = real.load_dataset("mosmeddata", synthetic_ct_dataset(run_dir, **source))
     by_split = {split: [record for record in records if record.split == split] for split in datasets.SPLITS}
     if task == "ct-slices":
         return {

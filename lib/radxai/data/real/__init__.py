@@ -1,6 +1,7 @@
 """Loaders for the real datasets described in ``data_manifests/``.
 
-One module per dataset reads its published folder layouts; this module dispatches by name:
+One module per dataset reads its published folder layouts and defines its `DatasetLoader`
+(``LOADER``: the manifest name and the ``survey`` function); this module dispatches by name:
 
     load_dataset("mosmeddata", "/data/COVID19_1110")            -> list[MosMedStudy]
     load_dataset("vindr_cxr", "/data/vindr-cxr/1.0.0")          -> list[VinDrImage]
@@ -8,27 +9,29 @@ One module per dataset reads its published folder layouts; this module dispatche
 
 CT datasets give ``CTStudy`` subclasses and X-ray datasets ``CXRImage`` subclasses, with
 splits assigned, so ``CTVolumeDataset`` / ``CXRImageDataset`` take them unchanged. The
-synthetic default is not here: ``radxai.pipeline`` builds it.
+synthetic sets (``radxai.data.datasets.write_synthetic_ct`` / ``write_synthetic_cxr``) are
+written in the MosMedData and VinDr-CXR layouts and read here too, by those loaders (layout
+"synthetic", recognised by its side table), so a synthetic run exercises the loaders a real
+copy goes through.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from radxai.data import datasets
 from radxai.data.manifests import load_manifest
 from radxai.data.real import eye_gaze, mosmeddata, pediatric_pneumonia, rad_chestct, vindr_cxr
 from radxai.data.real._common import (
+    DatasetLoader,
     MissingFile,
     Survey,
     UnreadableFile,
-    layout_error,
-    listed,
 )
 
 __all__ = [
+    "DatasetLoader",
     "MissingFile",
     "Survey",
     "UnreadableFile",
@@ -39,8 +42,9 @@ __all__ = [
     "survey_dataset",
 ]
 
-_LOADERS: dict[str, ModuleType] = {
-    module.NAME: module for module in (mosmeddata, pediatric_pneumonia, vindr_cxr, rad_chestct, eye_gaze)
+_LOADERS: dict[str, DatasetLoader] = {
+    loader.name: loader
+    for loader in (mosmeddata.LOADER, pediatric_pneumonia.LOADER, vindr_cxr.LOADER, rad_chestct.LOADER, eye_gaze.LOADER)
 }
 
 
@@ -49,11 +53,11 @@ def dataset_names() -> list[str]:
     return sorted(_LOADERS)
 
 
-def _loader(name: str) -> ModuleType:
+def _loader(name: str) -> DatasetLoader:
     if name not in _LOADERS:
         raise ValueError(
             f"unknown dataset {name!r}; real datasets are {dataset_names()} "
-            "(the synthetic default is built by radxai.pipeline)"
+            "(a synthetic copy is read by the loader of its layout: mosmeddata or vindr_cxr)"
         )
     return _LOADERS[name]
 
@@ -92,7 +96,8 @@ def survey_dataset(name: str, root: str | Path, split_seed: int = 0, **options: 
 def load_dataset(
     name: str, root: str | Path, split_seed: int = 0, allow_incomplete: bool = False, **options: Any
 ) -> list[datasets.CTStudy] | list[datasets.CXRImage]:
-    """The records of real dataset ``name`` at ``root``, with splits assigned.
+    """The records of dataset ``name`` at ``root`` (a real copy, or a synthetic one in its
+    layout), with splits assigned.
 
     split_seed: seeds the split where the dataset has none of its own. allow_incomplete:
     load whatever is present instead of refusing a copy with missing or unreadable files or
@@ -100,19 +105,4 @@ def load_dataset(
     Raises ``DatasetLayoutError`` naming the manifest, the files and the expected layout for
     a root that is not the dataset, a damaged table or a half-copied dataset.
     """
-    survey = survey_dataset(name, root, split_seed, **options)
-    if not allow_incomplete:
-        problems = [f"missing {item.relative_path} (expected by {item.expected_by})" for item in survey.missing]
-        problems += [f"unreadable {item.relative_path}: {item.problem}" for item in survey.unreadable]
-        problems += [f"too few items: {shortfall}" for shortfall in survey.shortfalls()]
-        if problems:
-            raise layout_error(
-                survey.manifest,
-                survey.root,
-                f"incomplete copy ({len(problems)} problems; `radxai data verify {name} --root "
-                f"{survey.root}` lists them all; pass allow_incomplete=True to load what is "
-                f"there):\n{listed(problems)}",
-            )
-    if not survey.records:
-        raise layout_error(survey.manifest, survey.root, "no images or volumes found")
-    return survey.records
+    return _loader(name).records(root, split_seed, allow_incomplete, **options)

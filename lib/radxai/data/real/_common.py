@@ -1,17 +1,19 @@
-"""What every real-dataset loader shares: the survey of a local copy, layout errors that name
-the manifest, CSV tables read with line numbers, and patient-grouped stratified splits."""
+"""What every dataset loader shares: the survey of a local copy, layout errors that name the
+manifest, CSV tables read with line numbers, patient-grouped stratified splits, and the side
+table that marks a copy as radxai's synthetic phantoms."""
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from radxai.data import checksums
 from radxai.data.datasets import DatasetLayoutError, stratified_split
-from radxai.data.manifests import Manifest
+from radxai.data.manifests import Manifest, load_manifest
 
 # How many missing or unreadable files an error message lists before it says "and N more".
 MESSAGE_LIST_LIMIT = 10
@@ -88,6 +90,45 @@ class Survey:
         for record in self.records:
             files.extend(record_files(record))
         return files
+
+
+@dataclass(frozen=True)
+class DatasetLoader:
+    """How radxai reads one dataset layout family: ``name`` (its manifest in ``data_manifests/``)
+    and ``survey(root, split_seed=0, **options) -> Survey``, which finds the records, the
+    missing and the unreadable files without decoding an image. Each loader module defines one
+    as ``LOADER``; `radxai.data.real` lists them."""
+
+    name: str
+    survey: Callable[..., Survey]
+
+    @property
+    def manifest(self) -> Manifest:
+        """The dataset's manifest (source, licence, layouts, labels)."""
+        return load_manifest(self.name)
+
+    def records(
+        self, root: str | Path, split_seed: int = 0, allow_incomplete: bool = False, **options: Any
+    ) -> list[Any]:
+        """The records of the copy at ``root`` with splits assigned (see
+        `radxai.data.real.load_dataset`); DatasetLayoutError for an incomplete copy unless
+        ``allow_incomplete``, and for a copy without records."""
+        survey = self.survey(Path(root), split_seed=split_seed, **options)
+        if not allow_incomplete:
+            problems = [f"missing {item.relative_path} (expected by {item.expected_by})" for item in survey.missing]
+            problems += [f"unreadable {item.relative_path}: {item.problem}" for item in survey.unreadable]
+            problems += [f"too few items: {shortfall}" for shortfall in survey.shortfalls()]
+            if problems:
+                raise layout_error(
+                    survey.manifest,
+                    survey.root,
+                    f"incomplete copy ({len(problems)} problems; `radxai data verify {self.name} --root "
+                    f"{survey.root}` lists them all; pass allow_incomplete=True to load what is "
+                    f"there):\n{listed(problems)}",
+                )
+        if not survey.records:
+            raise layout_error(survey.manifest, survey.root, "no images or volumes found")
+        return survey.records
 
 
 def record_files(record: Any) -> list[Path]:
@@ -234,3 +275,30 @@ def with_manifest(problem: str, manifest_path: Path | None) -> str:
     if manifest_path is None:
         return problem
     return f"{problem} (dataset manifest {manifest_path}; `radxai data verify` checks every file)"
+
+
+def synthetic_side_table(manifest: Manifest, base: Path, file_name: str, key: str) -> dict[str, dict[str, str]] | None:
+    """The rows of a synthetic copy's side table (``base/file_name``, e.g. ``synthetic_studies.csv``)
+    keyed by their ``key`` column, or None when there is none (a real copy).
+
+    The side table marks a copy written by radxai's synthetic writers: it holds what real data
+    lacks (the split the writer drew, confounders, involvement), and the copy's
+    ``SHA256SUMS.txt`` is checked before anything is read (`radxai.data.checksums.check_sums`
+    raises ``DatasetIntegrityError`` naming a changed or missing file). Raises
+    ``DatasetLayoutError`` for a table without the ``key`` or ``split`` column.
+    """
+    path = base / file_name
+    if not path.is_file():
+        return None
+    checksums.check_sums(base)
+    rows = read_table(manifest, path, [key, "split"])
+    return {row.values[key]: row.values for row in rows}
+
+
+def synthetic_split(manifest: Manifest, side_table: Mapping[str, Mapping[str, str]], item_id: str, table: Path) -> str:
+    """The split the synthetic writer gave ``item_id``; DatasetLayoutError naming the side
+    ``table`` if it has no row (or an empty split) for it."""
+    row = side_table.get(item_id)
+    if row is None or row.get("split", "") == "":
+        raise layout_error(manifest, table, f"has no split for {item_id}, which the copy holds")
+    return row["split"]

@@ -29,6 +29,7 @@ from radxai.data.datasets import CXRImage
 from radxai.data.gaze import FIXATION_COLUMNS
 from radxai.data.manifests import Manifest, load_manifest
 from radxai.data.real._common import (
+    DatasetLoader,
     MissingFile,
     Survey,
     grouped_stratified_split,
@@ -40,7 +41,7 @@ from radxai.data.real._common import (
     with_manifest,
 )
 
-__all__ = ["NAME", "FIXATION_COLUMNS", "EyeGazeImage", "survey"]
+__all__ = ["LOADER", "NAME", "FIXATION_COLUMNS", "EyeGazeImage", "survey"]
 
 NAME = "eye_gaze"
 _DICOM_SUFFIX = ".dcm"
@@ -200,3 +201,6 @@ def _existing_image(bases: list[Path], relative: str, suffixes: list[str]) -> Pa
             if path.is_file():
                 return path
     return None
+
+
+LOADER = DatasetLoader(NAME, survey)

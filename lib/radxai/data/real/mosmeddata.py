@@ -10,6 +10,12 @@ Keras 3D tutorial subset::
     DIR/CT-0/study_<NNNN>.nii.gz              normal
     DIR/CT-23/study_<NNNN>.nii.gz             grade 2 or 3, told apart by study number
 
+radxai's synthetic phantoms are written in the full layout with a side table
+(``synthetic_studies.csv``: the writer's splits, confounders, involvement) and the ground truth
+real data lacks (``organs/``, ``confounders/``, ``lesion_free/``), and are read here too, as
+layout "synthetic": the code that reads a researcher's copy is the code the tests and the
+synthetic runs exercise.
+
 Labels: 0 for CT-0, 1 for CT-1..CT-4; the grade is kept. Every study and mask is reoriented
 with its own affine to the synthetic phantoms' voxel order, so real and synthetic arrays are
 both (D, H, W) with columns toward the patient's left, rows toward posterior and slices toward
@@ -27,12 +33,21 @@ from radxai.data import io
 from radxai.data.datasets import CT_STUDY_PATTERN, CTStudy, stratified_split
 from radxai.data.manifests import Manifest, load_manifest
 from radxai.data.orientation import PHANTOM_AXIS_CODES, reorient_like_phantoms
-from radxai.data.real._common import MissingFile, Survey, layout_error, with_manifest
+from radxai.data.real._common import (
+    DatasetLoader,
+    MissingFile,
+    Survey,
+    layout_error,
+    synthetic_side_table,
+    synthetic_split,
+    with_manifest,
+)
 from radxai.data.volume import Volume
 
-__all__ = ["NAME", "PHANTOM_AXIS_CODES", "MosMedStudy", "reorient_like_phantoms", "survey"]
+__all__ = ["LOADER", "NAME", "PHANTOM_AXIS_CODES", "MosMedStudy", "reorient_like_phantoms", "survey"]
 
 NAME = "mosmeddata"
+SYNTHETIC_TABLE = "synthetic_studies.csv"
 _GRADE_FOLDER = re.compile(r"^CT-(\d+)$")
 _MASK_PATTERN = re.compile(r"^study_(\d+)_mask\.nii(\.gz)?$")
 _KERAS_FOLDERS = ("CT-0", "CT-23")
@@ -47,22 +62,12 @@ class MosMedStudy(CTStudy):
     manifest_path: Path | None = None
 
     def load(self, allow_nan: bool = False) -> Volume:
-        """The study as a ``Volume`` in HU, reoriented like the phantoms, with
-        ``masks['lesion']`` (uint8, 1 = lesion) where the dataset has a mask."""
+        """`CTStudy.load` (HU, reoriented like the phantoms, with its masks), its read errors
+        naming the dataset's manifest."""
         try:
-            volume = reorient_like_phantoms(io.read_nifti(self.path, allow_nan=allow_nan))
-            masks = {}
-            if self.mask_path is not None:
-                mask = reorient_like_phantoms(io.read_nifti(self.mask_path))
-                if mask.shape != volume.shape:
-                    raise io.ImageReadError(
-                        f"{self.mask_path}: mask shape {mask.shape} differs from the study "
-                        f"{self.path.name} shape {volume.shape} (D, H, W)"
-                    )
-                masks["lesion"] = mask.array
+            return super().load(allow_nan)
         except io.ImageReadError as error:
             raise io.ImageReadError(with_manifest(str(error), self.manifest_path)) from error
-        return Volume(volume.array, volume.affine, volume.spacing, masks=masks)
 
 
 def survey(root: Path, split_seed: int = 0) -> Survey:
@@ -94,6 +99,7 @@ def _study_files(folder: Path) -> list[tuple[int, Path]]:
 
 
 def _survey_full(manifest: Manifest, root: Path, base: Path, split_seed: int) -> Survey:
+    side_table = synthetic_side_table(manifest, base, SYNTHETIC_TABLE, "study_id")
     grades = manifest.label_value("grades", kind=dict)
     found: list[tuple[int, int, Path]] = []
     for folder in sorted((base / "studies").iterdir()):
@@ -107,8 +113,46 @@ def _survey_full(manifest: Manifest, root: Path, base: Path, split_seed: int) ->
     masks, missing = _masks(root, base, studies_by_number)
     counts = Counter(f"CT-{grade}" for _, grade, _ in found)
     counts["masks"] = len(masks)
+    if side_table is not None:
+        records = _synthetic_records(manifest, base, found, masks, side_table)
+        return Survey(manifest, root, base, "synthetic", records, missing, counts=dict(counts))
     records = _records(manifest, found, masks, {}, split_seed)
     return Survey(manifest, root, base, "full", records, missing, counts=dict(counts))
+
+
+def _synthetic_records(
+    manifest: Manifest,
+    base: Path,
+    found: list[tuple[int, int, Path]],
+    masks: dict[int, Path],
+    side_table: dict[str, dict[str, str]],
+) -> list[MosMedStudy]:
+    """The studies of a synthetic copy: the writer's splits, and the ground truth real data lacks
+    (organ labels, confounder voxels and names, involvement, lesion-free twins) where present."""
+    records = []
+    for number, grade, path in sorted(found):
+        study_id = f"study_{number:04d}"
+        row = side_table.get(study_id, {})
+        records.append(
+            MosMedStudy(
+                study_id,
+                grade,
+                path,
+                synthetic_split(manifest, side_table, study_id, base / SYNTHETIC_TABLE),
+                mask_path=masks.get(number),
+                organ_path=_existing(base / "organs" / f"{study_id}_organs.nii.gz"),
+                confounders=tuple(name for name in row.get("confounders", "").split(";") if name),
+                involvement=float(row["involvement"]) if row.get("involvement") else None,
+                confounder_path=_existing(base / "confounders" / f"{study_id}_confounders.nii.gz"),
+                lesion_free_path=_existing(base / "lesion_free" / f"{study_id}_lesion_free.nii.gz"),
+                manifest_path=manifest.path,
+            )
+        )
+    return records
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
 
 
 def _masks(root: Path, base: Path, studies: dict[int, tuple[int, Path]]) -> tuple[dict[int, Path], list[MissingFile]]:
@@ -191,3 +235,6 @@ def _records(
         )
         for (number, grade, path), split in zip(found, splits)
     ]
+
+
+LOADER = DatasetLoader(NAME, survey)

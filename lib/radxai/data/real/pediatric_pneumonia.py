@@ -21,9 +21,9 @@ import numpy as np
 from radxai.data import io
 from radxai.data.datasets import CXRImage
 from radxai.data.manifests import Manifest, load_manifest
-from radxai.data.real._common import Survey, grouped_stratified_split, layout_error, with_manifest
+from radxai.data.real._common import DatasetLoader, Survey, grouped_stratified_split, layout_error, with_manifest
 
-__all__ = ["NAME", "PediatricCXRImage", "patient_id_of", "subtype_of", "survey"]
+__all__ = ["LOADER", "NAME", "PediatricCXRImage", "patient_id_of", "subtype_of", "survey"]
 
 NAME = "pediatric_pneumonia"
 _FOLDER_SPLITS = ("train", "val", "test")
@@ -150,3 +150,6 @@ def _splits(
     for index, split in zip(train, carved):
         splits[index] = split
     return splits
+
+
+LOADER = DatasetLoader(NAME, survey)

@@ -28,6 +28,7 @@ from radxai.data import io
 from radxai.data.datasets import CTStudy, ct_affine
 from radxai.data.manifests import Manifest, load_manifest
 from radxai.data.real._common import (
+    DatasetLoader,
     MissingFile,
     Survey,
     layout_error,
@@ -37,7 +38,7 @@ from radxai.data.real._common import (
 )
 from radxai.data.volume import Volume
 
-__all__ = ["NAME", "RadChestCTStudy", "read_npz_volume", "survey"]
+__all__ = ["LOADER", "NAME", "RadChestCTStudy", "read_npz_volume", "survey"]
 
 NAME = "rad_chestct"
 _VOLUME_ID = re.compile(r"^(trn|val|tst)\d+$")
@@ -236,3 +237,6 @@ def _record(
 
 def _positive(abnormality_locations: dict[str, tuple[str, ...]], target: str | None) -> bool:
     return target in abnormality_locations if target is not None else bool(abnormality_locations)
+
+
+LOADER = DatasetLoader(NAME, survey)

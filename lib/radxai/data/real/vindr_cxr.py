@@ -19,12 +19,16 @@ and y by stored height / original height. DICOMs are read with MONOCHROME1 inver
 VOI LUT applied. A finding is positive if any reader marked it; "No finding" if none marked
 anything. Splits: PhysioNet test is "test" and its train is split train/val; the Kaggle copy
 is split 60/20/20 (both stratified by "any finding", with the split seed).
+
+radxai's synthetic phantoms are written in the resized Kaggle layout (boxes in the stored PNG's
+pixels) with a side table (``synthetic_images.csv``: the writer's splits and confounders) and
+the true extent of each finding (``masks/``), and are read here too, as layout "synthetic".
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +38,7 @@ from radxai.data import io
 from radxai.data.datasets import CXRImage, ReaderAnnotation, stratified_split
 from radxai.data.manifests import Manifest, load_manifest
 from radxai.data.real._common import (
+    DatasetLoader,
     MissingFile,
     Survey,
     TableRow,
@@ -43,13 +48,16 @@ from radxai.data.real._common import (
     parse_binary,
     parse_number,
     read_table,
+    synthetic_side_table,
+    synthetic_split,
     table_columns,
     with_manifest,
 )
 
-__all__ = ["NAME", "VinDrImage", "survey"]
+__all__ = ["LOADER", "NAME", "VinDrImage", "survey"]
 
 NAME = "vindr_cxr"
+SYNTHETIC_TABLE = "synthetic_images.csv"
 _BOX_COLUMNS = ("x_min", "y_min", "x_max", "y_max")
 _DICOM_SUFFIXES = (".dicom", ".dcm")
 _RELEASE_SPLITS = ("train", "test")
@@ -186,6 +194,7 @@ def _add_image_labels(
 
 
 def _survey_kaggle(manifest: Manifest, root: Path, split_seed: int) -> Survey:
+    side_table = synthetic_side_table(manifest, root, SYNTHETIC_TABLE, "image_id")
     class_ids = manifest.label_value("kaggle_classes", kind=dict)
     no_finding = manifest.label_value("no_finding", kind=str)
     classes = list(class_ids)
@@ -214,16 +223,41 @@ def _survey_kaggle(manifest: Manifest, root: Path, split_seed: int) -> Survey:
                     unreadable.append(UnreadableFile(path.relative_to(root).as_posix(), str(error)))
                     continue
         found.append((("train", image_id, path, marks[image_id]), original))
-    splits = stratified_split([bool(item[3].marked) for item, _ in found], seed=split_seed)
-    records = [
-        _record(manifest, item, split, classes, no_finding, original) for (item, original), split in zip(found, splits)
-    ]
-    layout = (
-        "kaggle_dicom"
-        if all(record.path.suffix.lower() in _DICOM_SUFFIXES for record in records) and records
-        else "kaggle_resized"
-    )
+    if side_table is None:
+        splits = stratified_split([bool(item[3].marked) for item, _ in found], seed=split_seed)
+        records = [
+            _record(manifest, item, split, classes, no_finding, original)
+            for (item, original), split in zip(found, splits)
+        ]
+        dicoms_only = bool(records) and all(record.path.suffix.lower() in _DICOM_SUFFIXES for record in records)
+        layout = "kaggle_dicom" if dicoms_only else "kaggle_resized"
+    else:
+        records = [
+            _synthetic_record(manifest, root, _record(manifest, item, "", classes, no_finding, original), side_table)
+            for item, original in found
+        ]
+        layout = "synthetic"
     return Survey(manifest, root, root, layout, records, missing, unreadable, tables, _counts(records, classes))
+
+
+def _synthetic_record(
+    manifest: Manifest, root: Path, record: VinDrImage, side_table: dict[str, dict[str, str]]
+) -> VinDrImage:
+    """A synthetic copy's image: the writer's split, its confounders and the true extent of
+    each finding (``masks/<image_id>_<class_id>.png``) that real data lacks."""
+    class_ids = manifest.label_value("kaggle_classes", kind=dict)
+    row = side_table.get(record.image_id, {})
+    masks = {
+        name: mask
+        for name, class_id in class_ids.items()
+        if (mask := root / "masks" / f"{record.image_id}_{class_id}.png").is_file()
+    }
+    return replace(
+        record,
+        split=synthetic_split(manifest, side_table, record.image_id, root / SYNTHETIC_TABLE),
+        confounders=tuple(name for name in row.get("confounders", "").split(";") if name),
+        mask_paths=masks,
+    )
 
 
 def _read_meta(manifest: Manifest, meta: Path) -> dict[str, tuple[float, float]]:
@@ -423,3 +457,6 @@ def _counts(records: list[VinDrImage], classes: list[str]) -> dict[str, int]:
     for record in records:
         counts.update(name for name in classes if record.labels[name])
     return dict(counts)
+
+
+LOADER = DatasetLoader(NAME, survey)
