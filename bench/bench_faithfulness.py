@@ -3,7 +3,7 @@
 Case: cnn3d at width 0.25 (filters 16, 16, 32, 64; dense 128; valid padding, the source
 work's layout), seeded, eval mode, one 128 x 128 x 64 volume, input (1, 1, 64, 128, 128),
 2^20 voxels; target class 1 (probability sigmoid(logit)); zero baseline; the map is
-`random_maps` (continuous values, no ties, so every library orders the voxels the same).
+`random_heatmaps` (continuous values, no ties, so every library orders the voxels the same).
 Width 0.25 keeps a run near half a minute on two cores; the full network (width 1) costs
 about 6x more per forward pass, and since the model's passes are almost all of a curve's cost,
 its ratios stay close to those reported here.
@@ -60,7 +60,7 @@ import torch
 from torch import nn
 
 from bench.timing import interleaved_rounds
-from radxai.evaluate.faithfulness import deletion_curve, random_maps
+from radxai.evaluate.faithfulness import deletion_curve, random_heatmaps
 from radxai.explain.engines import use_engine
 from radxai.models import build
 from radxai.models.keras_backend import TENSORFLOW_SETTINGS
@@ -81,7 +81,7 @@ def build_case() -> tuple[nn.Module, np.ndarray, np.ndarray]:
     torch.manual_seed(0)
     model = build("cnn3d", width=WIDTH, padding="valid").eval()
     volume = np.random.default_rng(1).standard_normal(INPUT_SHAPE).astype(np.float32)
-    return model, volume, random_maps(volume, seed=2)
+    return model, volume, random_heatmaps(volume, seed=2)
 
 
 def load_quantus() -> tuple[Any, str]:
@@ -97,7 +97,7 @@ def load_quantus() -> tuple[Any, str]:
 
 
 def runners(
-    model: nn.Module, volume: np.ndarray, maps: np.ndarray, quantus: Any
+    model: nn.Module, volume: np.ndarray, heatmaps: np.ndarray, quantus: Any
 ) -> dict[str, Callable[[], dict[str, Any]]]:
     """A function per kind running it once and returning its evaluations (and curve)."""
     prepared = torch.from_numpy(np.repeat(volume, BATCH_SIZE, axis=0))
@@ -113,7 +113,7 @@ def runners(
         def run_curve() -> dict[str, Any]:
             with use_engine(engine):
                 curve = deletion_curve(
-                    model, volume, maps, target=TARGET, steps=steps, baseline="zero", batch_size=BATCH_SIZE
+                    model, volume, heatmaps, target=TARGET, steps=steps, baseline="zero", batch_size=BATCH_SIZE
                 )
             return {"evaluations": curve.model_evaluations, "curve": curve.scores[0]}
 
@@ -143,7 +143,7 @@ def runners(
                 model=probability,
                 x_batch=volume,
                 y_batch=np.array([0]),
-                a_batch=maps[:, None],
+                a_batch=heatmaps[:, None],
                 channel_first=True,
                 softmax=False,
                 device="cpu",
@@ -157,9 +157,9 @@ def runners(
 
 def measure() -> dict[str, Any]:
     """Seconds, evaluations and curves of every kind (the "kinds" entries of the JSON)."""
-    model, volume, maps = build_case()
+    model, volume, heatmaps = build_case()
     quantus, quantus_version = load_quantus()
-    kinds = runners(model, volume, maps, quantus)
+    kinds = runners(model, volume, heatmaps, quantus)
     with torch.no_grad():
         model(torch.from_numpy(volume))
     # The sessions (one per input shape: the volume alone, a full batch, the last batch) are

@@ -170,7 +170,7 @@ def measure_case(case: str) -> dict:
         methods[method] = {
             "onnxruntime_seconds": onnxruntime_result.seconds,
             "onnxruntime_to_torch": onnxruntime_result.seconds / result.seconds,
-            "onnxruntime_max_abs_map_difference": float(np.abs(onnxruntime_result.maps - result.maps).max()),
+            "onnxruntime_max_abs_map_difference": float(np.abs(onnxruntime_result.heatmaps - result.heatmaps).max()),
             "options": {name: value for name, value in options.items() if name != "segments"},
             "model_evaluations": result.model_evaluations,
             "seconds": result.seconds,
@@ -178,7 +178,7 @@ def measure_case(case: str) -> dict:
             "model_calls": len(model_seconds),
             "model_seconds": sum(model_seconds),
             "overhead_share": 1 - sum(model_seconds) / result.seconds,
-            "map_max": float(result.maps.max()),
+            "map_max": float(result.heatmaps.max()),
         }
     return {
         "model": architecture,

@@ -65,7 +65,7 @@ def test_gradcam_equals_hirescam_before_pooling_and_one_linear_layer(case):
     assert gradcam.layer == hirescam.layer == model.cam_layer
     scale = np.abs(hirescam.raw).max()
     np.testing.assert_allclose(gradcam.raw, hirescam.raw, atol=1e-5 * scale)
-    np.testing.assert_allclose(gradcam.maps, hirescam.maps, atol=1e-4)
+    np.testing.assert_allclose(gradcam.heatmaps, hirescam.heatmaps, atol=1e-4)
 
 
 @pytest.mark.parametrize("case", POOLED_MODELS)
@@ -114,8 +114,8 @@ def test_gradcam_highlights_a_position_that_lowers_the_score():
     hirescam = explain(model, x, "hirescam", target=1)
     np.testing.assert_allclose(gradcam.raw, [[[1.0, 2.0]]])
     np.testing.assert_allclose(hirescam.raw, [[[3.0, -2.0]]])
-    assert gradcam.maps[0, 0].argmax() == 1
-    assert hirescam.maps[0, 0].argmax() == 0 and hirescam.maps[0, 0, 1] == 0.0
+    assert gradcam.heatmaps[0, 0].argmax() == 1
+    assert hirescam.heatmaps[0, 0].argmax() == 0 and hirescam.heatmaps[0, 0, 1] == 0.0
 
 
 def test_gradcam_highlights_a_position_the_score_ignores():
@@ -124,9 +124,9 @@ def test_gradcam_highlights_a_position_the_score_ignores():
     gradcam = explain(model, x, "gradcam", target=1)
     hirescam = explain(model, x, "hirescam", target=1)
     np.testing.assert_allclose(gradcam.raw, [[[0.5, 2.5]]])
-    assert gradcam.maps[0, 0, 1] == 1.0
+    assert gradcam.heatmaps[0, 0, 1] == 1.0
     np.testing.assert_allclose(hirescam.raw, [[[1.0, 0.0]]])
-    assert hirescam.maps[0, 0, 1] == 0.0
+    assert hirescam.heatmaps[0, 0, 1] == 0.0
 
 
 def test_layercam_keeps_positive_gradients_per_position():
@@ -148,7 +148,7 @@ def test_scorecam_weights_are_the_increase_of_the_score():
     model, x = SingleFeature([3.0, -1.0], bias=5.0), activations([1.0, 2.0])
     result = explain(model, x, "scorecam", target=1)
     np.testing.assert_allclose(result.raw, [[[-2.0, -4.0]]])
-    np.testing.assert_array_equal(result.maps, 0.0)
+    np.testing.assert_array_equal(result.heatmaps, 0.0)
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 64])
@@ -168,13 +168,13 @@ def test_batch_with_per_sample_targets_matches_single_samples(method, shape):
     x = random_input(*shape)
     targets = [2, 0, 1]
     batch = explain(model, x, method, target=targets)
-    assert batch.maps.shape == (3, *shape[2:])
+    assert batch.heatmaps.shape == (3, *shape[2:])
     assert batch.raw.shape == (3, *shape[2:])  # padded convs keep the grid
-    assert batch.maps.dtype == np.float32
+    assert batch.heatmaps.dtype == np.float32
     assert batch.model_evaluations == (3 if method != "scorecam" else 3 * (5 + 2))
     for index, target in enumerate(targets):
         single = explain(model, x[index : index + 1], method, target=target)
-        np.testing.assert_allclose(batch.maps[index], single.maps[0], atol=1e-5)
+        np.testing.assert_allclose(batch.heatmaps[index], single.heatmaps[0], atol=1e-5)
         np.testing.assert_allclose(batch.raw[index], single.raw[0], rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(batch.scores[index], single.scores[0], rtol=1e-5)
 
@@ -182,8 +182,8 @@ def test_batch_with_per_sample_targets_matches_single_samples(method, shape):
 @pytest.mark.parametrize("method", ["gradcam", "hirescam", "gradcam++", "layercam", "scorecam"])
 def test_cam_maps_lie_in_the_unit_interval(method):
     result = explain(PooledLinear(3), random_input(2, 1, 4, 6, 6), method, target=1)
-    assert result.maps.min() >= 0.0 and result.maps.max() <= 1.0
-    assert not np.isnan(result.maps).any()
+    assert result.heatmaps.min() >= 0.0 and result.heatmaps.max() <= 1.0
+    assert not np.isnan(result.heatmaps).any()
 
 
 def test_multi_label_outputs_have_one_map_per_class():
@@ -219,7 +219,7 @@ def test_default_layer_is_the_models_cam_layer(name):
     model = build(name, **arguments)
     result = explain(model, random_input(*input_shape), "hirescam", target=0)
     assert result.layer == model.cam_layer
-    assert result.maps.shape == (input_shape[0], *input_shape[2:])
+    assert result.heatmaps.shape == (input_shape[0], *input_shape[2:])
     assert result.raw.shape == raw_shape
     assert result.model_evaluations == input_shape[0]
 

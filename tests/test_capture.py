@@ -231,5 +231,5 @@ def test_maps_of_a_restored_model_match_a_fresh_one():
     for _ in range(3):
         explain(used, X, "hirescam", target=1)
     np.testing.assert_array_equal(
-        explain(used, X, "hirescam", target=1).maps, explain(Tiny(), X, "hirescam", target=1).maps
+        explain(used, X, "hirescam", target=1).heatmaps, explain(Tiny(), X, "hirescam", target=1).heatmaps
     )

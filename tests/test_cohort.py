@@ -177,8 +177,8 @@ def test_deletion_columns_are_the_deletion_curve_of_each_map(tmp_path, cohort_fi
     model, model_input = models.load(checkpoint), models.read_model_input(checkpoint)
     inputs = model_input.prepare(io.read_nifti(cases[0].scan).array)
     for method in METHODS:
-        maps = explain(model, inputs, method, target=1).maps
-        curve = faithfulness.deletion_curve(model, inputs, maps, 1, steps=4, baseline="mean")
+        heatmaps = explain(model, inputs, method, target=1).heatmaps
+        curve = faithfulness.deletion_curve(model, inputs, heatmaps, 1, steps=4, baseline="mean")
         row = table[(table.case_id == cases[0].case_id) & (table.method == method)].iloc[0]
         assert row.deletion_auc == pytest.approx(float(curve.auc[0]), rel=1e-5)
         assert row.deletion_baseline_probability == pytest.approx(float(curve.baseline_scores[0]), rel=1e-5)

@@ -89,8 +89,8 @@ def test_every_method_explains_a_3d_batch(method):
     result = explain(Tiny3D(), x, method, target=[1, 0], **FAST_OPTIONS.get(method, {}))
     assert isinstance(result, Explanation)
     assert result.method == method
-    assert result.maps.shape == (2, 4, 6, 6) and result.maps.dtype == np.float32
-    assert result.maps.min() >= 0.0 and result.maps.max() <= 1.0
+    assert result.heatmaps.shape == (2, 4, 6, 6) and result.heatmaps.dtype == np.float32
+    assert result.heatmaps.min() >= 0.0 and result.heatmaps.max() <= 1.0
     assert result.scores.shape == (2,)
     assert result.target == [1, 0]
     assert result.model_evaluations >= 2
@@ -101,7 +101,7 @@ def test_numpy_and_tensor_inputs_give_the_same_explanation():
     x = volume_batch()
     from_numpy = explain(Tiny3D(), x, "hirescam", target=1)
     from_tensor = explain(Tiny3D(), torch.from_numpy(x).requires_grad_(True), "hirescam", target=1)
-    np.testing.assert_array_equal(from_numpy.maps, from_tensor.maps)
+    np.testing.assert_array_equal(from_numpy.heatmaps, from_tensor.heatmaps)
     assert from_numpy.raw.dtype == np.float32
 
 
@@ -182,12 +182,12 @@ def test_registered_functions_run_through_the_front_door():
     @register_method("test_constant")
     def constant(backend, x, target, layer, *, level: float = 0.5):
         scored = backend.scores(x, target)
-        maps = np.full((len(x), *x.shape[2:]), level, dtype=np.float32)
-        return Attribution(maps, maps, scored.targets, layer, scored.scores)
+        heatmaps = np.full((len(x), *x.shape[2:]), level, dtype=np.float32)
+        return Attribution(heatmaps, heatmaps, scored.targets, layer, scored.scores)
 
     try:
         result = explain(Tiny3D(), volume_batch(), "test_constant", target=0, level=0.25)
-        assert result.maps.max() == 0.25 and result.model_evaluations == 2
+        assert result.heatmaps.max() == 0.25 and result.model_evaluations == 2
         with pytest.raises(ValueError, match="'test_constant' is already registered"):
             register_method("test_constant")(lambda *args: None)
     finally:
@@ -236,7 +236,7 @@ def test_heatmap_nifti_keeps_the_scans_affine(tmp_path):
     save_heatmap_nifti(result, scan, path, index=1)
     written = read_nifti(path)
     np.testing.assert_allclose(written.affine, affine, atol=1e-5)
-    np.testing.assert_array_equal(written.array, result.maps[1])
+    np.testing.assert_array_equal(written.array, result.heatmaps[1])
 
 
 def test_heatmap_nifti_rejects_a_volume_of_another_shape(tmp_path):
@@ -280,7 +280,7 @@ def test_explain_methods_equals_explain_and_shares_one_pass_among_the_cams(spati
     assert list(together) == names
     for name in names:
         alone = explain(model, x, name, target=1, **options.get(name, {}))
-        np.testing.assert_allclose(together[name].maps, alone.maps, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(together[name].heatmaps, alone.heatmaps, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(together[name].raw, alone.raw, rtol=1e-5, atol=1e-6)
         assert together[name].layer == alone.layer and together[name].target == alone.target
         assert together[name].method == name

@@ -22,7 +22,7 @@ from radxai.evaluate.faithfulness import (
     mean_probability_drops,
     perturbation_curve,
     probability_drops,
-    random_maps,
+    random_heatmaps,
     voxel_order,
 )
 from radxai.explain.baselines import baseline as make_baseline
@@ -100,19 +100,19 @@ def box_case(spatial: tuple[int, ...], box: tuple[slice, ...], samples: int = 2,
 def test_a_hand_example_of_deletion_and_insertion() -> None:
     model = SumModel([1.0], [0.0])  # logit = sum of the four pixels
     x = np.ones((1, 1, 1, 4), dtype=np.float32)
-    maps = np.array([[[4.0, 3.0, 2.0, 1.0]]])
+    heatmaps = np.array([[[4.0, 3.0, 2.0, 1.0]]])
 
-    deletion = deletion_curve(model, x, maps, target=1, steps=4)
+    deletion = deletion_curve(model, x, heatmaps, target=1, steps=4)
     np.testing.assert_allclose(deletion.fractions, [0, 0.25, 0.5, 0.75, 1])
     np.testing.assert_allclose(deletion.scores[0], expit([4, 3, 2, 1, 0]))
     expected_auc = sum((a + b) / 2 * 0.25 for a, b in zip(expit([4, 3, 2, 1]), expit([3, 2, 1, 0])))
     assert deletion.auc[0] == pytest.approx(expected_auc)
     assert deletion.model_evaluations == 5 and deletion.target == [1]
 
-    insertion = insertion_curve(model, x, maps, target=1, steps=4)
+    insertion = insertion_curve(model, x, heatmaps, target=1, steps=4)
     np.testing.assert_allclose(insertion.scores[0], expit([0, 1, 2, 3, 4]))
     # Two steps of two pixels each; class 0 of a single-logit model scores 1 - p.
-    halves = deletion_curve(model, x, maps, target=0, steps=2)
+    halves = deletion_curve(model, x, heatmaps, target=0, steps=2)
     np.testing.assert_allclose(halves.fractions, [0, 0.5, 1])
     np.testing.assert_allclose(halves.scores[0], 1 - expit([4, 2, 0]))
 
@@ -142,12 +142,12 @@ def test_the_oracle_map_beats_random_which_beats_the_reversed_oracle(
     box = tuple(slice(start, start + max(2, size // 3)) for start, size in zip(corner, spatial))
     model = BoxModel(box, weight=weight, bias=-weight / 2)
     x, oracle = box_case(spatial, box, seed=seed)
-    maps = {"oracle": oracle, "random": random_maps(x, seed=seed), "reversed": 1.0 - oracle}
+    heatmaps = {"oracle": oracle, "random": random_heatmaps(x, seed=seed), "reversed": 1.0 - oracle}
 
     for kind in faithfulness.KINDS:
         auc = {
             name: perturbation_curve(model, x, value, kind, target=1, steps=10, seed=seed).auc
-            for name, value in maps.items()
+            for name, value in heatmaps.items()
         }
         if kind == "deletion":
             assert np.all(auc["oracle"] < auc["random"]) and np.all(auc["random"] < auc["reversed"])
@@ -162,27 +162,27 @@ def test_batched_and_one_at_a_time_curves_are_identical(dims: int, kind: str) ->
     box = tuple(slice(1, 4) for _ in spatial)
     generator = np.random.default_rng(1)
     x = generator.standard_normal((3, 2, *spatial)).astype(np.float32)
-    maps = generator.random((3, *spatial))
-    maps[:, :2] = 0.0  # ties, broken by the seeded permutation
+    heatmaps = generator.random((3, *spatial))
+    heatmaps[:, :2] = 0.0  # ties, broken by the seeded permutation
     options = {"target": [0, 1, 1], "steps": 9, "baseline": "blur", "seed": 3}
     # The box model's arithmetic is the same for any batch size, so any difference would be
     # bookkeeping: a score filed under the wrong sample or step.
     exact = BoxModel(box)
-    one_at_a_time = perturbation_curve(exact, x, maps, kind, batch_size=1, **options)
+    one_at_a_time = perturbation_curve(exact, x, heatmaps, kind, batch_size=1, **options)
     for batch_size in (4, 64):
-        batched = perturbation_curve(exact, x, maps, kind, batch_size=batch_size, **options)
+        batched = perturbation_curve(exact, x, heatmaps, kind, batch_size=batch_size, **options)
         np.testing.assert_array_equal(batched.scores, one_at_a_time.scores)
         np.testing.assert_array_equal(batched.auc, one_at_a_time.auc)
         assert batched.model_evaluations == one_at_a_time.model_evaluations == 3 * 10
     # A convolutional network's float32 kernels differ with the batch size (a matrix-vector
     # product for one sample, a matrix product for several): equal to float32 rounding.
     network = small_convnet(dims)
-    one_at_a_time = perturbation_curve(network, x, maps, kind, batch_size=1, **options)
-    batched = perturbation_curve(network, x, maps, kind, batch_size=4, **options)
+    one_at_a_time = perturbation_curve(network, x, heatmaps, kind, batch_size=1, **options)
+    batched = perturbation_curve(network, x, heatmaps, kind, batch_size=4, **options)
     np.testing.assert_allclose(batched.scores, one_at_a_time.scores, rtol=0, atol=1e-6)
     assert np.ptp(one_at_a_time.scores) > 1e-3  # the curves do move
     # A sample's curve does not depend on the rest of the batch.
-    alone = perturbation_curve(network, x[1:2], maps[1], kind, target=1, steps=9, baseline="blur", seed=3)
+    alone = perturbation_curve(network, x[1:2], heatmaps[1], kind, target=1, steps=9, baseline="blur", seed=3)
     np.testing.assert_allclose(alone.scores[0], one_at_a_time.scores[1], rtol=0, atol=1e-6)
 
 
@@ -190,14 +190,14 @@ def test_batched_and_one_at_a_time_curves_are_identical(dims: int, kind: str) ->
 def test_every_baseline_ends_deletion_at_the_baseline_and_starts_insertion_there(spec) -> None:
     model = small_convnet(3, outputs=2)
     x = np.random.default_rng(2).standard_normal((2, 2, 4, 5, 6)).astype(np.float32)
-    maps = random_maps(x, seed=4)
+    heatmaps = random_heatmaps(x, seed=4)
     name = spec if isinstance(spec, str) else spec.name
     settings_ = {} if isinstance(spec, str) else {"constant": spec.constant, "blur_kernel": spec.blur_kernel}
     with torch.no_grad():
         logits_of_baseline = model(torch.from_numpy(make_baseline(x, name, **settings_))).numpy()
         logits_of_input = model(torch.from_numpy(x)).numpy()
-    deletion = deletion_curve(model, x, maps, target=[1, 0], steps=5, baseline=spec)
-    insertion = insertion_curve(model, x, maps, target=[1, 0], steps=5, baseline=spec)
+    deletion = deletion_curve(model, x, heatmaps, target=[1, 0], steps=5, baseline=spec)
+    insertion = insertion_curve(model, x, heatmaps, target=[1, 0], steps=5, baseline=spec)
     picked = [(0, 1), (1, 0)]
     for sample, column in picked:
         assert deletion.scores[sample, 0] == pytest.approx(expit(logits_of_input[sample, column]), abs=1e-6)
@@ -210,19 +210,19 @@ def test_every_baseline_ends_deletion_at_the_baseline_and_starts_insertion_there
 def test_predicted_targets_and_the_softmax_link() -> None:
     model = SumModel([1.0, -1.0, 0.5], [0.0, 0.0, 0.0])
     x = np.stack([np.full((1, 2, 2), 1.0), np.full((1, 2, 2), -1.0)]).astype(np.float32)
-    maps = np.ones((2, 2, 2))
-    curve = deletion_curve(model, x, maps, steps=2)
+    heatmaps = np.ones((2, 2, 2))
+    curve = deletion_curve(model, x, heatmaps, steps=2)
     assert curve.target == [0, 1]  # sums 4 and -4: the arg-max logits
     np.testing.assert_allclose(curve.scores[:, 0], expit([4.0, 4.0]))
-    soft = deletion_curve(model, x, maps, steps=2, link="softmax")
+    soft = deletion_curve(model, x, heatmaps, steps=2, link="softmax")
     np.testing.assert_allclose(soft.scores[0, 0], softmax([4.0, -4.0, 2.0])[0])
     np.testing.assert_allclose(soft.scores[:, -1], [1 / 3, 1 / 3])  # all logits 0 at the end
 
 
 def test_the_same_seed_gives_the_same_random_order_and_another_seed_another() -> None:
     x = np.zeros((2, 1, 5, 6), dtype=np.float32)
-    np.testing.assert_array_equal(random_maps(x, seed=7), random_maps(x, seed=7))
-    assert not np.array_equal(random_maps(x, seed=7), random_maps(x, seed=8))
+    np.testing.assert_array_equal(random_heatmaps(x, seed=7), random_heatmaps(x, seed=7))
+    assert not np.array_equal(random_heatmaps(x, seed=7), random_heatmaps(x, seed=8))
     constant = np.zeros((1, 5, 6))
     np.testing.assert_array_equal(voxel_order(constant, seed=1), voxel_order(constant, seed=1))
     assert not np.array_equal(voxel_order(constant, seed=1), voxel_order(constant, seed=2))
@@ -231,10 +231,10 @@ def test_the_same_seed_gives_the_same_random_order_and_another_seed_another() ->
 @settings(max_examples=40, deadline=None)
 @given(values=st.lists(st.integers(0, 3), min_size=1, max_size=30), seed=st.integers(0, 50))
 def test_voxel_order_is_a_permutation_by_decreasing_importance(values: list[int], seed: int) -> None:
-    maps = np.asarray(values, dtype=np.float64)[None, None]
-    order = voxel_order(maps, seed=seed)[0]
+    heatmaps = np.asarray(values, dtype=np.float64)[None, None]
+    order = voxel_order(heatmaps, seed=seed)[0]
     assert sorted(order.tolist()) == list(range(len(values)))
-    ranked = maps.reshape(-1)[order]
+    ranked = heatmaps.reshape(-1)[order]
     assert np.all(np.diff(ranked) <= 0)
 
 
@@ -257,9 +257,9 @@ def test_a_keras_model_gives_the_same_curve_as_its_numpy_formula() -> None:
     logits = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")(keras.layers.Flatten()(inputs))
     model = keras.Model(inputs, logits)  # logit = the sum of the pixels
     x = np.random.default_rng(5).random((2, 1, 3, 4)).astype(np.float32)
-    maps = random_maps(x, seed=1)
-    curve = deletion_curve(model, x, maps, target=1, steps=3)
-    order = voxel_order(maps, seed=0)
+    heatmaps = random_heatmaps(x, seed=1)
+    curve = deletion_curve(model, x, heatmaps, target=1, steps=3)
+    order = voxel_order(heatmaps, seed=0)
     for sample in range(2):
         flat = x[sample, 0].reshape(-1)
         expected = [flat.sum() - flat[order[sample, : (k * 12) // 3]].sum() for k in range(4)]
@@ -270,37 +270,37 @@ def test_a_keras_model_gives_the_same_curve_as_its_numpy_formula() -> None:
 def test_bad_input_gets_clear_errors() -> None:
     model = SumModel([1.0], [0.0])
     x = np.ones((1, 1, 3, 3), dtype=np.float32)
-    maps = np.ones((1, 3, 3))
-    with pytest.raises(ValueError, match=r"maps have shape \(1, 3, 4\).*\(1, 3, 3\)"):
+    heatmaps = np.ones((1, 3, 3))
+    with pytest.raises(ValueError, match=r"heatmaps have shape \(1, 3, 4\).*\(1, 3, 3\)"):
         deletion_curve(model, x, np.ones((1, 3, 4)))
     with pytest.raises(ValueError, match="steps = 10 is more than the 9 voxels"):
-        deletion_curve(model, x, maps, steps=10)
+        deletion_curve(model, x, heatmaps, steps=10)
     with pytest.raises(ValueError, match="steps must be a positive int"):
-        deletion_curve(model, x, maps, steps=0)
+        deletion_curve(model, x, heatmaps, steps=0)
     with pytest.raises(ValueError, match="unknown baseline 'noise'; baselines: zero, constant"):
-        deletion_curve(model, x, maps, steps=3, baseline="noise")
+        deletion_curve(model, x, heatmaps, steps=3, baseline="noise")
     with pytest.raises(ValueError, match=r"3 non-finite \(NaN or infinite\) logits"):
         deletion_curve(NaNModel(), np.ones((3, 1, 3, 3), np.float32), np.ones((3, 3, 3)), steps=3)
     with pytest.raises(ValueError, match="unknown kind 'flip'"):
-        perturbation_curve(model, x, maps, "flip", steps=3)
+        perturbation_curve(model, x, heatmaps, "flip", steps=3)
     with pytest.raises(ValueError, match="unknown link 'probit'"):
-        deletion_curve(model, x, maps, steps=3, link="probit")
+        deletion_curve(model, x, heatmaps, steps=3, link="probit")
     with pytest.raises(ValueError, match="softmax link needs a model with at least two outputs"):
-        deletion_curve(model, x, maps, steps=3, link="softmax")
+        deletion_curve(model, x, heatmaps, steps=3, link="softmax")
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
-        deletion_curve(model, x, maps, steps=3, batch_size=0)
-    with_nan = maps.copy()
+        deletion_curve(model, x, heatmaps, steps=3, batch_size=0)
+    with_nan = heatmaps.copy()
     with_nan[0, 1, 2] = np.nan
-    with pytest.raises(ValueError, match="maps have 1 NaN"):
+    with pytest.raises(ValueError, match="heatmaps have 1 NaN"):
         deletion_curve(model, x, with_nan)
     with pytest.raises(TypeError, match="not a callable"):
-        deletion_curve(model, x, maps, target=lambda output: output[:, 0], steps=3)
+        deletion_curve(model, x, heatmaps, target=lambda output: output[:, 0], steps=3)
     with pytest.raises(ValueError, match="target 2 is out of range"):
-        deletion_curve(model, x, maps, target=2, steps=3)
+        deletion_curve(model, x, heatmaps, target=2, steps=3)
     with pytest.raises(ValueError, match="blur_kernel must be an odd integer"):
         Baseline("blur", blur_kernel=4)
     with pytest.raises(ValueError, match="x must be a batch"):
-        random_maps(np.ones((3, 3)))
+        random_heatmaps(np.ones((3, 3)))
 
 
 # --------------------------------------------------------------------------- probability drops
@@ -309,11 +309,11 @@ def test_bad_input_gets_clear_errors() -> None:
 def test_probability_drops_replace_exactly_the_top_fraction() -> None:
     model = SumModel([1.0, -0.5], [0.0, 1.0])  # two sigmoid outputs of the pixel sum
     x = np.arange(1.0, 11.0, dtype=np.float32).reshape(1, 1, 2, 5)
-    maps = x[:, 0]  # the largest pixels are the most important
+    heatmaps = x[:, 0]  # the largest pixels are the most important
     table = probability_drops(
         model,
         x,
-        maps,
+        heatmaps,
         source_classes=0,
         fractions=(0.2, 0.5),
         baselines=("zero", Baseline("constant", constant=1.0)),
@@ -362,23 +362,23 @@ def test_probability_drops_of_the_box_grow_with_the_fraction() -> None:
 def test_probability_drops_reject_bad_input() -> None:
     model = SumModel([1.0, 2.0], [0.0, 0.0])
     x = np.ones((1, 1, 10, 10), dtype=np.float32)
-    maps = np.ones((1, 10, 10))
+    heatmaps = np.ones((1, 10, 10))
     with pytest.raises(ValueError, match=r"fractions must be in \(0, 1\]"):
-        probability_drops(model, x, maps, 0, fractions=(0.0,))
+        probability_drops(model, x, heatmaps, 0, fractions=(0.0,))
     with pytest.raises(ValueError, match="fraction 0.004 of 100 voxels covers no voxel"):
-        probability_drops(model, x, maps, 0, fractions=(0.004,))
+        probability_drops(model, x, heatmaps, 0, fractions=(0.004,))
     with pytest.raises(ValueError, match="source class 2 is out of range for a model with 2 classes"):
-        probability_drops(model, x, maps, 2)
+        probability_drops(model, x, heatmaps, 2)
     with pytest.raises(ValueError, match="class_names has 3 names but the model has 2 classes"):
-        probability_drops(model, x, maps, 0, class_names=["a", "b", "c"])
+        probability_drops(model, x, heatmaps, 0, class_names=["a", "b", "c"])
     with pytest.raises(ValueError, match="source_classes has 2 entries for 1 samples"):
-        probability_drops(model, x, maps, [0, 1])
-    with pytest.raises(ValueError, match=r"maps have shape \(1, 10\)"):
+        probability_drops(model, x, heatmaps, [0, 1])
+    with pytest.raises(ValueError, match=r"heatmaps have shape \(1, 10\)"):
         probability_drops(model, x, np.ones((1, 10)), 0)
     with pytest.raises(ValueError, match="unknown baseline"):
-        probability_drops(model, x, maps, 0, baselines=("median",))
+        probability_drops(model, x, heatmaps, 0, baselines=("median",))
     with pytest.raises(ValueError, match="not a probability_drops table"):
-        mean_probability_drops(probability_drops(model, x, maps, 0).drop(columns="drop"))
+        mean_probability_drops(probability_drops(model, x, heatmaps, 0).drop(columns="drop"))
 
 
 def test_baseline_labels_name_their_settings() -> None:
@@ -391,14 +391,14 @@ def test_baseline_labels_name_their_settings() -> None:
 def test_the_same_seed_gives_identical_tables() -> None:
     model = small_convnet(2, outputs=3)
     x = np.random.default_rng(3).standard_normal((2, 2, 10, 10)).astype(np.float32)
-    maps = np.round(random_maps(x, seed=1), 1)  # many ties
-    first = probability_drops(model, x, maps, [0, 2], seed=4)
-    second = probability_drops(model, x, maps, [0, 2], seed=4)
+    heatmaps = np.round(random_heatmaps(x, seed=1), 1)  # many ties
+    first = probability_drops(model, x, heatmaps, [0, 2], seed=4)
+    second = probability_drops(model, x, heatmaps, [0, 2], seed=4)
     assert first.to_csv() == second.to_csv()
-    other = probability_drops(model, x, maps, [0, 2], seed=5)
+    other = probability_drops(model, x, heatmaps, [0, 2], seed=5)
     assert first.to_csv() != other.to_csv()  # the tie-break order matters
-    curve = deletion_curve(model, x, maps, steps=7, seed=4).to_frame()
-    assert curve.to_csv() == deletion_curve(model, x, maps, steps=7, seed=4).to_frame().to_csv()
+    curve = deletion_curve(model, x, heatmaps, steps=7, seed=4).to_frame()
+    assert curve.to_csv() == deletion_curve(model, x, heatmaps, steps=7, seed=4).to_frame().to_csv()
 
 
 # --------------------------------------------------------------------------- baseline checks
@@ -414,7 +414,7 @@ def probability_of(model: nn.Module, x: np.ndarray, column: int) -> np.ndarray:
 def test_baseline_and_input_scores_are_the_models_scores_of_baseline_and_input(kind: str) -> None:
     model = small_convnet(2, outputs=2)
     x = np.random.default_rng(6).standard_normal((3, 2, 6, 7)).astype(np.float32)
-    curve = perturbation_curve(model, x, random_maps(x), kind, target=1, steps=4, baseline="blur")
+    curve = perturbation_curve(model, x, random_heatmaps(x), kind, target=1, steps=4, baseline="blur")
     np.testing.assert_allclose(
         curve.baseline_scores, probability_of(model, make_baseline(x, "blur"), 1), rtol=0, atol=1e-6
     )
@@ -428,10 +428,10 @@ def test_baseline_check_counts_the_baselines_scored_as_the_target() -> None:
     # The reference of samples 0 and 2 sums to 3 (logit 2, p 0.88), of sample 1 to 0 (p 0.27).
     reference = np.zeros_like(x)
     reference[[0, 2]] = 0.75
-    maps = random_maps(x)
+    heatmaps = random_heatmaps(x)
     curves = {
         kind: {
-            method: perturbation_curve(model, x, maps, kind, target=1, steps=2, baseline=spec)
+            method: perturbation_curve(model, x, heatmaps, kind, target=1, steps=2, baseline=spec)
             for method, spec in (("zero", "zero"), ("reference", Baseline("reference", reference=reference)))
         }
         for kind in faithfulness.KINDS
@@ -472,9 +472,9 @@ def test_reference_deletion_ends_at_the_models_score_of_each_samples_reference(d
     x = generator.standard_normal((3, 2, *spatial)).astype(np.float32)
     reference = generator.standard_normal(x.shape).astype(np.float32)  # one per sample
     spec = Baseline("reference", reference=reference)
-    maps = random_maps(x, seed=2)
+    heatmaps = random_heatmaps(x, seed=2)
     by_batch = [
-        perturbation_curve(model, x, maps, "deletion", target=0, steps=5, baseline=spec, batch_size=size)
+        perturbation_curve(model, x, heatmaps, "deletion", target=0, steps=5, baseline=spec, batch_size=size)
         for size in (1, 2, 64)
     ]
     expected = probability_of(model, reference, 0)
@@ -482,9 +482,9 @@ def test_reference_deletion_ends_at_the_models_score_of_each_samples_reference(d
         np.testing.assert_allclose(curve.scores[:, -1], expected, rtol=0, atol=1e-6)
         np.testing.assert_allclose(curve.scores, by_batch[0].scores, rtol=0, atol=1e-6)
     assert by_batch[0].baseline == "reference"
-    insertion = perturbation_curve(model, x, maps, "insertion", target=0, steps=5, baseline=spec, batch_size=2)
+    insertion = perturbation_curve(model, x, heatmaps, "insertion", target=0, steps=5, baseline=spec, batch_size=2)
     np.testing.assert_allclose(insertion.baseline_scores, expected, rtol=0, atol=1e-6)
-    drops = probability_drops(model, x, maps, 0, fractions=(1.0,), baselines=(spec,), batch_size=2)
+    drops = probability_drops(model, x, heatmaps, 0, fractions=(1.0,), baselines=(spec,), batch_size=2)
     new = drops[drops["class"] == 0].sort_values("sample")["p_new"].to_numpy()
     np.testing.assert_allclose(new, expected, rtol=0, atol=1e-6)
 
@@ -501,11 +501,11 @@ def test_healthy_fill_deletion_changes_nothing_outside_the_region(dims: int) -> 
     spec = Baseline("healthy_fill", region=regions, healthy_ceiling=0.5, seed=3)
     assert spec.label == "healthy fill <= 0.5"
     # The map ranks every voxel outside the region first: deleting them changes nothing.
-    maps = np.where(regions, 0.0, 1.0) + generator.random(regions.shape) * 0.5
+    heatmaps = np.where(regions, 0.0, 1.0) + generator.random(regions.shape) * 0.5
     outside = (~regions).sum(axis=tuple(range(1, regions.ndim))).min()
     steps = int(regions[0].size)  # one voxel per step
     curves = [
-        perturbation_curve(model, x, maps, "deletion", target=1, steps=steps, baseline=spec, batch_size=size)
+        perturbation_curve(model, x, heatmaps, "deletion", target=1, steps=steps, baseline=spec, batch_size=size)
         for size in (1, 7)
     ]
     np.testing.assert_allclose(curves[0].scores, curves[1].scores, rtol=0, atol=1e-6)
@@ -523,14 +523,14 @@ def test_baselines_with_arrays_are_frozen_copies_checked_before_the_model_runs()
     reference[:] = 5.0  # the Baseline kept its own copy
     assert spec.reference.max() == 0.0 and not spec.reference.flags.writeable
     assert len({spec, Baseline("reference", reference=reference)}) == 2  # hashable, by identity
-    maps = np.ones((2, 3, 3))
+    heatmaps = np.ones((2, 3, 3))
     # NaNModel would fail on its first evaluation: the baseline's error comes first.
     with pytest.raises(ValueError, match=r"reference has shape \(2, 1, 3, 3\).*input's shape \(1, 1, 3, 3\)"):
-        deletion_curve(NaNModel(), x[:1], maps[:1], steps=3, baseline=spec)
+        deletion_curve(NaNModel(), x[:1], heatmaps[:1], steps=3, baseline=spec)
     with_nan = np.zeros_like(x)
     with_nan[1, 0, 2, 0] = np.nan
     with pytest.raises(ValueError, match="reference has 1 NaN"):
-        deletion_curve(NaNModel(), x, maps, steps=3, baseline=Baseline("reference", reference=with_nan))
+        deletion_curve(NaNModel(), x, heatmaps, steps=3, baseline=Baseline("reference", reference=with_nan))
     region = np.ones((3, 3), dtype=bool)
     with pytest.raises(ValueError, match=r"region mask has shape \(3, 3\), but input \(2, 1, 3, 4\)"):
         deletion_curve(
@@ -544,7 +544,7 @@ def test_baselines_with_arrays_are_frozen_copies_checked_before_the_model_runs()
         probability_drops(
             NaNModel(),
             x,
-            maps,
+            heatmaps,
             0,
             fractions=(1.0,),
             baselines=(Baseline("healthy_fill", region=region, healthy_ceiling=0.5),),

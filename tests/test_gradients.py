@@ -97,7 +97,7 @@ def test_saliency_is_the_largest_absolute_gradient_over_channels():
     magnitude = np.abs(gradient).max(axis=1)
     low = magnitude.reshape(2, -1).min(axis=1)[:, None, None]
     high = magnitude.reshape(2, -1).max(axis=1)[:, None, None]
-    np.testing.assert_allclose(result.maps, (magnitude - low) / (high - low), atol=1e-5)
+    np.testing.assert_allclose(result.heatmaps, (magnitude - low) / (high - low), atol=1e-5)
     assert result.layer is None
 
 
@@ -112,7 +112,7 @@ def test_guided_backprop_and_deconvnet_differ_from_the_plain_gradient():
     plain = explain(model, x, "saliency", target=0)
     guided = explain(model, x, "guided_backprop", target=0)
     deconv = explain(model, x, "deconvnet", target=0)
-    assert guided.maps.shape == deconv.maps.shape == (1, 8, 8)
+    assert guided.heatmaps.shape == deconv.heatmaps.shape == (1, 8, 8)
     assert not np.allclose(guided.raw, plain.raw)
     assert not np.allclose(deconv.raw, guided.raw)
     np.testing.assert_allclose(guided.scores, plain.scores)
@@ -123,7 +123,7 @@ def test_guided_gradcam_is_guided_backprop_times_the_gradcam_map():
     combined = explain(model, x, "guided_gradcam", target=[1, 0])
     guided = explain(model, x, "guided_backprop", target=[1, 0])
     gradcam = explain(model, x, "gradcam", target=[1, 0])
-    np.testing.assert_allclose(combined.raw, guided.raw * gradcam.maps, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(combined.raw, guided.raw * gradcam.heatmaps, rtol=1e-5, atol=1e-7)
     assert combined.layer == "conv2"
     assert combined.model_evaluations == 4
 
@@ -150,8 +150,8 @@ def test_gradient_maps_are_in_the_unit_interval_in_3d(method):
     channels = 2 if method != "guided_backprop" else 1
     options = {"steps": 8} if method == "integrated_gradients" else {}
     result = explain(model, random_input(2, channels, 4, 6, 6), method, target=0, **options)
-    assert result.maps.shape == (2, 4, 6, 6)
-    assert result.maps.min() == 0.0 and result.maps.max() == 1.0
+    assert result.heatmaps.shape == (2, 4, 6, 6)
+    assert result.heatmaps.min() == 0.0 and result.heatmaps.max() == 1.0
 
 
 # --------------------------------------------------------------------------- SmoothGrad
@@ -164,8 +164,8 @@ def test_smoothgrad_is_reproducible_with_a_seed(inner):
     first = explain(model, x, "smoothgrad", target=[0, 1], **options)
     again = explain(model, x, "smoothgrad", target=[0, 1], **options)
     other = explain(model, x, "smoothgrad", target=[0, 1], **{**options, "seed": 4})
-    np.testing.assert_array_equal(first.maps, again.maps)
-    assert not np.array_equal(first.maps, other.maps)
+    np.testing.assert_array_equal(first.heatmaps, again.heatmaps)
+    assert not np.array_equal(first.heatmaps, other.heatmaps)
     # N to resolve the targets on the clean input, then one evaluation per copy.
     assert first.model_evaluations == 2 + 2 * 6
 
@@ -186,7 +186,7 @@ def test_smoothgrad_at_noise_level_zero_is_the_inner_method(inner):
         inner_options=inner_options,
     )
     plain = explain(model, x, inner, target=None, **inner_options)
-    np.testing.assert_allclose(smooth.maps, plain.maps, atol=1e-5)
+    np.testing.assert_allclose(smooth.heatmaps, plain.heatmaps, atol=1e-5)
     np.testing.assert_allclose(smooth.raw, plain.raw, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(smooth.scores, plain.scores, rtol=1e-5)
     assert smooth.target == plain.target
@@ -196,7 +196,7 @@ def test_smoothgrad_at_noise_level_zero_is_the_inner_method(inner):
 def test_smoothgrad_averages_noisy_copies_of_each_sample_separately():
     model, x = WithRelu(), random_input(2, 2, 8, 8)
     pair = explain(model, x, "smoothgrad", target=[0, 1], inner="gradcam", samples=4, seed=1, batch_size=3)
-    assert pair.maps.shape == (2, 8, 8)
+    assert pair.heatmaps.shape == (2, 8, 8)
     assert pair.raw.shape == (2, 8, 8)
     assert pair.layer == "conv2"
 

@@ -22,10 +22,10 @@ from radxai.viz import interactive  # noqa: E402
 def scan():
     rng = np.random.default_rng(0)
     volume = rng.uniform(-1000, 400, size=(6, 8, 10)).astype(np.float32)
-    maps = {"HiResCAM": rng.uniform(0, 1, size=(6, 8, 10)), "Grad-CAM": rng.uniform(0, 1, size=(6, 8, 10))}
+    heatmaps = {"HiResCAM": rng.uniform(0, 1, size=(6, 8, 10)), "Grad-CAM": rng.uniform(0, 1, size=(6, 8, 10))}
     lesion = np.zeros((6, 8, 10), bool)
     lesion[2:4, 3:6, 4:7] = True
-    return volume, maps, {"lesion": lesion}
+    return volume, heatmaps, {"lesion": lesion}
 
 
 @pytest.fixture(autouse=True)
@@ -36,51 +36,51 @@ def close_figures():
 
 @pytest.mark.parametrize("plane, index", [("axial", 3), ("coronal", 5), ("sagittal", 9)])
 def test_the_state_draws_its_slice_of_the_volume_and_of_its_method(scan, plane, index) -> None:
-    volume, maps, masks = scan
+    volume, heatmaps, masks = scan
     figure, axes = plt.subplots()
     state = interactive.VolumeViewState(method="Grad-CAM", plane=plane, slice_index=index, opacity=0.3)
-    interactive.draw_volume_view(axes, volume, maps, state, masks=masks)
+    interactive.draw_volume_view(axes, volume, heatmaps, state, masks=masks)
     grey, heat = axes.images
     np.testing.assert_array_equal(grey.get_array(), take_slice(volume, plane, index))
-    np.testing.assert_allclose(heat.get_array(), take_slice(maps["Grad-CAM"], plane, index))
+    np.testing.assert_allclose(heat.get_array(), take_slice(heatmaps["Grad-CAM"], plane, index))
     assert heat.get_alpha() == 0.3
     assert grey.get_clim() == interactive.WINDOWS_HU["lung"]
 
 
 def test_contours_appear_only_on_slices_that_hold_the_mask_and_only_when_asked(scan) -> None:
-    volume, maps, masks = scan
+    volume, heatmaps, masks = scan
     contour_count = []
     for slice_index, contours in [(2, True), (0, True), (2, False)]:
         figure, axes = plt.subplots()
         state = interactive.VolumeViewState(method="HiResCAM", slice_index=slice_index, contours=contours)
-        interactive.draw_volume_view(axes, volume, maps, state, masks=masks)
+        interactive.draw_volume_view(axes, volume, heatmaps, state, masks=masks)
         contour_count.append(len(axes.collections))
     assert contour_count[0] > 0 and contour_count[1] == 0 and contour_count[2] == 0
 
 
 def test_the_readout_gives_hu_and_map_value_at_the_voxel(scan) -> None:
-    volume, maps, masks = scan
+    volume, heatmaps, masks = scan
     state = interactive.VolumeViewState(method="HiResCAM", plane="coronal", slice_index=5, voxel=(1, 7))
-    values = interactive.readout(volume, maps, state)
+    values = interactive.readout(volume, heatmaps, state)
     assert values["voxel"] == (1, 5, 7)
     assert values["HU"] == pytest.approx(volume[1, 5, 7])
-    assert values["heatmap"] == pytest.approx(maps["HiResCAM"][1, 5, 7])
+    assert values["heatmap"] == pytest.approx(heatmaps["HiResCAM"][1, 5, 7])
 
 
 def test_without_a_slice_the_view_opens_at_the_mask(scan) -> None:
-    volume, maps, masks = scan
+    volume, heatmaps, masks = scan
     position = interactive.resolve_position(volume.shape, interactive.VolumeViewState(method="HiResCAM"), masks)
     assert 2 <= position[0] < 4
 
 
 def test_a_slice_outside_the_volume_is_refused(scan) -> None:
-    volume, maps, _ = scan
+    volume, heatmaps, _ = scan
     with pytest.raises(ValueError, match="axial slice 6 is outside the volume's 0..5"):
-        interactive.readout(volume, maps, interactive.VolumeViewState(method="HiResCAM", slice_index=6))
+        interactive.readout(volume, heatmaps, interactive.VolumeViewState(method="HiResCAM", slice_index=6))
 
 
 def test_a_map_of_another_grid_is_resampled_with_a_message_and_another_dimension_refused(scan) -> None:
-    volume, maps, _ = scan
+    volume, heatmaps, _ = scan
     with pytest.warns(UserWarning, match=r"the coarse map of shape \(3, 4, 5\) is resampled to the image's"):
         prepared = interactive.prepare_explanations(volume.shape, {"coarse": np.ones((3, 4, 5))})
     assert prepared["coarse"].shape == volume.shape
@@ -91,10 +91,10 @@ def test_a_map_of_another_grid_is_resampled_with_a_message_and_another_dimension
 
 
 def test_a_method_missing_for_this_volume_is_said_not_drawn(scan) -> None:
-    volume, maps, masks = scan
+    volume, heatmaps, masks = scan
     figure, axes = plt.subplots()
     drawn = interactive.draw_volume_view(
-        axes, volume, {**maps, "LIME": None}, interactive.VolumeViewState(method="LIME", slice_index=2), masks=masks
+        axes, volume, {**heatmaps, "LIME": None}, interactive.VolumeViewState(method="LIME", slice_index=2), masks=masks
     )
     assert drawn["artist"] is None and drawn["heatmap"] is None
     assert len(axes.images) == 1
@@ -103,12 +103,12 @@ def test_a_method_missing_for_this_volume_is_said_not_drawn(scan) -> None:
 
 @pytest.mark.parametrize("mode, value", [("threshold", 0.6), ("top fraction", 0.1)])
 def test_live_scores_equal_the_library_metrics(scan, mode, value) -> None:
-    _, maps, masks = scan
+    _, heatmaps, masks = scan
     state = interactive.ThresholdState(value=value, mode=mode, slice_index=2)
     scheme = Threshold(value) if mode == "threshold" else TopFraction(value)
-    predicted = binarise(maps["HiResCAM"], scheme)
+    predicted = binarise(heatmaps["HiResCAM"], scheme)
     figure, axes = plt.subplots(1, 2)
-    scores = interactive.draw_threshold_view(axes, maps["HiResCAM"], masks["lesion"], state)
+    scores = interactive.draw_threshold_view(axes, heatmaps["HiResCAM"], masks["lesion"], state)
     assert scores["Dice"] == pytest.approx(localisation.dice(predicted, masks["lesion"]))
     assert scores["IoU"] == pytest.approx(localisation.iou(predicted, masks["lesion"]))
     assert f"Dice {scores['Dice']:.3f}" in axes[0].get_title()
@@ -145,13 +145,13 @@ def test_the_radiograph_view_boxes_the_top_fraction_and_scores_it_against_the_re
 
 
 def test_the_explorer_redraws_on_a_change_and_offers_a_static_image_to_a_notebook_without_widgets(scan) -> None:
-    volume, maps, masks = scan
-    explorer = interactive.explore(volume, maps, masks, spacing=(2.0, 1.0, 1.0))
+    volume, heatmaps, masks = scan
+    explorer = interactive.explore(volume, heatmaps, masks, spacing=(2.0, 1.0, 1.0))
     widget = explorer.widget
     before = explorer._image.value
     explorer.set_state(method="Grad-CAM", slice_index=4)
     assert explorer._image.value != before
-    values = interactive.readout(volume, maps, explorer.state)
+    values = interactive.readout(volume, heatmaps, explorer.state)
     assert explorer._status.value == (
         f"axial slice 4 · Grad-CAM · voxel (4, 4, 5): {values['HU']:.0f} HU, map {values['heatmap']:.3f}"
     )
@@ -165,15 +165,15 @@ def test_the_explorer_redraws_on_a_change_and_offers_a_static_image_to_a_noteboo
 
 
 def test_the_threshold_explorer_refuses_a_mask_of_another_shape(scan) -> None:
-    _, maps, _ = scan
+    _, heatmaps, _ = scan
     with pytest.raises(ValueError, match=r"the mask has shape \(6, 8\) but the map has shape \(6, 8, 10\)"):
-        interactive.threshold_explorer(maps["HiResCAM"], np.zeros((6, 8), bool))
+        interactive.threshold_explorer(heatmaps["HiResCAM"], np.zeros((6, 8), bool))
 
 
 def test_the_status_lines_give_the_live_scores(scan) -> None:
-    _, maps, masks = scan
-    threshold = interactive.threshold_explorer(maps["HiResCAM"], masks["lesion"], value=0.6)
-    predicted = binarise(maps["HiResCAM"], Threshold(0.6))
+    _, heatmaps, masks = scan
+    threshold = interactive.threshold_explorer(heatmaps["HiResCAM"], masks["lesion"], value=0.6)
+    predicted = binarise(heatmaps["HiResCAM"], Threshold(0.6))
     assert threshold.status() == (
         f"h > 0.6: IoU {localisation.iou(predicted, masks['lesion']):.3f}, "
         f"Dice {localisation.dice(predicted, masks['lesion']):.3f}"

@@ -93,13 +93,13 @@ def test_the_same_weights_give_the_same_maps_in_torch_and_keras(twins, method):
     expected = explain(torch_model, volumes, method, target=PER_SAMPLE_TARGETS, **options)
     result = explain(keras_model, volumes, method, target=PER_SAMPLE_TARGETS, **options)
 
-    assert result.maps.shape == expected.maps.shape == (2, 16, 16, 16)
+    assert result.heatmaps.shape == expected.heatmaps.shape == (2, 16, 16, 16)
     assert result.raw.shape == expected.raw.shape
-    np.testing.assert_allclose(result.maps, expected.maps, rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(result.heatmaps, expected.heatmaps, rtol=0, atol=TOLERANCE)
     np.testing.assert_allclose(result.raw, expected.raw, rtol=0, atol=TOLERANCE)
     np.testing.assert_allclose(result.scores, expected.scores, rtol=0, atol=TOLERANCE)
     # Nothing agrees trivially: raw values well above the tolerance, maps not all zero.
-    assert np.abs(expected.raw).max() > 20 * TOLERANCE and result.maps.max() == 1.0
+    assert np.abs(expected.raw).max() > 20 * TOLERANCE and result.heatmaps.max() == 1.0
     assert result.target == expected.target == PER_SAMPLE_TARGETS
     assert result.model_evaluations == expected.model_evaluations
     if expected.layer is None:
@@ -159,10 +159,10 @@ def test_2d_models_give_maps_of_the_image_size_equal_to_torch(method):
     result = explain(model, x, method, target=[0, 2])
     expected = explain(torch_twin_of(model), x, method, target=[0, 2])
 
-    assert result.maps.shape == (2, 12, 10)
-    np.testing.assert_allclose(result.maps, expected.maps, rtol=0, atol=TOLERANCE)
+    assert result.heatmaps.shape == (2, 12, 10)
+    np.testing.assert_allclose(result.heatmaps, expected.heatmaps, rtol=0, atol=TOLERANCE)
     np.testing.assert_allclose(result.raw, expected.raw, rtol=0, atol=TOLERANCE)
-    assert all(sample.max() == 1.0 for sample in result.maps)
+    assert all(sample.max() == 1.0 for sample in result.heatmaps)
 
 
 def test_hirescam_equals_gradcam_when_average_pooling_and_one_dense_follow():
@@ -173,7 +173,7 @@ def test_hirescam_equals_gradcam_when_average_pooling_and_one_dense_follow():
 
     assert gradcam.layer == hirescam.layer == "conv2"  # the default: the last spatial layer
     np.testing.assert_allclose(hirescam.raw, gradcam.raw, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(hirescam.maps, gradcam.maps, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(hirescam.heatmaps, gradcam.heatmaps, rtol=0, atol=1e-6)
     # Without its ReLU, HiResCAM sums over positions to S - bias (DESIGN, Definitions).
     bias = model.get_layer("output").bias.numpy()[[1, 2]]
     np.testing.assert_allclose(hirescam.raw.sum(axis=(1, 2)), hirescam.scores - bias, rtol=0, atol=1e-5)

@@ -73,9 +73,9 @@ def test_a_model_that_sees_one_segment_gets_its_maximum_there(shape, block):
     model = RegionModel(region)
     x = images(2, shape, seed=1) + 0.5
     result = explain(model, x, "lime", target=1, segments=segments, samples=200, baseline="zero")
-    assert result.maps.shape == (2, *spatial)
+    assert result.heatmaps.shape == (2, *spatial)
     for sample in range(2):
-        assert np.all(result.maps[sample][region] == 1.0)
+        assert np.all(result.heatmaps[sample][region] == 1.0)
         others = result.raw[sample][~region]
         assert np.abs(others).max() < 0.05 * result.raw[sample][region].min()
     assert result.target == [1, 1] and result.layer is None
@@ -152,7 +152,7 @@ def test_the_same_seed_gives_the_same_map_and_other_seeds_differ():
     again = explain(model, x, "lime", seed=1, **options)
     other = explain(model, x, "lime", seed=2, **options)
     np.testing.assert_array_equal(first.raw, again.raw)
-    np.testing.assert_array_equal(first.maps, again.maps)
+    np.testing.assert_array_equal(first.heatmaps, again.heatmaps)
     assert not np.allclose(first.raw, other.raw)
 
 

@@ -40,9 +40,9 @@ def test_mass_inside_and_outside_add_up_to_one(heatmap: np.ndarray, mask: np.nda
 
 
 def test_batch_gives_one_value_per_map() -> None:
-    maps = np.stack([np.eye(3), np.ones((3, 3))])
+    heatmaps = np.stack([np.eye(3), np.ones((3, 3))])
     masks = [np.eye(3, dtype=bool), np.eye(3, dtype=bool)]
-    np.testing.assert_allclose(localisation.batch_mass_accuracy(maps, masks), [1.0, 1 / 3])
+    np.testing.assert_allclose(localisation.batch_mass_accuracy(heatmaps, masks), [1.0, 1 / 3])
 
 
 def test_mass_accuracy_can_resample_the_mask_and_refuses_label_maps() -> None:

@@ -93,23 +93,23 @@ def test_summary_separates_true_positives_and_counts_empty_masks() -> None:
 
 
 def test_summary_is_reproducible_and_handles_no_positives() -> None:
-    maps = _perfect_and_shifted_maps()
-    frame = overlap_per_study(maps, MASKS, [TopFraction(0.1)], LABELS, PREDICTIONS)
+    heatmaps = _perfect_and_shifted_maps()
+    frame = overlap_per_study(heatmaps, MASKS, [TopFraction(0.1)], LABELS, PREDICTIONS)
     pd.testing.assert_frame_equal(summarise_overlap(frame, seed=3), summarise_overlap(frame, seed=3))
-    negatives = overlap_per_study(maps, MASKS, [TopFraction(0.1)], [0, 0, 0, 0], PREDICTIONS)
+    negatives = overlap_per_study(heatmaps, MASKS, [TopFraction(0.1)], [0, 0, 0, 0], PREDICTIONS)
     table = summarise_overlap(negatives, resamples=10)
     assert table["iou_all_positives"].isna().all()
     assert (table["studies_true_positives"] == 0).all()
 
 
 def test_overlap_bad_input() -> None:
-    maps = _perfect_and_shifted_maps()
+    heatmaps = _perfect_and_shifted_maps()
     with pytest.raises(ValueError, match="method 'perfect' has 3 heatmaps but there are 4"):
-        overlap_per_study({"perfect": maps["perfect"][:3]}, MASKS, [Threshold(0.5)], LABELS, PREDICTIONS)
+        overlap_per_study({"perfect": heatmaps["perfect"][:3]}, MASKS, [Threshold(0.5)], LABELS, PREDICTIONS)
     with pytest.raises(ValueError, match=r"labels must be 0/1.*\[2\]"):
-        overlap_per_study(maps, MASKS, [Threshold(0.5)], [1, 2, 1, 1], PREDICTIONS)
+        overlap_per_study(heatmaps, MASKS, [Threshold(0.5)], [1, 2, 1, 1], PREDICTIONS)
     with pytest.raises(ValueError, match=r"predictions must have one entry per study"):
-        overlap_per_study(maps, MASKS, [Threshold(0.5)], LABELS, [1, 1])
+        overlap_per_study(heatmaps, MASKS, [Threshold(0.5)], LABELS, [1, 1])
     with pytest.raises(ValueError, match=r"heatmap shape \(4, 4\) differs from mask 0 shape"):
         overlap_per_study({"small": [np.ones((4, 4))] * 4}, MASKS, [Threshold(0.5)], LABELS, PREDICTIONS)
     with pytest.raises(ValueError, match=r"no column\(s\) \['label'"):
@@ -160,12 +160,12 @@ def test_box_iou_per_image_matches_top_fraction_boxes_to_readers() -> None:
     aorta = np.zeros(shape)
     aorta[2:6, 4:9] = 1.0  # 20 pixels = 5% of the image
     noise = np.random.default_rng(0).uniform(0, 0.5, shape)
-    maps = {"gradcam": [np.stack([aorta + 0.1 * noise, noise]), np.stack([noise, noise])]}
+    heatmaps = {"gradcam": [np.stack([aorta + 0.1 * noise, noise]), np.stack([noise, noise])]}
     readers = [
         {"Aortic enlargement": [(4, 2, 9, 6), (4, 2, 9, 8)]},
         {"Aortic enlargement": [(0, 0, 5, 5)], "Cardiomegaly": []},
     ]
-    frame = box_iou_per_image(maps, readers, ["Aortic enlargement", "Cardiomegaly"], [0.05, 0.2])
+    frame = box_iou_per_image(heatmaps, readers, ["Aortic enlargement", "Cardiomegaly"], [0.05, 0.2])
     assert list(frame.columns) == [
         "method",
         "class",
@@ -183,12 +183,12 @@ def test_box_iou_per_image_matches_top_fraction_boxes_to_readers() -> None:
     assert first["predicted_boxes"] == 1 and first["reader_boxes"] == 2
     assert set(frame["class"]) == {"Aortic enlargement"}  # no reader box for Cardiomegaly
     evaluated = np.array([[True, False], [False, True]])
-    scored = box_iou_per_image(maps, readers, ["Aortic enlargement", "Cardiomegaly"], [0.05], evaluated=evaluated)
+    scored = box_iou_per_image(heatmaps, readers, ["Aortic enlargement", "Cardiomegaly"], [0.05], evaluated=evaluated)
     assert list(scored["image"]) == [0, 1]
     assert np.isnan(scored.iloc[1]["box_iou"])  # evaluated but nobody drew a box
     table = summarise_means(scored, ["method", "class", "top_fraction"], ["box_iou"])
     assert table.loc[("gradcam", "Cardiomegaly", 0.05), "box_iou_undefined"] == 1
-    with pytest.raises(ValueError, match=r"maps must be \(K, H, W\) with K = 2"):
+    with pytest.raises(ValueError, match=r"heatmaps must be \(K, H, W\) with K = 2"):
         box_iou_per_image({"gradcam": [noise, noise]}, readers, ["Aortic enlargement", "Cardiomegaly"], [0.05])
 
 
@@ -216,8 +216,8 @@ def test_organ_iou_per_study_gives_one_row_per_threshold() -> None:
 
 
 def test_maps_are_scaled_to_their_own_positive_peak_and_all_negative_maps_stay_zero() -> None:
-    maps = np.array([[[2.0, -1.0], [1.0, 0.5]], [[-3.0, -1.0], [-2.0, -0.5]]])
-    scaled = positive_part_scaled_to_peak(maps)
+    heatmaps = np.array([[[2.0, -1.0], [1.0, 0.5]], [[-3.0, -1.0], [-2.0, -0.5]]])
+    scaled = positive_part_scaled_to_peak(heatmaps)
     np.testing.assert_allclose(scaled[0], [[1.0, 0.0], [0.5, 0.25]])
     np.testing.assert_array_equal(scaled[1], 0.0)
     with pytest.raises(ValueError, match=r"\(N, \*spatial\)"):

@@ -95,11 +95,11 @@ def test_a_model_that_sees_one_region_gets_its_maximum_there(spatial):
     model = RegionModel(region)
     x = images(2, spatial, seed=1) + 0.5
     result = explain(model, x, "occlusion", target=1, patch_size=4, stride=2, baseline="zero")
-    assert result.maps.shape == (2, *spatial) and result.raw.shape == (2, *spatial)
+    assert result.heatmaps.shape == (2, *spatial) and result.raw.shape == (2, *spatial)
     for sample in range(2):
-        peak = np.unravel_index(np.argmax(result.maps[sample]), spatial)
+        peak = np.unravel_index(np.argmax(result.heatmaps[sample]), spatial)
         assert region[peak]
-        assert result.maps[sample].max() == 1.0
+        assert result.heatmaps[sample].max() == 1.0
         # Far from the region no window touches it: no drop.
         far = tuple(slice(0, 2) for _ in spatial)
         np.testing.assert_allclose(result.raw[sample][far], 0.0, atol=1e-6)
@@ -134,7 +134,7 @@ def test_each_voxel_gets_the_mean_drop_of_the_windows_covering_it():
     np.testing.assert_allclose(result.raw[0], drops_sum / covering, atol=1e-5)
     positive = np.maximum(result.raw[0], 0)
     expected_maps = (positive - positive.min()) / (positive.max() - positive.min())
-    np.testing.assert_allclose(result.maps[0], expected_maps, atol=1e-6)
+    np.testing.assert_allclose(result.heatmaps[0], expected_maps, atol=1e-6)
     assert result.scores[0] == pytest.approx(f_x, abs=1e-6)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from radxai.evaluate.positive_control import evidence_mask, oracle_maps
+from radxai.evaluate.positive_control import evidence_mask, oracle_heatmaps
 
 
 def twin_pair(spatial: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +27,7 @@ def test_evidence_is_where_any_channel_differs(spatial: tuple[int, ...]) -> None
 @pytest.mark.parametrize("spatial", [(4, 5), (3, 4, 5)])
 def test_oracle_map_is_the_absolute_difference_summed_over_channels(spatial: tuple[int, ...]) -> None:
     with_lesion, lesion_free = twin_pair(spatial)
-    oracle = oracle_maps(with_lesion, lesion_free)
+    oracle = oracle_heatmaps(with_lesion, lesion_free)
     assert oracle.shape == (2, *spatial)
     assert oracle[(0, *(1,) * len(spatial))] == pytest.approx(0.5)
     assert oracle[(1, *(0,) * len(spatial))] == pytest.approx(0.5)  # 0.25 in each of two channels
@@ -46,7 +46,7 @@ def test_shape_and_value_errors_are_named() -> None:
     with pytest.raises(ValueError, match="same shape"):
         evidence_mask(with_lesion, lesion_free[:1])
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
-        oracle_maps(with_lesion[0], lesion_free[0])
+        oracle_heatmaps(with_lesion[0], lesion_free[0])
     lesion_free[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="finite"):
         evidence_mask(with_lesion, lesion_free)

@@ -165,7 +165,7 @@ def test_model_randomisation_check_explains_every_step_and_compares_with_the_ori
     steps = len(TOP_FIRST) + 1
     assert check.layers == TOP_FIRST and check.mode == "cascading"
     assert set(check.explanations) == {(label, step) for label in methods for step in range(steps)}
-    assert check.maps("gradcam").shape == (steps, 2, 24, 24)
+    assert check.heatmaps("gradcam").shape == (steps, 2, 24, 24)
     table = check.table
     assert len(table) == 2 * steps * 2
     assert list(table.columns) == ["method", "step", "layer", "randomised", "sample", *MEASURES]
@@ -179,8 +179,8 @@ def test_model_randomisation_check_explains_every_step_and_compares_with_the_ori
     assert (fully_random["spearman_abs"] < 0.99).all()
     # The step-0 explanation is the original model's.
     np.testing.assert_array_equal(
-        check.explanations[("gradcam", 0)].maps,
-        explain(model, x, "gradcam", target=1, layer="block.conv").maps,
+        check.explanations[("gradcam", 0)].heatmaps,
+        explain(model, x, "gradcam", target=1, layer="block.conv").heatmaps,
     )
 
 

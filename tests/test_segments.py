@@ -227,8 +227,8 @@ def test_the_mean_of_a_painted_map_over_each_segment_is_the_segment_value(labels
 
 def test_segment_means_averages_each_segment():
     segments = np.array([[[0, 0, 1], [1, 1, 2]]])
-    maps = np.array([[[1.0, 3.0, 0.0], [3.0, 6.0, 7.0]]])
-    np.testing.assert_allclose(segment_means(maps, segments), [[2.0, 3.0, 7.0]])
+    heatmaps = np.array([[[1.0, 3.0, 0.0], [3.0, 6.0, 7.0]]])
+    np.testing.assert_allclose(segment_means(heatmaps, segments), [[2.0, 3.0, 7.0]])
 
 
 def test_painting_and_means_check_their_shapes():

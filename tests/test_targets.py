@@ -121,7 +121,7 @@ def test_single_logit_target_zero_explains_the_negated_logit():
     np.testing.assert_allclose(negative.raw, -positive.raw, rtol=1e-5, atol=1e-7)
     # Evidence for class 1 is evidence against class 0: positive parts swap places.
     assert negative.target == [0, 0]
-    assert not np.allclose(negative.maps, positive.maps)
+    assert not np.allclose(negative.heatmaps, positive.heatmaps)
 
 
 def test_none_target_explains_the_predicted_class():

@@ -96,11 +96,11 @@ def test_probability_drops_panels_follow_sources_and_baselines() -> None:
 
 
 def test_randomisation_grid_has_a_panel_per_method_and_step() -> None:
-    maps = {"gradcam": np.zeros((3, 4, 4)), "saliency": np.ones((3, 4, 4))}
-    figure = faithfulness.plot_randomisation_grid(maps, ["original", "head", "block4"], "grid")
+    heatmaps = {"gradcam": np.zeros((3, 4, 4)), "saliency": np.ones((3, 4, 4))}
+    figure = faithfulness.plot_randomisation_grid(heatmaps, ["original", "head", "block4"], "grid")
     assert len([panel for panel in figure.axes if panel.images]) == 6
     with pytest.raises(ValueError, match="gradcam has 3 maps for 2 columns"):
-        faithfulness.plot_randomisation_grid(maps, ["original", "head"], "grid")
+        faithfulness.plot_randomisation_grid(heatmaps, ["original", "head"], "grid")
     plt.close("all")
 
 

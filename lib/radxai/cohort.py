@@ -141,11 +141,13 @@ def _localisation(heatmap: np.ndarray, mask: np.ndarray) -> dict[str, float]:
 
 
 def _deletion(
-    model: Any, inputs: np.ndarray, maps: np.ndarray, target: int, settings: DeletionSettings
+    model: Any, inputs: np.ndarray, heatmaps: np.ndarray, target: int, settings: DeletionSettings
 ) -> dict[str, Any]:
     from radxai.evaluate import faithfulness
 
-    curve = faithfulness.deletion_curve(model, inputs, maps, target, steps=settings.steps, baseline=settings.baseline)
+    curve = faithfulness.deletion_curve(
+        model, inputs, heatmaps, target, steps=settings.steps, baseline=settings.baseline
+    )
     return {
         "deletion_auc": float(curve.auc[0]),
         "deletion_baseline_probability": float(curve.baseline_scores[0]),
@@ -233,7 +235,7 @@ def _ct_rows(
         raise ValueError(f"{case.mask}: mask of shape {mask.shape} for a scan of shape {volume.array.shape}")
     class_name = model_input.class_names[1]
     rows = []
-    for method, heatmap in result.maps.items():
+    for method, heatmap in result.heatmaps.items():
         name = f"{case.case_id}_{method}.nii.gz"
         io.write_nifti(Volume(heatmap, volume.affine, volume.spacing), out / "heatmaps" / name)
         rows.append(
@@ -266,7 +268,7 @@ def _xray_rows(
             if target is not None
             else None
         )
-        for method, heatmap in result.maps.items():
+        for method, heatmap in result.heatmaps.items():
             name = f"{case.case_id}_{_file_name_part(class_name)}_{method}.png"
             io.write_png(heatmap, out / "heatmaps" / name, bits=16)
             rows.append(
@@ -304,7 +306,7 @@ def _scores(
 ) -> dict[str, Any]:
     scores = _localisation(heatmap, mask) if mask is not None and mask.any() else {}
     if deletion is not None:
-        scores.update(_deletion(model, result.model_inputs, result.explanations[method].maps, target, deletion))
+        scores.update(_deletion(model, result.model_inputs, result.explanations[method].heatmaps, target, deletion))
     return scores
 
 

@@ -87,18 +87,18 @@ def _refuse_another_scans_folder(out_dir: Path, scan: Path) -> None:
 @dataclass
 class ScanMaps:
     """One scan explained: ``probabilities`` per class name, the explained ``class_index``, and per
-    method the map on the scan's own grid (``maps``, in the file's voxel order, in [0, 1]) with its
+    method the map on the scan's own grid (``heatmaps``, in the file's voxel order, in [0, 1]) with its
     `radxai.explain.Explanation` (whose maps lie on the model's grid). ``model_inputs`` is the
     batch the model saw, (1, C, *model grid). For CT, ``reordered`` is the scan in the phantoms'
     voxel order and ``reordered_maps`` the maps on it (for figures)."""
 
     probabilities: dict[str, float]
     class_index: int
-    maps: dict[str, np.ndarray]
+    heatmaps: dict[str, np.ndarray]
     explanations: dict[str, Any]
     model_inputs: np.ndarray
     reordered: Any = None
-    reordered_maps: dict[str, np.ndarray] | None = None
+    reordered_heatmaps: dict[str, np.ndarray] | None = None
 
 
 def explain_loaded_scan(
@@ -142,15 +142,15 @@ def explain_loaded_scan(
     class_index = (
         model_input.class_index(target) if target is not None else int(np.argmax(list(probabilities.values())))
     )
-    maps, reordered_maps = {}, {}
+    heatmaps, reordered_heatmaps = {}, {}
     # The gradient CAMs among the methods share one forward and backward pass.
     explanations = explain_methods(model, x, methods, target=class_index, layer=layer)
     for method, explanation in explanations.items():
-        on_scan = np.clip(preprocess.resize(explanation.maps[0], model_grid_scan.shape, order=1), 0, 1)
-        reordered_maps[method] = on_scan.astype(np.float32)
-        maps[method] = (reordering.undo(on_scan) if reordering is not None else on_scan).astype(np.float32)
+        on_scan = np.clip(preprocess.resize(explanation.heatmaps[0], model_grid_scan.shape, order=1), 0, 1)
+        reordered_heatmaps[method] = on_scan.astype(np.float32)
+        heatmaps[method] = (reordering.undo(on_scan) if reordering is not None else on_scan).astype(np.float32)
     return ScanMaps(
-        probabilities, class_index, maps, explanations, x, reordered, reordered_maps if kind == "ct" else None
+        probabilities, class_index, heatmaps, explanations, x, reordered, reordered_heatmaps if kind == "ct" else None
     )
 
 
@@ -197,13 +197,13 @@ def explain_scan(
     _refuse_another_scans_folder(out_dir, scan)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Any] = {}
-    for method, heatmap in result.maps.items():
+    for method, heatmap in result.heatmaps.items():
         if kind == "ct":
             io.write_nifti(Volume(heatmap, content.affine, content.spacing), out_dir / f"{method}.nii.gz")
             files = {
                 "heatmap": f"{method}.nii.gz",
                 "figure": _write_ct_figure(
-                    result.reordered, result.reordered_maps[method], method, class_name, out_dir
+                    result.reordered, result.reordered_heatmaps[method], method, class_name, out_dir
                 ),
             }
         else:

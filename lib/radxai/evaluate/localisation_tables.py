@@ -330,12 +330,12 @@ def box_iou_per_image(
         scored = scored.astype(bool)
     rows = []
     for method, heatmaps in heatmaps_by_method.items():
-        for image, (class_maps, boxes_by_class) in enumerate(zip(heatmaps, reader_boxes)):
-            maps = np.asarray(class_maps)
-            if maps.ndim != 3 or maps.shape[0] != class_count:
+        for image, (image_heatmaps, boxes_by_class) in enumerate(zip(heatmaps, reader_boxes)):
+            per_class = np.asarray(image_heatmaps)
+            if per_class.ndim != 3 or per_class.shape[0] != class_count:
                 raise ValueError(
-                    f"method {method!r} image {image}: maps must be (K, H, W) with "
-                    f"K = {class_count} classes; got shape {maps.shape}"
+                    f"method {method!r} image {image}: heatmaps must be (K, H, W) with "
+                    f"K = {class_count} classes; got shape {per_class.shape}"
                 )
             for class_index, name in enumerate(class_names):
                 if not scored[image, class_index]:
@@ -343,7 +343,7 @@ def box_iou_per_image(
                 readers = np.asarray(boxes_by_class.get(name, []), dtype=np.float64)
                 reader_count = readers.shape[0] if readers.ndim == 2 else int(readers.size > 0)
                 for fraction in top_fractions:
-                    predicted = boxes_from_heatmap(maps[class_index], fraction)
+                    predicted = boxes_from_heatmap(per_class[class_index], fraction)
                     rows.append(
                         {
                             "method": method,
@@ -464,11 +464,11 @@ def organ_iou_per_study(
     return pd.DataFrame(rows)
 
 
-def positive_part_scaled_to_peak(maps: ArrayLike) -> np.ndarray:
+def positive_part_scaled_to_peak(heatmaps: ArrayLike) -> np.ndarray:
     """Each map's positive part divided by its own maximum, the scaling before OrganIoU thresholds.
 
     Args:
-        maps: (N, *spatial) raw attention, e.g. ``explain(...).raw`` at the CAM layer.
+        heatmaps: (N, *spatial) raw attention, e.g. ``explain(...).raw`` at the CAM layer.
 
     Returns:
         (N, *spatial) in [0, 1], the maps' float dtype (float64 for integers):
@@ -476,10 +476,10 @@ def positive_part_scaled_to_peak(maps: ArrayLike) -> np.ndarray:
         share of each map's peak; a map with no positive value stays all zero (nothing exceeds
         any threshold, OrganIoU undefined).
     """
-    values = np.asarray(maps)
+    values = np.asarray(heatmaps)
     # Floating maps keep their precision, so the thresholds cut exactly where they cut the raw map.
     positive = np.maximum(values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64), 0)
     if positive.ndim < 2:
-        raise ValueError(f"maps must be (N, *spatial); got shape {positive.shape}")
+        raise ValueError(f"heatmaps must be (N, *spatial); got shape {positive.shape}")
     peak = positive.reshape(len(positive), -1).max(axis=1).reshape(-1, *[1] * (positive.ndim - 1))
     return np.divide(positive, peak, out=np.zeros_like(positive), where=peak > 0)

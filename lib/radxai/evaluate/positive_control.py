@@ -6,7 +6,7 @@ anatomy, noise and confounders; `radxai.data.datasets.write_synthetic_ct` with
 come from, so a faithful, localising explanation of a model that learned the task must point
 there: pointing game and mass accuracy well above the evidence's share of the volume, and
 deleting voxels in the map's order towards the lesion-free twin must lower the score almost as
-fast as deleting them in the order of the true difference (:func:`oracle_maps`). A method that
+fast as deleting them in the order of the true difference (:func:`oracle_heatmaps`). A method that
 fails here is broken for this model; one that passes here and fails on diffuse disease says
 something about the disease, not the method.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["evidence_mask", "oracle_maps"]
+__all__ = ["evidence_mask", "oracle_heatmaps"]
 
 
 def _check_pair(inputs: np.ndarray, lesion_free_inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +54,7 @@ def evidence_mask(inputs: np.ndarray, lesion_free_inputs: np.ndarray) -> np.ndar
     return mask
 
 
-def oracle_maps(inputs: np.ndarray, lesion_free_inputs: np.ndarray) -> np.ndarray:
+def oracle_heatmaps(inputs: np.ndarray, lesion_free_inputs: np.ndarray) -> np.ndarray:
     """Float32 (N, *spatial): |input - twin| summed over channels, the map that orders voxels by
     how much the lesion changed them (the deletion curve's reference from above; zero outside
     the evidence, where a deletion order's ties are broken at random).

@@ -151,7 +151,7 @@ class SanityCheck:
     mode: "cascading" or "independent".
     layers: the layers in randomisation order; step k (1-based) re-initialised layers[k - 1].
     explanations: (method label, step) -> the `Explanation` of the batch; step 0 is the
-        original model. ``explanations[("gradcam", 3)].maps`` is (N, *spatial).
+        original model. ``explanations[("gradcam", 3)].heatmaps`` is (N, *spatial).
     table: one row per method, step and sample: columns method, step, layer (None for step
         0), randomised (the number of layers re-initialised in the step's model), sample,
         and the similarities to the original's map (`radxai.evaluate.similarity.MEASURES`:
@@ -163,11 +163,11 @@ class SanityCheck:
     explanations: dict[tuple[str, int], Explanation]
     table: pd.DataFrame
 
-    def maps(self, method: str) -> np.ndarray:
+    def heatmaps(self, method: str) -> np.ndarray:
         """(steps + 1, N, *spatial) the method's maps at every step, original first: the rows
         of the cascading randomisation figure."""
         steps = len(self.layers) + 1
-        return np.stack([self.explanations[(method, step)].maps for step in range(steps)])
+        return np.stack([self.explanations[(method, step)].heatmaps for step in range(steps)])
 
 
 def model_randomisation_check(
@@ -253,22 +253,22 @@ def explanation_similarity(
 
     Spearman (signed and absolute) compares the signed attributions ``raw`` (for CAMs at the
     layer's resolution, as the rank of a voxel there is what the map shows); SSIM and HOG
-    compare the displayed ``maps`` (N, *spatial) in [0, 1], hence data_range 1.0. HOG
+    compare the displayed ``heatmaps`` (N, *spatial) in [0, 1], hence data_range 1.0. HOG
     settings and the slicing axis of 3D maps: `radxai.evaluate.similarity.hog_similarity`.
 
     Returns a table with one row per sample: sample, spearman_abs, spearman, ssim, hog.
     Raises ValueError when the two explanations' maps or raw maps differ in shape.
     """
-    if reference.maps.shape != other.maps.shape or reference.raw.shape != other.raw.shape:
+    if reference.heatmaps.shape != other.heatmaps.shape or reference.raw.shape != other.raw.shape:
         raise ValueError(
-            f"explanations of different shapes cannot be compared: maps {reference.maps.shape} "
-            f"and {other.maps.shape}, raw {reference.raw.shape} and {other.raw.shape}"
+            f"explanations of different shapes cannot be compared: heatmaps {reference.heatmaps.shape} "
+            f"and {other.heatmaps.shape}, raw {reference.raw.shape} and {other.raw.shape}"
         )
     rows = []
-    for sample in range(len(reference.maps)):
+    for sample in range(len(reference.heatmaps)):
         similarity = map_similarities(
-            reference.maps[sample],
-            other.maps[sample],
+            reference.heatmaps[sample],
+            other.heatmaps[sample],
             data_range=data_range,
             hog_axis=hog_axis,
             signed=(reference.raw[sample], other.raw[sample]),

@@ -55,7 +55,7 @@ def ssim_similarity(first: np.ndarray, second: np.ndarray, data_range: float | N
     """Structural similarity (SSIM) of two maps (H, W) or (D, H, W), at most 1.
 
     data_range: the range of values the maps can take (1.0 for maps in [0, 1], such as
-    `Explanation.maps`); None uses the joint range of the two maps, max - min over both, which
+    `Explanation.heatmaps`); None uses the joint range of the two maps, max - min over both, which
     suits maps of unknown scale. The window is skimage's uniform 7 voxels per side, or the
     largest odd size that fits the smallest axis (at least 3). Identical maps give 1, also when
     constant.

@@ -2,7 +2,7 @@
 
     from radxai.explain import explain
     result = explain(model, volume_batch, "hirescam", target=0)   # layer: model.cam_layer
-    result.maps    # (N, D, H, W) in [0, 1] at input resolution
+    result.heatmaps    # (N, D, H, W) in [0, 1] at input resolution
     result.raw     # (N, G, h, w): the signed map at the layer, before ReLU and normalisation
 
 Methods (`methods()`): CAMs "gradcam", "hirescam", "gradcam++", "layercam", "scorecam"

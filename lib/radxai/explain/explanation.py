@@ -16,7 +16,7 @@ __all__ = ["Explanation", "Attribution"]
 class Explanation:
     """The explanation of a batch of N inputs (N, C, *spatial), spatial = (H, W) or (D, H, W).
 
-    maps: (N, *spatial) float32 at input resolution, in [0, 1] per sample (a map with no
+    heatmaps: (N, *spatial) float32 at input resolution, in [0, 1] per sample (a map with no
         positive evidence is all zeros). CAMs: ReLU, interpolation to the input size, min-max.
         Gradient methods: absolute value of `raw`, min-max.
     raw: the un-normalised, signed attribution, float32:
@@ -45,7 +45,7 @@ class Explanation:
     seconds: wall-clock time of the whole `explain` call.
     """
 
-    maps: np.ndarray
+    heatmaps: np.ndarray
     raw: np.ndarray
     method: str
     target: list[int] | str
@@ -76,11 +76,11 @@ class Explanation:
 class Attribution:
     """What a registered method returns; `explain` adds the bookkeeping of `Explanation`.
 
-    maps (N, *spatial) in [0, 1]; raw as in `Explanation.raw`; targets resolved; layer name
+    heatmaps (N, *spatial) in [0, 1]; raw as in `Explanation.raw`; targets resolved; layer name
     or None; scores (N,).
     """
 
-    maps: np.ndarray
+    heatmaps: np.ndarray
     raw: np.ndarray
     targets: Targets
     layer: str | None

@@ -33,14 +33,14 @@ def save_heatmap_nifti(explanation: Explanation, like: Volume, path: str | os.Pa
     """
     from radxai.data.io import write_nifti
 
-    maps = explanation.maps
-    if maps.ndim != 4:
+    heatmaps = explanation.heatmaps
+    if heatmaps.ndim != 4:
         raise ValueError(
-            f"save_heatmap_nifti needs a 3D explanation, maps (N, D, H, W); got maps of shape {maps.shape}"
+            f"save_heatmap_nifti needs a 3D explanation, heatmaps (N, D, H, W); got heatmaps of shape {heatmaps.shape}"
         )
-    if not 0 <= index < len(maps):
-        raise ValueError(f"index {index} is out of range for {len(maps)} maps")
-    heatmap = np.asarray(maps[index], dtype=np.float32)
+    if not 0 <= index < len(heatmaps):
+        raise ValueError(f"index {index} is out of range for {len(heatmaps)} heatmaps")
+    heatmap = np.asarray(heatmaps[index], dtype=np.float32)
     if heatmap.shape != tuple(like.shape):
         raise ValueError(
             f"heatmap shape {heatmap.shape} differs from the volume shape {tuple(like.shape)}; "

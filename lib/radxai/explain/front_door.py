@@ -62,7 +62,7 @@ def explain(
 
 def _explanation(result: Attribution, method: str, model_evaluations: int, seconds: float) -> Explanation:
     return Explanation(
-        maps=result.maps,
+        heatmaps=result.heatmaps,
         raw=result.raw,
         method=method,
         target=result.targets.label,

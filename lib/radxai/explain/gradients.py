@@ -1,7 +1,7 @@
 """Gradient attributions at input resolution: saliency, gradient x input, Integrated
 Gradients, guided backpropagation, DeconvNet and guided Grad-CAM.
 
-Every method gives `raw` (N, *spatial), one signed value per pixel/voxel, and `maps` =
+Every method gives `raw` (N, *spatial), one signed value per pixel/voxel, and `heatmaps` =
 |raw| min-max normalised per sample to [0, 1]. How channels become one value:
 - saliency, guided backpropagation, DeconvNet: the gradient in the channel where its
   magnitude is largest (so |raw| = max over channels of |dS/dx|, Simonyan et al. 2014);
@@ -120,7 +120,7 @@ def guided_gradcam(backend: Backend, x: np.ndarray, target: TargetSpec, layer: s
     of `layer` interpolated to the input and normalised to [0, 1]. Two forward passes."""
     guided = backend.input_gradients(x, target, relu_rule="guided")
     cam = GradCAM()(backend, x, guided.targets, layer)
-    raw = _strongest_channel(guided.gradients) * cam.maps
+    raw = _strongest_channel(guided.gradients) * cam.heatmaps
     return Attribution(minmax(np.abs(raw)), raw.astype(np.float32), guided.targets, cam.layer, guided.scores)
 
 
@@ -136,9 +136,9 @@ def _strongest_channel(gradients: np.ndarray) -> np.ndarray:
 
 
 def _attribution(raw: np.ndarray, scored: Scored | InputGradients, layer: str | None) -> Attribution:
-    """maps = min-max of |raw|; targets and scores from the backend result."""
+    """heatmaps = min-max of |raw|; targets and scores from the backend result."""
     return Attribution(
-        maps=minmax(np.abs(raw)),
+        heatmaps=minmax(np.abs(raw)),
         raw=np.asarray(raw, dtype=np.float32),
         targets=scored.targets,
         layer=layer,

@@ -224,16 +224,16 @@ def paint_segments(values: np.ndarray, segments: np.ndarray) -> np.ndarray:
     return np.take_along_axis(table, flat, axis=1).reshape(labels.shape).astype(np.float32)
 
 
-def segment_means(maps: np.ndarray, segments: np.ndarray) -> np.ndarray:
+def segment_means(heatmaps: np.ndarray, segments: np.ndarray) -> np.ndarray:
     """The mean of each map over each of its segments: maps and segments (N, *spatial) ->
     float64 (N, S_max), S_max the largest segment count; NaN for labels a sample lacks.
 
     Raises ValueError when the shapes differ.
     """
-    values = np.asarray(maps, dtype=np.float64)
+    values = np.asarray(heatmaps, dtype=np.float64)
     labels = np.asarray(segments)
     if values.shape != labels.shape or values.ndim < 2:
-        raise ValueError(f"maps and segments must both be (N, *spatial); got {values.shape} and {labels.shape}")
+        raise ValueError(f"heatmaps and segments must both be (N, *spatial); got {values.shape} and {labels.shape}")
     flat_labels = labels.reshape(len(labels), -1)
     flat_values = values.reshape(len(values), -1)
     width = int(flat_labels.max()) + 1

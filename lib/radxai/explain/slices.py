@@ -25,7 +25,7 @@ __all__ = ["slice_activation", "informative_slices", "select_slice"]
 def slice_activation(heatmap: np.ndarray, view: str = "coronal", mask: np.ndarray | None = None) -> np.ndarray:
     """The mean heatmap value of every slice of `view`, inside `mask`.
 
-    heatmap: (D, H, W) finite values (e.g. `Explanation.maps[n]`, in [0, 1]). mask: (D, H, W),
+    heatmap: (D, H, W) finite values (e.g. `Explanation.heatmaps[n]`, in [0, 1]). mask: (D, H, W),
     nonzero inside (e.g. the lungs), or None for whole slices. Returns float64 (L,), L the
     number of slices of the view; NaN for a slice without mask voxels.
 
@@ -87,7 +87,7 @@ def select_slice(
 def _heatmap(heatmap: np.ndarray) -> np.ndarray:
     values = np.asarray(heatmap, dtype=np.float64)
     if values.ndim != 3:
-        hint = "; pass one sample, e.g. explanation.maps[0]" if values.ndim == 4 else ""
+        hint = "; pass one sample, e.g. explanation.heatmaps[0]" if values.ndim == 4 else ""
         raise ValueError(f"the heatmap must be a volume (D, H, W); got shape {values.shape}{hint}")
     if not np.all(np.isfinite(values)):
         raise ValueError("the heatmap has NaN or infinite values")

@@ -66,24 +66,24 @@ def smoothgrad(
     rng = np.random.default_rng(seed)
     copy_of = np.repeat(np.arange(n), samples)
     broadcast = (-1, *([1] * (x.ndim - 1)))
-    maps_sum = raw_sum = None
+    heatmaps_sum = raw_sum = None
     score_sum = np.zeros(n, dtype=np.float64)
     for start in range(0, len(copy_of), batch_size):
         rows = copy_of[start : start + batch_size]
         noise = rng.standard_normal((len(rows), *x.shape[1:]), dtype=np.float32)
         noisy = x[rows] + sigma[rows].reshape(broadcast) * noise
         result = run_method(inner, backend, noisy, targets.rows(rows), layer, inner_options or {})
-        if maps_sum is None or raw_sum is None:
-            maps_sum = np.zeros((n, *result.maps.shape[1:]), dtype=np.float64)
+        if heatmaps_sum is None or raw_sum is None:
+            heatmaps_sum = np.zeros((n, *result.heatmaps.shape[1:]), dtype=np.float64)
             raw_sum = np.zeros((n, *result.raw.shape[1:]), dtype=np.float64)
         for sample in np.unique(rows):
             mine = rows == sample
-            maps_sum[sample] += result.maps[mine].sum(axis=0)
+            heatmaps_sum[sample] += result.heatmaps[mine].sum(axis=0)
             raw_sum[sample] += result.raw[mine].sum(axis=0)
             score_sum[sample] += result.scores[mine].sum()
-    assert maps_sum is not None and raw_sum is not None
+    assert heatmaps_sum is not None and raw_sum is not None
     return Attribution(
-        maps=minmax(maps_sum / samples),
+        heatmaps=minmax(heatmaps_sum / samples),
         raw=(raw_sum / samples).astype(np.float32),
         targets=targets,
         layer=result.layer,

@@ -4,7 +4,7 @@ Modules: `curves` (deletion and insertion), `drops` (probability drops) and `com
 (baselines, scoring, checks); the public names are importable from here.
 
 Both take a batch x (N, C, *spatial), spatial (H, W) or (D, H, W), channel first, and one map
-per sample, maps (N, *spatial) (a single map (*spatial) is accepted for N = 1): one importance
+per sample, heatmaps (N, *spatial) (a single map (*spatial) is accepted for N = 1): one importance
 value per voxel, shared by all C channels of that voxel, so removing a voxel replaces all its
 channels. Higher map values mean more important. Models are PyTorch modules or Keras models,
 run through `radxai.explain.backends` (batched, every sample counted as one model evaluation).
@@ -21,7 +21,7 @@ those voxels of the input back. The score at each step is the model's probabilit
 target class; the curve has K + 1 points, at the covered fractions 0 = 0/V, ..., V/V = 1, and
 its AUC is the trapezoid rule over the fraction. A faithful map gives a low deletion AUC (the
 probability falls as soon as the important voxels go) and a high insertion AUC. As a
-reference, `random_maps` gives maps whose order is random (seeded).
+reference, `random_heatmaps` gives heatmaps whose order is random (seeded).
 
 Probability-drop analysis (the chest X-ray work, section 5.2 and Figure 32): the top fraction
 p in {0.02, 0.05, 0.1, 0.2, 0.5} of a map's voxels is replaced by the mean or a Gaussian blur
@@ -60,7 +60,7 @@ from radxai.evaluate.faithfulness.curves import (
     deletion_curve,
     insertion_curve,
     perturbation_curve,
-    random_maps,
+    random_heatmaps,
     voxel_order,
 )
 from radxai.evaluate.faithfulness.drops import (
@@ -81,7 +81,7 @@ __all__ = [
     "baseline_check",
     "deletion_curve",
     "insertion_curve",
-    "random_maps",
+    "random_heatmaps",
     "voxel_order",
     "probability_drops",
     "mean_probability_drops",

@@ -144,20 +144,20 @@ def _as_numpy(tensor: Any) -> np.ndarray:
     return np.asarray(tensor, dtype=np.float64)
 
 
-def _check_maps(maps: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """maps as (N, *spatial) float64 for inputs (N, C, *spatial), or ValueError."""
-    values = np.asarray(maps, dtype=np.float64)
+def _check_heatmaps(heatmaps: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """heatmaps as (N, *spatial) float64 for inputs (N, C, *spatial), or ValueError."""
+    values = np.asarray(heatmaps, dtype=np.float64)
     n, channels, *spatial = inputs.shape
     if values.shape == tuple(spatial) and n == 1:
         values = values[None]
     if values.shape != (n, *spatial):
         raise ValueError(
-            f"maps have shape {values.shape}, but input {inputs.shape} needs maps "
+            f"heatmaps have shape {values.shape}, but input {inputs.shape} needs heatmaps "
             f"{(n, *spatial)}: one value per voxel, shared by its {channels} channel(s)"
         )
     bad = int(np.count_nonzero(~np.isfinite(values)))
     if bad:
-        raise ValueError(f"maps have {bad} NaN or infinite values; the order needs finite maps")
+        raise ValueError(f"heatmaps have {bad} NaN or infinite values; the order needs finite heatmaps")
     return values
 
 

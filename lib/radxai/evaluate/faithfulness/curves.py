@@ -17,8 +17,8 @@ from radxai.evaluate.faithfulness.common import (
     _as_baseline,
     _check_class_target,
     _check_count,
+    _check_heatmaps,
     _check_link,
-    _check_maps,
     _evaluate_in_batches,
     _Scorer,
 )
@@ -98,7 +98,7 @@ class PerturbationCurve:
 def perturbation_curve(
     model: Any,
     x: np.ndarray,
-    maps: np.ndarray,
+    heatmaps: np.ndarray,
     kind: str,
     target: int | Sequence[int] | np.ndarray | None = None,
     *,
@@ -112,7 +112,7 @@ def perturbation_curve(
 
     model: a torch.nn.Module or Keras model returning logits (N,) or (N, K).
     x: (N, C, *spatial) finite inputs, spatial (H, W) or (D, H, W).
-    maps: (N, *spatial) importance per voxel (or (*spatial) for N = 1), finite.
+    heatmaps: (N, *spatial) importance per voxel (or (*spatial) for N = 1), finite.
     kind: "deletion" or "insertion".
     target: an int class, one int per sample, or None for each sample's predicted class.
     steps: K, the number of equal steps, 1 <= K <= the voxels per sample.
@@ -132,7 +132,7 @@ def perturbation_curve(
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
     inputs = as_batch(x)
-    importance = _check_maps(maps, inputs)
+    importance = _check_heatmaps(heatmaps, inputs)
     replacement = _as_baseline(baseline)
     _check_link(link)
     _check_count("batch_size", batch_size)
@@ -241,7 +241,7 @@ def baseline_check(
 def deletion_curve(
     model: Any,
     x: np.ndarray,
-    maps: np.ndarray,
+    heatmaps: np.ndarray,
     target: int | Sequence[int] | np.ndarray | None = None,
     *,
     steps: int = 50,
@@ -255,7 +255,7 @@ def deletion_curve(
     return perturbation_curve(
         model,
         x,
-        maps,
+        heatmaps,
         "deletion",
         target,
         steps=steps,
@@ -269,7 +269,7 @@ def deletion_curve(
 def insertion_curve(
     model: Any,
     x: np.ndarray,
-    maps: np.ndarray,
+    heatmaps: np.ndarray,
     target: int | Sequence[int] | np.ndarray | None = None,
     *,
     steps: int = 50,
@@ -283,7 +283,7 @@ def insertion_curve(
     return perturbation_curve(
         model,
         x,
-        maps,
+        heatmaps,
         "insertion",
         target,
         steps=steps,
@@ -294,7 +294,7 @@ def insertion_curve(
     )
 
 
-def random_maps(x: np.ndarray, seed: int = 0) -> np.ndarray:
+def random_heatmaps(x: np.ndarray, seed: int = 0) -> np.ndarray:
     """Maps (N, *spatial) of independent uniform [0, 1) values for a batch x (N, C, *spatial):
     the random-order reference of deletion and insertion. Same seed, same maps."""
     shape = np.shape(x)
@@ -304,13 +304,13 @@ def random_maps(x: np.ndarray, seed: int = 0) -> np.ndarray:
     return generator.random((shape[0], *shape[2:])).astype(np.float32)
 
 
-def voxel_order(maps: np.ndarray, seed: int = 0) -> np.ndarray:
+def voxel_order(heatmaps: np.ndarray, seed: int = 0) -> np.ndarray:
     """(N, V) flat voxel indices of each map (N, *spatial), most important first.
 
     Ties are broken by one seeded permutation of the V positions, shared by all samples (see
     the module docstring), so equal values come out in a random but repeatable order.
     """
-    values = np.asarray(maps, dtype=np.float64)
+    values = np.asarray(heatmaps, dtype=np.float64)
     flat = values.reshape(values.shape[0], -1)
     permutation = np.random.default_rng(seed).permutation(flat.shape[1])
     # A stable sort of the permuted values keeps tied voxels in permutation order.

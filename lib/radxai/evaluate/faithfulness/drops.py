@@ -14,8 +14,8 @@ from radxai.evaluate.faithfulness.common import (
     Baseline,
     _as_baseline,
     _check_count,
+    _check_heatmaps,
     _check_link,
-    _check_maps,
     _evaluate_in_batches,
     _per_sample_classes,
     _Scorer,
@@ -38,7 +38,7 @@ PROBABILITY_DROP_BASELINES = (
 def probability_drops(
     model: Any,
     x: np.ndarray,
-    maps: np.ndarray,
+    heatmaps: np.ndarray,
     source_classes: int | Sequence[int] | np.ndarray,
     *,
     fractions: Sequence[float] = PROBABILITY_DROP_FRACTIONS,
@@ -54,7 +54,7 @@ def probability_drops(
     sample's map (the order of `voxel_order`) are replaced by that baseline, and the model's
     probability of every class is compared with that on the unperturbed input.
 
-    x: (N, C, *spatial) finite inputs. maps: (N, *spatial) (or (*spatial) for N = 1), the
+    x: (N, C, *spatial) finite inputs. heatmaps: (N, *spatial) (or (*spatial) for N = 1), the
     heatmap each sample is perturbed by. source_classes: the class each map explains (an int
     for all, or one per sample); it labels the rows and is checked against the model's
     classes. fractions: each in (0, 1], covering at least one voxel. baselines: names or
@@ -81,7 +81,7 @@ def probability_drops(
     """
     started = time.perf_counter()
     inputs = as_batch(x)
-    importance = _check_maps(maps, inputs)
+    importance = _check_heatmaps(heatmaps, inputs)
     replacements = [_as_baseline(spec) for spec in baselines]
     _check_link(link)
     _check_count("batch_size", batch_size)

@@ -6,7 +6,7 @@ for gradient CAMs, G = dS/dA (same shape). A subclass overrides one function,
 - weights w of shape (N, F): the map is then sum_f w_f A_f (Grad-CAM, Grad-CAM++, Score-CAM), or
 - the map itself, shape (N, *s) (HiResCAM, LayerCAM: elementwise products summed over f).
 `BaseCAM` does the rest, for any number of spatial axes and any backend: `raw` is that map
-(before ReLU, at layer resolution), and `maps` is ReLU(raw) interpolated to the input size and
+(before ReLU, at layer resolution), and `heatmaps` is ReLU(raw) interpolated to the input size and
 min-max normalised per sample (`radxai.explain.upsample.upsample_and_normalise`).
 
 Subclasses are dataclasses whose fields are the method's options, registered with
@@ -55,7 +55,7 @@ class BaseCAM(ABC):
     def __call__(self, backend: Backend, x: np.ndarray, target: TargetSpec, layer: str | None) -> Attribution:
         """Explain x (N, C, *spatial) at `layer` (None: the model's default CAM layer).
 
-        Returns maps (N, *spatial) in [0, 1] and raw (N, *s), the map before ReLU at the
+        Returns heatmaps (N, *spatial) in [0, 1] and raw (N, *s), the map before ReLU at the
         layer's resolution.
         """
         captured = backend.layer_capture(x, target, layer, gradients=self.needs_gradients)
@@ -69,8 +69,8 @@ class BaseCAM(ABC):
         """
         context = CAMContext(backend, x, captured.targets)
         raw = self.layer_map(captured.activations, captured.gradients, context)
-        maps = upsample_and_normalise(np.maximum(raw, 0.0), x.shape[2:])
-        return Attribution(maps, raw, captured.targets, captured.layer, captured.scores)
+        heatmaps = upsample_and_normalise(np.maximum(raw, 0.0), x.shape[2:])
+        return Attribution(heatmaps, raw, captured.targets, captured.layer, captured.scores)
 
     def layer_map(self, activations: np.ndarray, gradients: np.ndarray | None, context: CAMContext) -> np.ndarray:
         """The signed map (N, *s) from activations (N, F, *s) and gradients (N, F, *s)."""

@@ -182,7 +182,7 @@ def kernel_shap(
     random draws.
 
     raw (N, *spatial): each voxel's segment SHAP value for the target (signed; they sum to
-    f(x) - f(all off) over the segments); maps: ReLU(raw) min-max scaled per sample. scores:
+    f(x) - f(all off) over the segments); heatmaps: ReLU(raw) min-max scaled per sample. scores:
     the target logits. For every class's values use `kernel_shap_values`.
     """
     reject_layer("kernel_shap", layer)

@@ -197,7 +197,7 @@ def lime_on_segments(
     samples: random on/off vectors per sample (the input included). kernel_width: of
     LIME's cosine-distance kernel. seed: LIME's random draws.
 
-    raw (N, *spatial): each voxel's segment coefficient for the target (signed); maps:
+    raw (N, *spatial): each voxel's segment coefficient for the target (signed); heatmaps:
     ReLU(raw) min-max scaled per sample; scores: the target logits. For every class's values
     use `lime_values`.
     """

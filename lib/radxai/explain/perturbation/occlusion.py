@@ -89,7 +89,7 @@ def occlusion(
     explained output. batch_size: occluded copies per model call.
 
     raw (N, *spatial): the mean drop of the target's output over the windows covering each
-    voxel (signed); maps: ReLU(raw) min-max scaled per sample; scores: the target logits.
+    voxel (signed); heatmaps: ReLU(raw) min-max scaled per sample; scores: the target logits.
     """
     reject_layer("occlusion", layer)
     scorer = ClassScorer(backend, output, target_function_of(target), batch_size)

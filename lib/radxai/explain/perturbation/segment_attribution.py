@@ -75,7 +75,7 @@ class SegmentAttribution:
     model_evaluations: int
     seconds: float
 
-    def class_maps(self, class_index: int) -> np.ndarray:
+    def class_heatmaps(self, class_index: int) -> np.ndarray:
         """Class `class_index`'s signed values painted on the segments: (N, *spatial) float32,
         each voxel the value of its segment (green/red maps of positive/negative evidence)."""
         classes = self.values.shape[1]
@@ -171,8 +171,8 @@ def explain_segments(
     # Each sample's target class among the K, as (N, 1, S) for take_along_axis.
     chosen = np.take_along_axis(attribution.values, resolved.classes[:, None, None], axis=1)
     raw = paint_segments(chosen[:, 0], segments)
-    maps = minmax(np.maximum(raw, 0.0))
-    return Attribution(maps, raw, resolved.targets, None, resolved.scores)
+    heatmaps = minmax(np.maximum(raw, 0.0))
+    return Attribution(heatmaps, raw, resolved.targets, None, resolved.scores)
 
 
 def _prepare(
