@@ -122,7 +122,7 @@ def test_a_callable_target_has_no_probability():
 
 
 def test_unknown_method_lists_the_methods():
-    with pytest.raises(ValueError, match=r"unknown method 'gradkam'; methods: deconvnet, gradcam, "):
+    with pytest.raises(ValueError, match=r"unknown method 'gradkam'; known methods: deconvnet, gradcam, "):
         explain(Tiny3D(), volume_batch(), "gradkam")
 
 
@@ -191,7 +191,7 @@ def test_registered_functions_run_through_the_front_door():
         with pytest.raises(ValueError, match="'test_constant' is already registered"):
             register_method("test_constant")(lambda *args: None)
     finally:
-        radxai.explain.registry._METHODS.pop("test_constant")
+        radxai.explain.registry._METHODS.unregister("test_constant")
 
 
 def test_explain_does_not_import_the_data_layer_at_module_level():

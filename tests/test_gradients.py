@@ -205,7 +205,7 @@ def test_smoothgrad_rejects_wrapping_itself_and_unknown_inner_methods():
     model, x = WithRelu(), random_input(1, 2, 8, 8)
     with pytest.raises(ValueError, match="smoothgrad cannot wrap itself"):
         explain(model, x, "smoothgrad", inner="smoothgrad")
-    with pytest.raises(ValueError, match=r"unknown method 'gradcam2'; methods: .*hirescam"):
+    with pytest.raises(ValueError, match=r"unknown method 'gradcam2'; known methods: .*hirescam"):
         explain(model, x, "smoothgrad", inner="gradcam2")
 
 

@@ -23,41 +23,30 @@ import numpy as np
 from radxai.explain.backends import Backend
 from radxai.explain.explanation import Attribution
 from radxai.explain.targets import TargetSpec
+from radxai.registry import Registry
 
 __all__ = ["register_method", "methods", "method_named", "accepted_options", "check_options", "run_method"]
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
-_METHODS: dict[str, Callable[..., Any]] = {}
+_METHODS: Registry[Callable[..., Any]] = Registry("method")
 
 
 def register_method(name: str) -> Callable[[Method], Method]:
-    """Decorator registering a method function or dataclass under `name`.
-
-    A second, different method under a taken name raises ValueError, so that two modules
-    cannot silently replace each other's method.
-    """
-
-    def decorator(method: Method) -> Method:
-        if name in _METHODS and _METHODS[name] is not method:
-            raise ValueError(f"method {name!r} is already registered to {_METHODS[name]}")
-        _METHODS[name] = method
-        return method
-
-    return decorator
+    """Decorator registering a method function or dataclass under `name` (`radxai.registry`:
+    a second, different method under a taken name raises ValueError)."""
+    return _METHODS.register(name)
 
 
 def methods() -> list[str]:
     """Sorted names of the registered methods."""
-    return sorted(_METHODS)
+    return _METHODS.names()
 
 
 def method_named(name: str) -> Callable[..., Any]:
-    """The method registered under `name`; ValueError listing the known methods otherwise."""
-    try:
-        return _METHODS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown method {name!r}; methods: {', '.join(methods())}") from None
+    """The method registered under `name`; `radxai.registry.UnknownNameError` (a ValueError)
+    listing the known methods otherwise."""
+    return _METHODS.get(name)
 
 
 def accepted_options(name: str) -> list[str]:

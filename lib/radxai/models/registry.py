@@ -15,47 +15,34 @@ from typing import Any, TypeVar
 from torch import nn
 
 from radxai.models.memory_layout import store_channels_last
+from radxai.registry import Registry, UnknownNameError
 
 __all__ = ["UnknownArchitectureError", "register", "build", "architectures"]
 
 Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
 
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
-
-class UnknownArchitectureError(ValueError):
+class UnknownArchitectureError(UnknownNameError):
     """An architecture name that no builder was registered under."""
 
 
+_BUILDERS: Registry[Callable[..., nn.Module]] = Registry("architecture", UnknownArchitectureError)
+
+
 def register(name: str) -> Callable[[Builder], Builder]:
-    """Decorator registering a model builder (class or function) under `name`.
-
-    Registering a second builder under a taken name raises ValueError, so that two modules
-    cannot silently replace each other's architecture.
-    """
-
-    def decorator(builder: Builder) -> Builder:
-        if name in _BUILDERS and _BUILDERS[name] is not builder:
-            raise ValueError(f"architecture {name!r} is already registered to {_BUILDERS[name]}")
-        _BUILDERS[name] = builder
-        return builder
-
-    return decorator
+    """Decorator registering a model builder (class or function) under `name` (`radxai.registry`:
+    a second builder under a taken name raises ValueError)."""
+    return _BUILDERS.register(name)
 
 
 def architectures() -> list[str]:
     """Sorted names of the registered architectures."""
-    return sorted(_BUILDERS)
+    return _BUILDERS.names()
 
 
 def builder_of(name: str) -> Callable[..., nn.Module]:
     """The builder registered under `name`; UnknownArchitectureError lists the known names."""
-    try:
-        return _BUILDERS[name]
-    except KeyError:
-        raise UnknownArchitectureError(
-            f"unknown architecture {name!r}; known architectures: {', '.join(architectures())}"
-        ) from None
+    return _BUILDERS.get(name)
 
 
 def build(name: str, **arguments: Any) -> nn.Module:
