@@ -1,8 +1,8 @@
 """Synthetic chest CT and chest X-ray phantoms with known ground truth.
 
-The CT phantoms live in `radxai.data.phantoms.ct`, the X-ray phantoms in
-`radxai.data.phantoms.xray`, what they share in `radxai.data.phantoms.common`; their public
-names are importable from here.
+The CT phantoms live in `radxai.data.phantoms.ct` (their anatomy in `ct_anatomy`), the X-ray
+phantoms in `radxai.data.phantoms.xray`, what they share in `radxai.data.phantoms.common`;
+their public names are importable from here.
 
 What the phantoms model
 -----------------------
