@@ -52,7 +52,8 @@ from radxai.explain import Explanation, explain
 from radxai.explain.backends import detect_backend
 from radxai.explain.front_door import as_batch
 from radxai.explain.targets import TargetSpec
-from radxai.train import FitConfig, History, fit, fit_keras
+from radxai.keras_training import fit_keras
+from radxai.train import FitConfig, History, fit
 
 __all__ = [
     "MODES",
@@ -343,7 +344,7 @@ def train_on_shuffled_labels(
         profile); default FitConfig().
     The goal is to memorise the shuffled labels, so the shuffled training set is also the
     validation set: the weights kept are those that fit the shuffled labels best. Torch
-    models train with `radxai.train.fit`, Keras models with `radxai.train.fit_keras`.
+    models train with `radxai.train.fit`, Keras models with `radxai.keras_training.fit_keras`.
     """
     handler = _layers_of(model)
     shuffled = ShuffledLabels(train_dataset, seed)

@@ -253,6 +253,7 @@ def trained_keras_cnn3d(
     Returns the archive path; load it with ``radxai.models.keras_cnn3d.load_keras_cnn3d``.
     """
     from radxai import train
+    from radxai.keras_training import fit_keras
     from radxai.models import keras_cnn3d
 
     parameters = {
@@ -267,11 +268,15 @@ def trained_keras_cnn3d(
         splits = model_datasets(run_dir, "ct", dataset, input_shape)
         build_arguments = {"input_shape": list(input_shape), "seed": config.seed, **arguments}
         model = keras_cnn3d.build_keras_cnn3d(**build_arguments)
-        history = train.fit_keras(model, splits["train"], splits["val"], config)
+        history = fit_keras(model, splits["train"], splits["val"], config)
         keras_cnn3d.save_keras_cnn3d(model, folder / "model.zip", build_arguments)
         write_history(history, folder)
 
-    folder = load_or_build(run_dir, "model-keras-cnn3d", parameters, build, code=torch_training_code())
+    import radxai.keras_training
+
+    folder = load_or_build(
+        run_dir, "model-keras-cnn3d", parameters, build, code=(*torch_training_code(), radxai.keras_training)
+    )
     return folder / "model.zip"
 
 
