@@ -191,7 +191,7 @@ def test_registered_functions_run_through_the_front_door():
         with pytest.raises(ValueError, match="'test_constant' is already registered"):
             register_method("test_constant")(lambda *args: None)
     finally:
-        radxai.explain.registry._METHODS.unregister("test_constant")
+        radxai.explain.registry.unregister_method("test_constant")
 
 
 def test_explain_does_not_import_the_data_layer_at_module_level():

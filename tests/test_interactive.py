@@ -180,3 +180,11 @@ def test_the_status_lines_give_the_live_scores(scan) -> None:
     )
     radiograph = interactive.radiograph_explorer(np.zeros((8, 8)), {"Effusion": None})
     assert radiograph.status() == "Effusion: no map"
+
+
+def test_an_unknown_plane_is_named() -> None:
+    from radxai.viz.explorer_views import plane_shape
+
+    assert plane_shape((4, 5, 6), "coronal") == (5, 4, 6)
+    with pytest.raises(ValueError, match="unknown plane 'oblique'; choose one of axial, coronal, sagittal"):
+        plane_shape((4, 5, 6), "oblique")

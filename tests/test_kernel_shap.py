@@ -171,7 +171,7 @@ def test_the_raw_map_paints_the_target_class_values_of_every_sample():
     result = explain(model, x, "kernel_shap", target=[2, 0], segments=segments, samples=6)
     expected = paint_segments(every_class.values[[0, 1], [2, 0]], every_class.segments)
     np.testing.assert_allclose(result.raw, expected, atol=1e-6)
-    np.testing.assert_allclose(every_class.class_heatmaps(2)[0], expected[0], atol=1e-6)
+    np.testing.assert_allclose(every_class.class_attributions(2)[0], expected[0], atol=1e-6)
 
 
 def test_a_single_logit_model_has_two_classes_of_opposite_values():
@@ -193,7 +193,7 @@ def test_samples_with_fewer_segments_are_padded_with_nan():
     np.testing.assert_array_equal(result.segment_counts, [4, 2])
     assert np.all(np.isnan(result.values[1, :, 2:])) and not np.any(np.isnan(result.values[0]))
     np.testing.assert_allclose(np.nansum(result.values, axis=2), result.scores - result.base_values, atol=1e-6)
-    assert not np.any(np.isnan(result.class_heatmaps(1)))
+    assert not np.any(np.isnan(result.class_attributions(1)))
 
 
 def test_slic_segments_are_computed_when_none_are_given():
@@ -360,7 +360,7 @@ def test_a_keras_model_gets_the_values_of_its_torch_twin():
     explained = explain(keras_model, x, "kernel_shap", target=1, segments=segments, samples=8)
     twin_logits = kernel_shap_values(twin, x, segments, samples=8)
     assert explained.heatmaps.shape == (2, 8, 8) and explained.heatmaps.max() == 1.0
-    np.testing.assert_allclose(explained.raw, twin_logits.class_heatmaps(1), atol=1e-5)
+    np.testing.assert_allclose(explained.raw, twin_logits.class_attributions(1), atol=1e-5)
 
 
 def test_near_the_minimum_samples_values_are_exact_or_refused():

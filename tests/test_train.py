@@ -164,3 +164,12 @@ def test_logits_of_batch_equals_the_model_in_eval_mode() -> None:
     assert not model.training and logits.shape == (3, 1)
     with torch.no_grad():
         assert np.array_equal(logits, model(torch.as_tensor(inputs)).numpy())
+
+
+def test_inputs_of_refuses_a_boolean_mask_and_fractions() -> None:
+    dataset = [(np.full((1, 2), index, dtype=np.float32), np.float32(0)) for index in range(4)]
+    with pytest.raises(ValueError, match="a boolean mask, select with np.flatnonzero"):
+        train.inputs_of(dataset, np.array([False, True, False, True]))
+    with pytest.raises(ValueError, match="indices must be whole numbers"):
+        train.inputs_of(dataset, [0.5, 1.0])
+    assert train.inputs_of(dataset, np.flatnonzero([False, True, False, True]))[:, 0, 0].tolist() == [1.0, 3.0]

@@ -31,7 +31,7 @@ def test_resize_at_same_size_returns_the_values():
 
 
 def test_resize_rejects_a_size_with_other_axes():
-    with pytest.raises(ValueError, match=r"cannot resize heatmaps of shape \(1, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"cannot resize maps of shape \(1, 4, 4\)"):
         resize(np.zeros((1, 4, 4)), (8, 8, 8))
 
 

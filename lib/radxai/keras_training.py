@@ -1,7 +1,8 @@
 """Training Keras models with the settings and record of `radxai.train.fit`.
 
 `fit_keras` trains a Keras model (the 3D CNN's Keras twin, `radxai.models.keras_cnn3d`) on the
-same channel-first datasets as `radxai.train.fit`, with the same `FitConfig` and `History`:
+same channel-first datasets as `radxai.train.fit`, with the same `FitConfig` (``weight_decay``,
+``threads`` and ``progress`` are not used: Keras' Adam and thread pool keep their own) and `History`:
 seeded permutations per epoch, balanced positive weights (as per-sample weights, in the
 validation loss too), batch-norm statistics recalibrated on the training set before each
 validation, early stopping with the best weights restored. TensorFlow is imported on first use.
@@ -25,12 +26,12 @@ def _arrays_of(dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None = None) -> History:
-    """Train a Keras model (logit outputs) with the same settings as ``fit``; return its ``History``.
+    """Train a Keras model (logit outputs) with the settings of `radxai.train.fit`; return its ``History``.
 
     Inputs come channel-first from the datasets, as everywhere in radxai, and are moved to
     channels-last here, at the Keras edge. The loss is binary cross-entropy on logits; a
     ``"balanced"`` positive weight becomes Keras per-sample weights, in the validation loss too.
-    As in ``fit``, each epoch trains on its own permutation of the training set (drawn from
+    As in `radxai.train.fit`, each epoch trains on its own permutation of the training set (drawn from
     ``config.seed``), then (``config.recalibrate_batch_norm``) recomputes the batch-norm statistics over the
     training set (`recalibrate_keras_batch_norm`), then measures the validation loss; the weights
     of the epoch with the lowest validation loss are restored and training stops after
@@ -61,7 +62,7 @@ def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None
             else np.asarray(config.positive_weight, dtype=np.float32)
         )
         # Keras has no per-output pos_weight; a sample weighs as its positive labels' mean weight.
-        # The validation loss is weighted alike, as `fit` measures it with the training loss.
+        # The validation loss is weighted alike, as `radxai.train.fit` measures it with the training loss.
         sample_weight, validation_weight = (
             np.where(targets > 0.5, weights, 1.0).mean(axis=1) for targets in (train_targets, validation_targets)
         )

@@ -30,7 +30,7 @@ import torch
 
 from radxai import __version__
 
-__all__ = ["SCAN_KINDS", "ScanMaps", "ScanReadError", "explain_loaded_scan", "explain_scan", "read_scan"]
+__all__ = ["SCAN_KINDS", "ScanHeatmaps", "ScanReadError", "explain_loaded_scan", "explain_scan", "read_scan"]
 
 SCAN_KINDS = "a NIfTI file (.nii, .nii.gz), a DICOM series folder, or a radiograph (.png, .jpg, .jpeg, .dcm)"
 RECORD = "explanation.json"
@@ -85,12 +85,12 @@ def _refuse_another_scans_folder(out_dir: Path, scan: Path) -> None:
 
 
 @dataclass
-class ScanMaps:
+class ScanHeatmaps:
     """One scan explained: ``probabilities`` per class name, the explained ``class_index``, and per
     method the map on the scan's own grid (``heatmaps``, in the file's voxel order, in [0, 1]) with its
     `radxai.explain.Explanation` (whose maps lie on the model's grid). ``model_inputs`` is the
     batch the model saw, (1, C, *model grid). For CT, ``reordered`` is the scan in the phantoms'
-    voxel order and ``reordered_maps`` the maps on it (for figures)."""
+    voxel order and ``reordered_heatmaps`` the maps on it (for figures)."""
 
     probabilities: dict[str, float]
     class_index: int
@@ -110,7 +110,7 @@ def explain_loaded_scan(
     *,
     target: str | int | None = None,
     layer: str | None = None,
-) -> ScanMaps:
+) -> ScanHeatmaps:
     """Explain a scan read by `read_scan` (``kind``, ``content``) with a loaded model and its
     `radxai.data.model_input.ModelInput`; see `explain_scan` for the steps and errors."""
     from radxai.data import orientation, preprocess
@@ -149,7 +149,7 @@ def explain_loaded_scan(
         on_scan = np.clip(preprocess.resize(explanation.heatmaps[0], model_grid_scan.shape, order=1), 0, 1)
         reordered_heatmaps[method] = on_scan.astype(np.float32)
         heatmaps[method] = (reordering.undo(on_scan) if reordering is not None else on_scan).astype(np.float32)
-    return ScanMaps(
+    return ScanHeatmaps(
         probabilities, class_index, heatmaps, explanations, x, reordered, reordered_heatmaps if kind == "ct" else None
     )
 

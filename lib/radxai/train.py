@@ -110,8 +110,18 @@ class History:
 def inputs_of(dataset: Any, indices: Sequence[int] | None = None) -> np.ndarray:
     """The inputs x of a map-style dataset (``dataset[i] -> (x, y, ...)``) stacked into one batch
     (N, C, *spatial), for ``indices`` in their order (default: every sample). Raises ValueError
-    for an empty selection (a batch needs a sample to have a shape)."""
-    indices = range(len(dataset)) if indices is None else [int(index) for index in indices]
+    for an empty selection (a batch needs a sample to have a shape) and for indices that are not
+    whole numbers, a boolean mask included (select with ``np.flatnonzero(mask)``)."""
+    if indices is None:
+        indices = range(len(dataset))
+    else:
+        selected = np.asarray(list(indices))
+        if selected.dtype == bool or (selected.size and not np.issubdtype(selected.dtype, np.integer)):
+            raise ValueError(
+                f"indices must be whole numbers (positions in the dataset); got {selected.dtype} values"
+                + (": a boolean mask, select with np.flatnonzero(mask)" if selected.dtype == bool else "")
+            )
+        indices = [int(index) for index in selected]
     if len(indices) == 0:
         raise ValueError(f"no samples selected from a dataset of {len(dataset)}: a batch needs at least one")
     return np.stack([np.asarray(dataset[index][0]) for index in indices])

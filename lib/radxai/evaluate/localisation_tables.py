@@ -464,11 +464,11 @@ def organ_iou_per_study(
     return pd.DataFrame(rows)
 
 
-def positive_part_scaled_to_peak(heatmaps: ArrayLike) -> np.ndarray:
+def positive_part_scaled_to_peak(raw: ArrayLike) -> np.ndarray:
     """Each map's positive part divided by its own maximum, the scaling before OrganIoU thresholds.
 
     Args:
-        heatmaps: (N, *spatial) raw attention, e.g. ``explain(...).raw`` at the CAM layer.
+        raw: (N, *spatial) signed attention, e.g. ``explain(...).raw`` at the CAM layer.
 
     Returns:
         (N, *spatial) in [0, 1], the maps' float dtype (float64 for integers):
@@ -476,10 +476,10 @@ def positive_part_scaled_to_peak(heatmaps: ArrayLike) -> np.ndarray:
         share of each map's peak; a map with no positive value stays all zero (nothing exceeds
         any threshold, OrganIoU undefined).
     """
-    values = np.asarray(heatmaps)
+    values = np.asarray(raw)
     # Floating maps keep their precision, so the thresholds cut exactly where they cut the raw map.
     positive = np.maximum(values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64), 0)
     if positive.ndim < 2:
-        raise ValueError(f"heatmaps must be (N, *spatial); got shape {positive.shape}")
+        raise ValueError(f"raw must be (N, *spatial); got shape {positive.shape}")
     peak = positive.reshape(len(positive), -1).max(axis=1).reshape(-1, *[1] * (positive.ndim - 1))
     return np.divide(positive, peak, out=np.zeros_like(positive), where=peak > 0)

@@ -25,7 +25,15 @@ from radxai.explain.explanation import Attribution
 from radxai.explain.targets import TargetSpec
 from radxai.registry import Registry
 
-__all__ = ["register_method", "methods", "method_named", "accepted_options", "check_options", "run_method"]
+__all__ = [
+    "register_method",
+    "unregister_method",
+    "methods",
+    "method_named",
+    "accepted_options",
+    "check_options",
+    "run_method",
+]
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -36,6 +44,12 @@ def register_method(name: str) -> Callable[[Method], Method]:
     """Decorator registering a method function or dataclass under `name` (`radxai.registry`:
     a second, different method under a taken name raises ValueError)."""
     return _METHODS.register(name)
+
+
+def unregister_method(name: str) -> None:
+    """Remove the method registered under `name` (e.g. before a notebook cell registers a new
+    version of its own method); `radxai.registry.UnknownNameError` if there is none."""
+    _METHODS.unregister(name)
 
 
 def methods() -> list[str]:

@@ -3,8 +3,8 @@
 The wrapped ("inner") method explains n noisy copies x + e of each sample, e ~ Normal(0,
 sigma^2) per pixel with sigma = noise_level * (max(x) - min(x)) of that sample; the result is
 the mean over the copies:
-- maps = min-max of the mean of the inner maps (each already in [0, 1]), so noise_level 0
-  gives the inner method's maps;
+- heatmaps = min-max of the mean of the inner heatmaps (each already in [0, 1]), so
+  noise_level 0 gives the inner method's heatmaps;
 - raw = the mean of the inner raw attributions (layer resolution for CAMs);
 - scores = the mean of the inner target scores over the copies.
 The target is resolved once on the clean input (target None: the class predicted for x, not

@@ -28,18 +28,18 @@ _INTERPOLATION_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 _CONSTANT_TOLERANCE = 16 * float(np.finfo(np.float32).eps)
 
 
-def resize(heatmaps: np.ndarray, size: Sequence[int]) -> np.ndarray:
-    """Interpolate heatmaps (N, *s) to (N, *size), float32, with len(s) = len(size) in 1..3.
+def resize(raw: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Interpolate raw maps (N, *s) (signed or not) to (N, *size), float32, with len(s) = len(size) in 1..3.
 
     Linear per axis (linear / bilinear / trilinear), align_corners=False. Maps already at
     `size` are returned as float32 without interpolation.
     """
-    values = np.asarray(heatmaps, dtype=np.float32)
+    values = np.asarray(raw, dtype=np.float32)
     _, *spatial = values.shape
     target = tuple(int(extent) for extent in size)
     if len(spatial) != len(target) or len(target) not in _INTERPOLATION_MODES:
         raise ValueError(
-            f"cannot resize heatmaps of shape {values.shape} to spatial size {target}: need "
+            f"cannot resize maps of shape {values.shape} to spatial size {target}: need "
             "(N, *s) with 1 to 3 spatial axes, as many as the target size"
         )
     if tuple(spatial) == target:
@@ -69,11 +69,11 @@ def minmax(heatmaps: np.ndarray) -> np.ndarray:
     return scaled.astype(np.float32).reshape(values.shape)
 
 
-def upsample_and_normalise(heatmaps: np.ndarray, size: Sequence[int]) -> np.ndarray:
+def upsample_and_normalise(raw: np.ndarray, size: Sequence[int]) -> np.ndarray:
     """Maps (N, *s) at layer resolution -> (N, *size) in [0, 1]: resize, ReLU, `minmax`.
 
     ReLU comes after the interpolation so that the routine also suits signed maps; for maps
     already rectified at layer resolution (CAMs) it changes nothing, since linear
     interpolation of non-negative values is non-negative.
     """
-    return minmax(np.maximum(resize(heatmaps, size), 0.0))
+    return minmax(np.maximum(resize(raw, size), 0.0))

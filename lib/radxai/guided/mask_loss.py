@@ -128,13 +128,13 @@ def hirescam_attention(
             weights = model.classifier.weight.reshape(logits.shape[1], activations.shape[1], *activations.shape[3:])
             attention = torch.einsum("nfghw,kfhw->nkghw", activations, weights) / groups
         else:
-            heatmaps = []
+            per_class = []
             for index in range(logits.shape[1]):
                 (gradient,) = torch.autograd.grad(
                     logits[:, index].sum(), activations, create_graph=create_graph, retain_graph=True
                 )
-                heatmaps.append((gradient * activations).sum(dim=1))
-            attention = torch.stack(heatmaps, dim=1)
+                per_class.append((gradient * activations).sum(dim=1))
+            attention = torch.stack(per_class, dim=1)
     return logits, attention
 
 

@@ -196,8 +196,8 @@ class _SliceEncoder(nn.Module):
         groups = depth // self.slices_per_group
         # Adjacent slices of one group become the channels of one 2D image.
         slices = x.reshape(batch_size * groups, self.slices_per_group, *x.shape[3:])
-        slice_heatmaps = self.backbone(slices)
-        volume = self.slice_features(slice_heatmaps.reshape(batch_size, groups, *slice_heatmaps.shape[1:]))
+        slice_feature_maps = self.backbone(slices)
+        volume = self.slice_features(slice_feature_maps.reshape(batch_size, groups, *slice_feature_maps.shape[1:]))
         return self.conv_reduce(volume)
 
 

@@ -22,9 +22,13 @@ FIT_PART, EARLY_STOPPING_PART = "fit", "early stopping"
 
 
 def _guided_training_code() -> tuple[Any, ...]:
+    import radxai.evaluate.binarise
+    import radxai.explain.targets
     import radxai.guided
 
-    return (*torch_training_code(), radxai.guided)
+    # The guided losses resolve targets (explain.targets) and put organ masks on the layer's grid
+    # (evaluate.binarise.nearest_indices) besides what every trained model depends on.
+    return (*torch_training_code(), radxai.guided, radxai.explain.targets, radxai.evaluate.binarise)
 
 
 def mask_loss_datasets(

@@ -292,7 +292,8 @@ def write_history(history: Any, folder: Path) -> None:
 
 
 def training_history(checkpoint: Path) -> dict[str, Any]:
-    """The ``history.json`` written next to a checkpoint by ``trained_model``."""
+    """The ``history.json`` written next to a checkpoint by a recipe (``trained_model``, the Keras
+    and the guided ones)."""
     return json.loads((Path(checkpoint).parent / "history.json").read_text())
 
 

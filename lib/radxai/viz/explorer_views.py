@@ -120,7 +120,8 @@ class VolumeViewState:
 
 
 def plane_shape(shape: Sequence[int], plane: str) -> tuple[int, int, int]:
-    """(number of slices, rows, columns) of ``plane`` for a (D, H, W) shape."""
+    """(number of slices, rows, columns) of ``plane`` for a (D, H, W) shape; ValueError naming an unknown plane."""
+    check_choice(plane, PLANES, "plane")
     depth, height, width = shape
     return {"axial": (depth, height, width), "coronal": (height, depth, width), "sagittal": (width, depth, height)}[
         plane

@@ -1,4 +1,4 @@
-"""Loaders for the real datasets described in ``data_manifests/``.
+"""Loaders of the datasets described in ``data_manifests/``, real copies and synthetic ones in their layouts.
 
 One module per dataset reads its published folder layouts and defines its `DatasetLoader`
 (``LOADER``: the manifest name and the ``survey`` function); this module dispatches by name:
@@ -49,7 +49,7 @@ _LOADERS: dict[str, DatasetLoader] = {
 
 
 def dataset_names() -> list[str]:
-    """The names of the real datasets radxai can read, sorted."""
+    """The names of the datasets radxai can read (each a real dataset's layouts), sorted."""
     return sorted(_LOADERS)
 
 
@@ -103,6 +103,8 @@ def load_dataset(
     load whatever is present instead of refusing a copy with missing or unreadable files or
     fewer items than the publisher reports. options: see ``survey_dataset``.
     Raises ``DatasetLayoutError`` naming the manifest, the files and the expected layout for
-    a root that is not the dataset, a damaged table or a half-copied dataset.
+    a root that is not the dataset, a damaged table or a half-copied dataset, and
+    ``checksums.DatasetIntegrityError`` naming the files of a synthetic copy changed since it was
+    written.
     """
     return _loader(name).records(root, split_seed, allow_incomplete, **options)

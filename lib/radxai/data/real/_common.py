@@ -41,7 +41,7 @@ class UnreadableFile:
 
 @dataclass
 class Survey:
-    """What a loader found in a local copy of a real dataset, before any image is decoded.
+    """What a loader found in a local copy of a dataset (real, or synthetic in its layout), before any image is decoded.
 
     root: the folder the user gave. base: the dataset folder inside it that the layout starts
     from (often ``root`` itself). layout: the key of the manifest layout recognised.

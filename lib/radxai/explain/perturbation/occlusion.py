@@ -8,7 +8,7 @@ there, so every voxel is covered (unlike Captum, which leaves an uncovered borde
 
     drop(w)  = f_t(x) - f_t(x with window w occluded)   (t: the target class)
     raw[v]   = mean of drop(w) over the windows w that contain voxel v
-    maps     = ReLU(raw) min-max scaled per sample: the regions whose occlusion lowers the
+    heatmaps = ReLU(raw) min-max scaled per sample: the regions whose occlusion lowers the
                target's output, strongest = 1 (a map without any positive drop is all zeros)
 
 f is the explained output ("logit", "probability" or "sigmoid",

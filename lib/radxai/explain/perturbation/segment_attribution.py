@@ -11,7 +11,7 @@ and builds both results:
 - `SegmentAttribution` (from `kernel_shap_values`, `lime_values`): every class's value of
   every segment, with the bookkeeping (model evaluations, seconds).
 - `Attribution` for `explain()`: the target class's values painted on the segments.
-  raw (N, *spatial) = each voxel's segment value (signed); maps = ReLU(raw) min-max scaled
+  raw (N, *spatial) = each voxel's segment value (signed); heatmaps = ReLU(raw) min-max scaled
   per sample, as for CAMs: the regions that raise the target's output, strongest = 1; a map
   without a positive segment is all zeros (negative evidence is in raw, and in every class's
   values of `SegmentAttribution`).
@@ -75,7 +75,7 @@ class SegmentAttribution:
     model_evaluations: int
     seconds: float
 
-    def class_heatmaps(self, class_index: int) -> np.ndarray:
+    def class_attributions(self, class_index: int) -> np.ndarray:
         """Class `class_index`'s signed values painted on the segments: (N, *spatial) float32,
         each voxel the value of its segment (green/red maps of positive/negative evidence)."""
         classes = self.values.shape[1]
@@ -157,9 +157,9 @@ def explain_segments(
     output: str,
     batch_size: int,
 ) -> Attribution:
-    """The `explain()` result of a segment method: the target class's values as maps.
+    """The `explain()` result of a segment method: the target class's values as heatmaps.
 
-    See the module docstring for maps and raw; scores are the target logits (or callable
+    See the module docstring for heatmaps and raw; scores are the target logits (or callable
     values) at x, resolved with one model evaluation per sample.
     """
     scorer = ClassScorer(backend, output, target_function_of(target), batch_size)
