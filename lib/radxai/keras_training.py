@@ -15,14 +15,13 @@ import time
 import numpy as np
 
 from radxai.progress import EpochProgress
-from radxai.train import FitConfig, History, balanced_positive_weight, targets_of
+from radxai.train import FitConfig, History, balanced_positive_weight, inputs_of, targets_of
 
 __all__ = ["fit_keras", "recalibrate_keras_batch_norm"]
 
 
 def _arrays_of(dataset) -> tuple[np.ndarray, np.ndarray]:
-    inputs = np.stack([np.asarray(dataset[index][0], dtype=np.float32) for index in range(len(dataset))])
-    return inputs, targets_of(dataset)
+    return inputs_of(dataset).astype(np.float32, copy=False), targets_of(dataset)
 
 
 def fit_keras(model, train_dataset, validation_dataset, config: FitConfig | None = None) -> History:

@@ -162,9 +162,11 @@ def check_fit_datasets(train_dataset: Any, validation_dataset: Any) -> None:
         )
 
 
-def positive_weight_for(config: FitConfig, train_dataset: Any) -> torch.Tensor | None:
+def positive_weight_for(config: FitConfig, train_dataset: Any, validation_dataset: Any) -> torch.Tensor | None:
     """BCE ``pos_weight`` (K,) for ``config.positive_weight`` and the training labels: "balanced"
-    (negatives / positives per output), None, or the given numbers."""
+    (negatives / positives per output), None, or the given numbers. The datasets are checked
+    first (`check_fit_datasets`), as a loss is set up before `fit_batch_losses` runs."""
+    check_fit_datasets(train_dataset, validation_dataset)
     if config.positive_weight == "balanced":
         return balanced_positive_weight(targets_of(train_dataset))
     if config.positive_weight is None:
@@ -357,8 +359,7 @@ def fit(
     (N, C, *spatial).
     """
     config = config or FitConfig()
-    check_fit_datasets(train_dataset, validation_dataset)
-    loss_function = nn.BCEWithLogitsLoss(pos_weight=positive_weight_for(config, train_dataset))
+    loss_function = nn.BCEWithLogitsLoss(pos_weight=positive_weight_for(config, train_dataset, validation_dataset))
 
     def batch_losses(model: nn.Module, batch: Sequence[torch.Tensor], training: bool) -> BatchLosses:
         logits = _logits(model(batch[0]))

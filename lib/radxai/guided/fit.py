@@ -26,7 +26,6 @@ from radxai.train import (
     BatchLossFunction,
     FitConfig,
     History,
-    check_fit_datasets,
     fit_batch_losses,
     positive_weight_for,
 )
@@ -97,10 +96,9 @@ def fit_mask_loss(
     layer).
     """
     config = config or FitConfig()
-    check_fit_datasets(train_dataset, validation_dataset)
     mask_weight = _check_mask_weight(mask_weight)
     _check_form(form)
-    positive_weight = positive_weight_for(config, train_dataset)
+    positive_weight = positive_weight_for(config, train_dataset, validation_dataset)
 
     def batch_losses(model: nn.Module, batch: Sequence[torch.Tensor], training: bool) -> BatchLosses:
         inputs, targets, allowed = batch

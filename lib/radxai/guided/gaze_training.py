@@ -50,7 +50,7 @@ from torch.nn import functional
 from radxai.explain.targets import logits_of, resolve_targets
 from radxai.guided.fit import JointAugmenter, fit_guided
 from radxai.guided.generator import check_generator, generator_heatmap
-from radxai.train import BatchLosses, FitConfig, History, check_fit_datasets, positive_weight_for
+from radxai.train import BatchLosses, FitConfig, History, positive_weight_for
 
 __all__ = [
     "GAZE_EXPERIMENTS",
@@ -229,8 +229,7 @@ def fit_gaze(
     a checkpoint also stores ``gaze_loss`` (the configuration).
     """
     config = config or FitConfig()
-    check_fit_datasets(train_dataset, validation_dataset)
-    positive_weight = positive_weight_for(config, train_dataset)
+    positive_weight = positive_weight_for(config, train_dataset, validation_dataset)
 
     def batch_losses(model: nn.Module, batch: Sequence[torch.Tensor], training: bool) -> BatchLosses:
         inputs, targets, gaze = batch

@@ -9,28 +9,33 @@ names a user may pass), ``_model_description()`` (for messages), ``_last_spatial
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
 
 
-class NamedLayers:
+class NamedLayers(ABC):
     """Layer choice and checks of recorded layer outputs for a backend; see the module docstring."""
 
     model: Any
     ACTIVATION_LAYOUT: str
 
+    @abstractmethod
     def _layer_names(self) -> set[str]:
-        raise NotImplementedError
+        """The names of the model's layers a user may pass."""
 
+    @abstractmethod
     def _model_description(self) -> str:
-        raise NotImplementedError
+        """The model as messages name it, e.g. its class name."""
 
+    @abstractmethod
     def _last_spatial_layer(self, x: np.ndarray) -> str:
-        raise NotImplementedError
+        """The default layer for input x: the last one whose output is a spatial map."""
 
+    @abstractmethod
     def _layer_listing(self, x: np.ndarray) -> str:
-        raise NotImplementedError
+        """The layers with a spatial output for input x, comma-separated, for messages."""
 
     def resolve_layer(self, layer: str | None, x: np.ndarray) -> str:
         """The name of the layer to explain for input x (N, C, *spatial): ``layer`` itself, or for
